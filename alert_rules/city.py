@@ -1,0 +1,161 @@
+"""The registry of a monitoring center's city (contract section 4): zones, devices, tokens.
+
+Pure models: loading them from YAML is `centinela.config`'s job.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from alert_rules.events import Category, Id, Location
+
+LonLat = Annotated[list[float], Field(min_length=2, max_length=2)]
+HexKey = Annotated[str, StringConstraints(pattern=r"^([0-9a-fA-F]{2})+$")]
+
+
+class Entry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Zone(Entry):
+    id: Id
+    name: str = ""
+    polygon: Annotated[list[LonLat], Field(min_length=3, description="[lon, lat] corners, WGS84")]
+    timezone: str = Field("UTC", description="IANA time zone for the zone's rules, e.g. America/Guatemala")
+
+    @field_validator("polygon")
+    @classmethod
+    def _within_earth(cls, polygon: list[list[float]]) -> list[list[float]]:
+        for lon, lat in polygon:
+            if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+                raise ValueError(f"corner [{lon}, {lat}] is not [lon, lat] in degrees")
+        return polygon
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, name: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {name!r}") from None
+        return name
+
+    def contains(self, lat: float, lon: float) -> bool:
+        """Even-odd ray casting; zones are small enough that the plane is exact enough."""
+        inside = False
+        corners = self.polygon
+        j = len(corners) - 1
+        for i, (xi, yi) in enumerate(corners):
+            xj, yj = corners[j]
+            if (yi > lat) != (yj > lat) and lon < (xj - xi) * (lat - yi) / (yj - yi) + xi:
+                inside = not inside
+            j = i
+        return inside
+
+
+class Beeper(Entry):
+    id: Id
+    home_zone: Id
+    key: HexKey | None = Field(None, description="hex HMAC key; when set, every beep must be signed")
+
+
+class Panel(Entry):
+    id: Id
+    zone: Id
+    key: HexKey | None = None
+    supervision_s: Annotated[int, Field(gt=0)] | None = Field(
+        None, description="expected silence at most this long between signals"
+    )
+
+
+FramePoint = Annotated[list[Annotated[float, Field(ge=0, le=1)]], Field(min_length=2, max_length=2)]
+FramePolygon = Annotated[list[FramePoint], Field(min_length=3)]
+
+
+class Camera(Entry):
+    id: Id
+    zone: Id
+    name: str = ""
+    source: str | int | None = Field(None, description="RTSP/HTTP URL, video file, or device index")
+    fps: Annotated[float, Field(gt=0, le=60)] = Field(5.0, description="frames analysed per second")
+    regions: dict[str, FramePolygon] = Field({}, description="named frame-relative polygons")
+    masks: list[FramePolygon] = Field([], description="frame-relative polygons never analysed")
+    motion: dict[str, Any] = Field({}, description="detector settings (detectors.settings.MotionSettings)")
+
+
+Role = Literal["operator", "supervisor", "responder", "viewer"]
+
+
+class Token(Entry):
+    token: Annotated[str, StringConstraints(min_length=8)]
+    role: Role
+    name: str
+    zones: list[Id] | None = Field(None, description="responders: the zones they see")
+    categories: list[Category] | None = Field(None, description="responders: the categories they see")
+    webhook: str | None = Field(None, description="responders: URL that receives their alerts")
+    webhook_key: HexKey | None = None
+
+    @model_validator(mode="after")
+    def _responder_scope(self) -> Token:
+        if self.role == "responder" and not self.zones:
+            raise ValueError("a responder token must name its zones")
+        return self
+
+    def sees(self, zone_id: str, category: str) -> bool:
+        if self.role != "responder":
+            return True
+        return zone_id in (self.zones or ()) and (self.categories is None or category in self.categories)
+
+    @property
+    def may_act(self) -> bool:
+        return self.role in ("operator", "supervisor")
+
+
+class City(BaseModel):
+    """Everything configured, cross-checked: every reference names a known zone."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    zones: list[Zone] = []
+    beepers: list[Beeper] = []
+    panels: list[Panel] = []
+    cameras: list[Camera] = []
+    tokens: list[Token] = []
+
+    @cached_property
+    def zone_by_id(self) -> dict[str, Zone]:
+        return {z.id: z for z in self.zones}
+
+    @cached_property
+    def beeper_by_id(self) -> dict[str, Beeper]:
+        return {b.id: b for b in self.beepers}
+
+    @cached_property
+    def panel_by_id(self) -> dict[str, Panel]:
+        return {p.id: p for p in self.panels}
+
+    @cached_property
+    def camera_by_id(self) -> dict[str, Camera]:
+        return {c.id: c for c in self.cameras}
+
+    @cached_property
+    def token_by_secret(self) -> dict[str, Token]:
+        return {t.token: t for t in self.tokens}
+
+    @cached_property
+    def cameras_by_zone(self) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for camera in self.cameras:
+            found.setdefault(camera.zone, []).append(camera.id)
+        return found
+
+    def zone_at(self, location: Location | None) -> Zone | None:
+        if location is None:
+            return None
+        return next((z for z in self.zones if z.contains(location.lat, location.lon)), None)
+

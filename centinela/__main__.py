@@ -1,0 +1,5 @@
+import sys
+
+from centinela.cli import main
+
+sys.exit(main())

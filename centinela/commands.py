@@ -1,0 +1,130 @@
+"""`centinela up`, `worker`, `schema` and `config check`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from centinela.config import Config, ConfigError, config_dir, load_config
+
+DEFAULT_KAFKA_PORT = 9092
+DEFAULT_REDIS_PORT = 6390  # not 6379, so a system Redis is never mistaken for ours
+DEFAULT_HTTP = "127.0.0.1:8080"
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    up = sub.add_parser("up", help="run the whole backend on this machine")
+    up.add_argument("--config", help="configuration directory (else CENTINELA_CONFIG)")
+    up.add_argument("--workers", type=int, default=1, help="stream workers (at most the partition count)")
+    up.add_argument("--partitions", type=int, default=4, help="partitions per topic when the broker is ours")
+    up.add_argument("--data", default=".centinela", help="where the embedded Redis and the logs live")
+    up.set_defaults(run=run_up)
+
+    worker = sub.add_parser("worker", help="run one stream worker against CENTINELA_KAFKA and CENTINELA_REDIS")
+    worker.add_argument("--config", help="configuration directory (else CENTINELA_CONFIG)")
+    worker.add_argument("--web-port", type=int, default=6066, help="the Faust worker's own port on 127.0.0.1")
+    worker.add_argument("--partitions", type=int, default=4)
+    worker.set_defaults(run=run_worker)
+
+    schema = sub.add_parser("schema", help="print the JSON Schemas of the contract's messages")
+    schema.add_argument("name", nargs="?", help="PanicBeep, AlarmSignal, MotionEvent, Alert or Rejected")
+    schema.set_defaults(run=run_schema)
+
+    config = sub.add_parser("config", help="configuration tools")
+    config_sub = config.add_subparsers(dest="config_command", required=True, metavar="COMMAND")
+    check = config_sub.add_parser("check", help="validate a configuration directory")
+    check.add_argument("directory")
+    check.set_defaults(run=run_config_check)
+
+
+def fail(message: str, code: int = 1) -> int:
+    print(f"centinela: {message}", file=sys.stderr)
+    return code
+
+
+def load_or_report(given: str | Path | None) -> Config | None:
+    try:
+        return load_config(config_dir(given))
+    except ConfigError as error:
+        for problem in error.problems:
+            print(f"centinela: config: {problem}", file=sys.stderr)
+        return None
+
+
+def run_config_check(args: argparse.Namespace) -> int:
+    config = load_or_report(args.directory)
+    if config is None:
+        return 1
+    city = config.city
+    print(f"{args.directory}: ok: {len(city.zones)} zones, {len(city.beepers)} beepers, "
+          f"{len(city.panels)} panels, {len(city.cameras)} cameras, {len(city.tokens)} tokens")
+    return 0
+
+
+def run_schema(args: argparse.Namespace) -> int:
+    from alert_rules import events
+
+    models = {m.__name__: m for m in (events.PanicBeep, events.AlarmSignal, events.MotionEvent,
+                                       events.Alert, events.Rejected)}
+    if args.name and args.name not in models:
+        return fail(f"unknown message {args.name!r}; one of {', '.join(models)}", 2)
+    chosen = {args.name: models[args.name]} if args.name else models
+    schemas = {name: model.model_json_schema(mode="serialization" if name in ("Alert", "Rejected") else "validation")
+               for name, model in chosen.items()}
+    print(json.dumps(schemas[args.name] if args.name else schemas, indent=2))
+    return 0
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    config = load_or_report(args.config)
+    if config is None:
+        return 1
+    kafka, redis_url = os.environ.get("CENTINELA_KAFKA"), os.environ.get("CENTINELA_REDIS")
+    if not kafka or not redis_url:
+        return fail("a worker needs CENTINELA_KAFKA (host:port) and CENTINELA_REDIS (redis://host:port/db)")
+    import faust
+
+    from streams.app import create_app
+
+    app = create_app(config, kafka, redis_url, web_port=args.web_port, partitions=args.partitions)
+    faust.Worker(app, loglevel="INFO", quiet=True).execute_from_commandline()
+    return 0
+
+
+def run_up(args: argparse.Namespace) -> int:
+    from deploy.stack import Stack, StackError, ensure_free, free_port, parse_address
+    from deploy.supervisor import Child, Supervisor
+
+    config = load_or_report(args.config)
+    if config is None:
+        return 1
+    data = Path(args.data).resolve()
+    stack = Stack.from_environment(partitions=args.partitions, workdir=data)
+    try:
+        http_host, http_port = parse_address(os.environ.get("CENTINELA_HTTP", DEFAULT_HTTP), "CENTINELA_HTTP")
+        ensure_free(http_host, http_port, "center (CENTINELA_HTTP)")
+        stack.start(kafka_port=DEFAULT_KAFKA_PORT, redis_port=DEFAULT_REDIS_PORT)
+    except StackError as error:
+        return fail(str(error))
+    env = {"CENTINELA_KAFKA": stack.kafka, "CENTINELA_REDIS": stack.redis_url,
+           "CENTINELA_CONFIG": str(config.directory.resolve())}
+    supervisor = Supervisor()
+    try:
+        print(f"broker   {stack.kafka}" + ("" if os.environ.get("CENTINELA_KAFKA") else "  (embedded Tansu, in memory)"))
+        print(f"redis    {stack.redis_url}" + ("" if os.environ.get("CENTINELA_REDIS") else f"  (embedded, data in {data})"))
+        for n in range(args.workers):
+            supervisor.start(Child(
+                f"worker-{n + 1}",
+                [sys.executable, "-m", "centinela", "worker", "--web-port", str(free_port()),
+                 "--partitions", str(args.partitions)],
+                env, data / f"worker-{n + 1}.log",
+            ))
+        print(f"workers  {args.workers}  (logs in {data})")
+        print("ready; Ctrl-C stops everything", flush=True)
+        return supervisor.run_until_signal()
+    finally:
+        supervisor.stop()
+        stack.stop()

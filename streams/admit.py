@@ -1,0 +1,178 @@
+"""Admission: decide whether a raw input becomes a zone event or a rejection.
+
+Pure: no Kafka, no Redis, no clock. The Faust agents (streams.app) feed it bytes and
+"now", and do the I/O; the duplicate check, which needs memory across restarts, is
+`streams.dedupe`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from alert_rules.city import City
+from alert_rules.events import (
+    INPUT_MODELS,
+    AlarmSignal,
+    AlertSource,
+    MotionEvent,
+    PanicBeep,
+    Rejected,
+    RejectReason,
+    ZoneEvent,
+)
+from streams import topics
+
+
+class AdmissionSettings(BaseModel):
+    """The `admission:` section of the configuration."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    stale_s: float = Field(300, gt=0, description="an event whose ts is older than this is stale")
+    future_s: float = Field(60, gt=0, description="an event whose ts is further ahead than this is from the future")
+    max_bytes: int = Field(65536, gt=0, description="larger values are malformed (real events are < 2 KiB)")
+    duplicate_memory_s: int = Field(900, gt=0, description="how long an event_id is remembered per source")
+    keep_raw_bytes: int = Field(
+        12 * 1024 * 1024, gt=0, description="rejections keep this much of the raw value; the rest is left on its topic"
+    )
+
+
+class Refusal(Exception):
+    def __init__(self, reason: RejectReason, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Received:
+    """One message as it came off an input topic."""
+
+    topic: str  # the contract's name, without prefix
+    key: bytes | None
+    value: bytes | None
+    partition: int | None = None
+    offset: int | None = None
+
+    @property
+    def position(self) -> str:
+        """Where it sits on the broker: tells a redelivery from a duplicate."""
+        return f"{self.topic}:{self.partition}:{self.offset}"
+
+
+def admit(message: Received, city: City, settings: AdmissionSettings, now: datetime) -> ZoneEvent:
+    """The admitted event, or Refusal with the contract's reason."""
+    raw = message.value or b""
+    if len(raw) > settings.max_bytes:
+        raise Refusal("malformed", f"value of {len(raw)} bytes is over the {settings.max_bytes}-byte limit")
+    event = _decode(message.topic, raw)
+    key = _registered_key(event, city)
+    if key is not None:
+        _check_signature(event, raw, key)
+    _check_fresh(event, now, settings)
+    return ZoneEvent.model_construct(
+        zone_id=_zone_of(event, city),
+        source=_source_of(event),
+        admitted_at=now,
+        beep=event if isinstance(event, PanicBeep) else None,
+        alarm=event if isinstance(event, AlarmSignal) else None,
+        motion=event if isinstance(event, MotionEvent) else None,
+    )
+
+
+def _decode(topic: str, raw: bytes) -> PanicBeep | AlarmSignal | MotionEvent:
+    model = INPUT_MODELS[topic]
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as error:
+        problems = error.errors(include_url=False, include_input=False)
+        first = problems[0]
+        if first["type"] == "json_invalid":
+            raise Refusal("malformed", f"not JSON in UTF-8: {first['msg']}") from None
+        if first["type"] == "model_type" and not first["loc"]:
+            raise Refusal("malformed", "the value must be a JSON object") from None
+        detail = "; ".join(f"{'.'.join(map(str, p['loc'])) or 'value'}: {p['msg']}" for p in problems[:10])
+        raise Refusal("schema", detail) from None
+
+
+def _registered_key(event: PanicBeep | AlarmSignal | MotionEvent, city: City) -> str | None:
+    if isinstance(event, PanicBeep):
+        beeper = city.beeper_by_id.get(event.device_id)
+        if beeper is None:
+            raise Refusal("unknown_device", f"beeper {event.device_id!r} is not registered")
+        return beeper.key
+    if isinstance(event, AlarmSignal):
+        panel = city.panel_by_id.get(event.panel_id)
+        if panel is None:
+            raise Refusal("unknown_device", f"panel {event.panel_id!r} is not registered")
+        return panel.key
+    if event.camera_id not in city.camera_by_id:
+        raise Refusal("unknown_device", f"camera {event.camera_id!r} is not registered")
+    return None
+
+
+def signature(key_hex: str, source_id: str, event_id: str, ts: str, kind_or_code: str) -> str:
+    """Contract section 6: hex HMAC-SHA256 of "{source_id}|{event_id}|{ts}|{kind_or_code}"."""
+    message = f"{source_id}|{event_id}|{ts}|{kind_or_code}".encode()
+    return hmac.new(bytes.fromhex(key_hex), message, hashlib.sha256).hexdigest()
+
+
+def _check_signature(event: PanicBeep | AlarmSignal | MotionEvent, raw: bytes, key: str) -> None:
+    assert not isinstance(event, MotionEvent)
+    if event.sig is None:
+        raise Refusal("bad_signature", f"{event.source_id} has a key and must sign its events")
+    sent_ts = json.loads(raw)["ts"]  # signed as sent, not as we re-format it
+    expected = signature(key, event.source_id, event.event_id, sent_ts, event.signed_part)
+    if not hmac.compare_digest(expected, event.sig.lower()):
+        raise Refusal("bad_signature", f"sig does not match {event.source_id}'s key")
+
+
+def _check_fresh(event: PanicBeep | AlarmSignal | MotionEvent, now: datetime, settings: AdmissionSettings) -> None:
+    age = now - event.ts
+    if age > timedelta(seconds=settings.stale_s):
+        raise Refusal("stale", f"ts is {age.total_seconds():.0f} s old; the limit is {settings.stale_s:.0f} s")
+    if -age > timedelta(seconds=settings.future_s):
+        raise Refusal("future", f"ts is {-age.total_seconds():.0f} s ahead; the limit is {settings.future_s:.0f} s")
+
+
+def _zone_of(event: PanicBeep | AlarmSignal | MotionEvent, city: City) -> str:
+    if isinstance(event, PanicBeep):
+        found = city.zone_at(event.location)
+        return found.id if found else city.beeper_by_id[event.device_id].home_zone
+    if isinstance(event, AlarmSignal):
+        return city.panel_by_id[event.panel_id].zone
+    return city.camera_by_id[event.camera_id].zone
+
+
+def _source_of(event: PanicBeep | AlarmSignal | MotionEvent) -> AlertSource:
+    kind = "beeper" if isinstance(event, PanicBeep) else "alarm" if isinstance(event, AlarmSignal) else "camera"
+    return AlertSource.model_construct(kind=kind, id=event.source_id)
+
+
+def rejection(message: Received, refusal: Refusal, now: datetime, settings: AdmissionSettings) -> Rejected:
+    """The Rejected record that keeps the input whole (up to keep_raw_bytes)."""
+    raw = message.value or b""
+    kept = raw[: settings.keep_raw_bytes]
+    try:
+        text, is_b64 = kept.decode("utf-8"), False
+    except UnicodeDecodeError:
+        text, is_b64 = base64.b64encode(kept).decode("ascii"), True
+    return Rejected.model_construct(
+        reason=refusal.reason,
+        topic=topics.named(message.topic),
+        key=None if message.key is None else message.key.decode("utf-8", "backslashreplace"),
+        raw=text,
+        raw_b64=is_b64,
+        detail=refusal.detail,
+        at=now,
+        partition=message.partition,
+        offset=message.offset,
+        raw_truncated=len(kept) < len(raw),
+    )

@@ -1,0 +1,30 @@
+"""Shared fixtures: the real broker and Redis on free loopback ports, the example city."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from deploy.stack import Stack
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE_CONFIG = REPO / "examples" / "tigre"
+DATASETS = REPO.parent / "shared" / "datasets"
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Tansu and redis-server started for this test session, stopped after it.
+
+    Always fresh processes on free ports (never CENTINELA_KAFKA/REDIS), so tests can run
+    beside a running demo and never touch its data.
+    """
+    with Stack(partitions=4, workdir=tmp_path_factory.mktemp("stack")) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def example_config() -> Path:
+    return EXAMPLE_CONFIG

@@ -1,0 +1,86 @@
+"""Helpers for tests on the real stack: run workers, produce, read topics."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from deploy.stack import Stack, free_port
+from streams import topics
+
+
+def now_ts(offset_s: float = 0.0) -> str:
+    return (datetime.now(UTC) + timedelta(seconds=offset_s)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@contextmanager
+def worker(stack: Stack, config: Path, log: Path, extra_env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    """A real stream worker process (`centinela worker`), stopped after the block."""
+    env = {**os.environ, "CENTINELA_KAFKA": stack.kafka, "CENTINELA_REDIS": stack.redis_url, **(extra_env or {})}
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "centinela", "worker", "--config", str(config), "--web-port", str(free_port())],
+            env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+class Producer:
+    def __init__(self, stack: Stack) -> None:
+        self.kafka = KafkaProducer(bootstrap_servers=stack.kafka, max_request_size=32 * 1024 * 1024, linger_ms=0)
+
+    def send(self, topic: str, key: str | bytes | None, value: Any) -> None:
+        raw = value if isinstance(value, bytes) else json.dumps(value).encode()
+        encoded_key = key.encode() if isinstance(key, str) else key
+        self.kafka.send(topics.named(topic), key=encoded_key, value=raw).get(10)
+
+    def close(self) -> None:
+        self.kafka.close()
+
+
+class TopicReader:
+    """Reads a topic from its current end (or the start), without a consumer group."""
+
+    def __init__(self, stack: Stack, topic: str, from_start: bool = False) -> None:
+        self.consumer = KafkaConsumer(bootstrap_servers=stack.kafka, enable_auto_commit=False,
+                                      fetch_max_bytes=64 * 1024 * 1024, max_partition_fetch_bytes=64 * 1024 * 1024)
+        name = topics.named(topic)
+        partitions = [TopicPartition(name, p) for p in sorted(self.consumer.partitions_for_topic(name) or [])]
+        self.consumer.assign(partitions)
+        if from_start:
+            self.consumer.seek_to_beginning(*partitions)
+        else:
+            self.consumer.seek_to_end(*partitions)
+            for tp in partitions:
+                self.consumer.position(tp)  # fix the position now, before anything is produced
+
+    def read_until(self, done: Callable[[list[tuple[bytes | None, dict[str, Any]]]], bool],
+                   timeout_s: float = 30.0) -> list[tuple[bytes | None, dict[str, Any]]]:
+        found: list[tuple[bytes | None, dict[str, Any]]] = []
+        deadline = time.monotonic() + timeout_s
+        while not done(found) and time.monotonic() < deadline:
+            for records in self.consumer.poll(timeout_ms=200).values():
+                found.extend((r.key, json.loads(r.value)) for r in records)
+        return found
+
+    def close(self) -> None:
+        self.consumer.close()
