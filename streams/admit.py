@@ -17,10 +17,10 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alert_rules.city import City
+from alert_rules.engine import zone_event
 from alert_rules.events import (
     INPUT_MODELS,
     AlarmSignal,
-    AlertSource,
     MotionEvent,
     PanicBeep,
     Rejected,
@@ -77,14 +77,9 @@ def admit(message: Received, city: City, settings: AdmissionSettings, now: datet
     if key is not None:
         _check_signature(event, raw, key)
     _check_fresh(event, now, settings)
-    return ZoneEvent.model_construct(
-        zone_id=_zone_of(event, city),
-        source=_source_of(event),
-        admitted_at=now,
-        beep=event if isinstance(event, PanicBeep) else None,
-        alarm=event if isinstance(event, AlarmSignal) else None,
-        motion=event if isinstance(event, MotionEvent) else None,
-    )
+    admitted = zone_event(city, event, now)
+    assert admitted is not None, "the source was found registered above"
+    return admitted
 
 
 def _decode(topic: str, raw: bytes) -> PanicBeep | AlarmSignal | MotionEvent:
@@ -140,20 +135,6 @@ def _check_fresh(event: PanicBeep | AlarmSignal | MotionEvent, now: datetime, se
         raise Refusal("stale", f"ts is {age.total_seconds():.0f} s old; the limit is {settings.stale_s:.0f} s")
     if -age > timedelta(seconds=settings.future_s):
         raise Refusal("future", f"ts is {-age.total_seconds():.0f} s ahead; the limit is {settings.future_s:.0f} s")
-
-
-def _zone_of(event: PanicBeep | AlarmSignal | MotionEvent, city: City) -> str:
-    if isinstance(event, PanicBeep):
-        found = city.zone_at(event.location)
-        return found.id if found else city.beeper_by_id[event.device_id].home_zone
-    if isinstance(event, AlarmSignal):
-        return city.panel_by_id[event.panel_id].zone
-    return city.camera_by_id[event.camera_id].zone
-
-
-def _source_of(event: PanicBeep | AlarmSignal | MotionEvent) -> AlertSource:
-    kind = "beeper" if isinstance(event, PanicBeep) else "alarm" if isinstance(event, AlarmSignal) else "camera"
-    return AlertSource.model_construct(kind=kind, id=event.source_id)
 
 
 def rejection(message: Received, refusal: Refusal, now: datetime, settings: AdmissionSettings) -> Rejected:

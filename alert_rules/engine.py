@@ -1,0 +1,644 @@
+"""The rule engine: one zone's state, an admitted event and "now" in; the new state and the
+alert changes out. Pure: no I/O, no clock, no Kafka.
+
+    engine = RuleEngine(city, rules)
+    state = engine.new_state("tigre-centro", since=now)
+    outcome = engine.evaluate(state, zone_event, now)      # a device event
+    outcome = engine.tick(state, now)                       # supervision and escalation timers
+    outcome = engine.act(state, operator_action)            # ack, dispatch, resolve
+    engine.next_deadline(state)                             # when tick() next has work
+
+Every call updates `state` in place and returns it in the Outcome with the alert snapshots
+to publish (`Outcome.alerts`, one per change, the whole alert each time); copy a state first
+(`ZoneState.from_json(state.to_json())`) to keep the old one. Alert ids are derived from the
+zone, category, source and first event, so a rerun gives the same ids. The same event or
+action applied twice changes nothing the second time. Resolved alerts leave the state, and
+every remembered id, episode and record is bounded by `Rules.limits`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from hashlib import blake2b
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from alert_rules.city import City
+from alert_rules.contact_id import QUALIFIER_RESTORE
+from alert_rules.events import (
+    AlarmSignal,
+    Alert,
+    AlertSource,
+    DeviceEvent,
+    Location,
+    MotionEvent,
+    OperatorAction,
+    PanicBeep,
+    ZoneEvent,
+)
+from alert_rules.rules import WEEKDAYS, MotionRule, Route, Rules, ZonePolicy
+
+SUPERVISION_RULE = "supervision"
+HELD_BACK_IDS = 20
+MAX_EVENT_IDS = 50
+
+
+def _time(at: float) -> datetime:
+    return datetime.fromtimestamp(at, UTC)
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def _construct(model: type[_Model], values: dict[str, Any]) -> _Model:
+    """`model.model_construct(**values)` for values that name every field, without its
+    per-field bookkeeping, which costs more than the rest of the engine's hot path."""
+    instance = model.__new__(model)
+    object.__setattr__(instance, "__dict__", values)
+    object.__setattr__(instance, "__pydantic_fields_set__", set(values))
+    object.__setattr__(instance, "__pydantic_extra__", None)
+    object.__setattr__(instance, "__pydantic_private__", None)
+    return instance
+
+
+def alert_id_for(zone_id: str, category: str, source_kind: str, source_id: str, first: str) -> str:
+    """Stable id of the alert that `first` opened: the same inputs always give the same id."""
+    digest = blake2b(f"{zone_id}|{category}|{source_kind}:{source_id}|{first}".encode(), digest_size=8)
+    return f"{category}-{digest.hexdigest()}"
+
+
+@dataclass(slots=True)
+class AlertRecord:
+    """The engine's working copy of one unresolved alert; `to_alert()` is its snapshot."""
+
+    alert_id: str
+    zone_id: str
+    priority: int
+    category: str
+    title: str
+    status: str
+    opened_at: float
+    updated_at: float
+    source_kind: str
+    source_id: str
+    rule: str
+    count: int = 1
+    event_ids: list[str] = field(default_factory=list)
+    location: tuple[float, float, float | None] | None = None
+    cameras: list[str] = field(default_factory=list)
+    snapshot: str | None = None
+    cancel_requested: bool = False
+    escalation: int = 0
+    version: int = 1
+    change: str = "opened"
+    changed_by: str = "system"
+    responder: str | None = None
+    disposition: str | None = None
+    note: str | None = None
+    last_signal_at: float = 0.0
+    escalate_at: float | None = None
+
+    @property
+    def group_key(self) -> str:
+        return f"{self.category}|{self.source_kind}:{self.source_id}"
+
+    def to_alert(self) -> Alert:
+        location = self.location
+        return _construct(Alert, {
+            "alert_id": self.alert_id, "zone_id": self.zone_id, "priority": self.priority,
+            "category": self.category, "title": self.title, "status": self.status,
+            "opened_at": _time(self.opened_at), "updated_at": _time(self.updated_at),
+            "source": _construct(AlertSource, {"kind": self.source_kind, "id": self.source_id}),
+            "count": self.count, "event_ids": list(self.event_ids),
+            "location": None if location is None else _construct(
+                Location, {"lat": location[0], "lon": location[1], "accuracy_m": location[2]}),
+            "cameras": list(self.cameras), "snapshot": self.snapshot, "cancel_requested": self.cancel_requested,
+            "escalation": self.escalation, "rule": self.rule, "version": self.version, "change": self.change,
+            "changed_by": self.changed_by, "responder": self.responder, "disposition": self.disposition,
+            "note": self.note,
+        })
+
+    def to_json(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AlertRecord:
+        record = cls(**data)
+        if record.location is not None:
+            record.location = tuple(record.location)  # type: ignore[assignment]
+        return record
+
+
+@dataclass(slots=True)
+class HeldBack:
+    """What one silence or inhibition held back in a zone: how many signals, the latest ids."""
+
+    count: int = 0
+    event_ids: list[str] = field(default_factory=list)
+    last_at: float = 0.0
+
+
+@dataclass(slots=True)
+class ZoneState:
+    """Everything the engine remembers about one zone; JSON-serialisable and bounded."""
+
+    zone_id: str
+    since: float
+    alerts: dict[str, AlertRecord] = field(default_factory=dict)
+    groups: dict[str, str] = field(default_factory=dict)  # "category|kind:source" -> latest alert id
+    seen: dict[str, float] = field(default_factory=dict)  # event and action ids -> when, oldest first
+    panels_heard: dict[str, float] = field(default_factory=dict)
+    overdue: dict[str, str] = field(default_factory=dict)  # panel -> alert id or "held back"
+    episodes: dict[str, float] = field(default_factory=dict)  # "camera|motion_id" -> episode start (ts)
+    held_back: dict[str, HeldBack] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "zone_id": self.zone_id, "since": self.since,
+            "alerts": [a.to_json() for a in self.alerts.values()],
+            "seen": self.seen, "panels_heard": self.panels_heard, "overdue": self.overdue,
+            "episodes": self.episodes,
+            "held_back": {k: {"count": h.count, "event_ids": h.event_ids, "last_at": h.last_at}
+                          for k, h in self.held_back.items()},
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ZoneState:
+        alerts = [AlertRecord.from_json(a) for a in data["alerts"]]
+        by_open = sorted(alerts, key=lambda a: a.opened_at)
+        return cls(
+            zone_id=data["zone_id"], since=data["since"],
+            alerts={a.alert_id: a for a in alerts},
+            groups={a.group_key: a.alert_id for a in by_open},
+            seen=dict(data["seen"]), panels_heard=dict(data["panels_heard"]), overdue=dict(data["overdue"]),
+            episodes=dict(data["episodes"]),
+            held_back={k: HeldBack(v["count"], list(v["event_ids"]), v["last_at"])
+                       for k, v in data["held_back"].items()},
+        )
+
+
+@dataclass(slots=True)
+class HeldBackSignal:
+    """A signal that raised nothing because a silence or an inhibition matched it."""
+
+    by: str  # "silence:<id>" or "inhibition:<id>"
+    route: Route
+    event_id: str | None
+    source_id: str
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What one call did: the state (updated in place), alert snapshots in order, and why."""
+
+    state: ZoneState
+    alerts: list[Alert] = field(default_factory=list)
+    route: Route | None = None
+    held_back: list[HeldBackSignal] = field(default_factory=list)
+    duplicate: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+class RuleEngine:
+    """The rules of one city, ready to evaluate events zone by zone."""
+
+    def __init__(self, city: City, rules: Rules) -> None:
+        self.city = city
+        self.rules = rules
+        self._cameras = city.cameras_by_zone
+        self._policies: dict[str, ZonePolicy] = {}
+        self._panels_by_zone: dict[str, list[tuple[str, float]]] = {}
+        for panel in city.panels:
+            if panel.supervision_s:
+                self._panels_by_zone.setdefault(panel.zone, []).append((panel.id, float(panel.supervision_s)))
+
+    def policy(self, zone_id: str) -> ZonePolicy:
+        """The zone's compiled rules."""
+        policy = self._policies.get(zone_id)
+        if policy is None:
+            zone = self.city.zone_by_id.get(zone_id)
+            policy = self._policies[zone_id] = self.rules.for_zone(zone_id, zone.timezone if zone else "UTC")
+        return policy
+
+    def new_state(self, zone_id: str, since: datetime) -> ZoneState:
+        """A zone's first state; its panels are supervised from `since`."""
+        at = since.timestamp()
+        state = ZoneState(zone_id=zone_id, since=at)
+        for panel_id, _ in self._panels_by_zone.get(zone_id, ()):
+            state.panels_heard[panel_id] = at
+        return state
+
+    # -- device events -------------------------------------------------------------------
+
+    def evaluate(self, state: ZoneState, event: ZoneEvent, now: datetime) -> Outcome:
+        """Apply one admitted event to its zone's state."""
+        if event.zone_id != state.zone_id:
+            raise ValueError(f"an event of zone {event.zone_id} given the state of zone {state.zone_id}")
+        out = Outcome(state)
+        t = now.timestamp()
+        source = event.source
+        device = event.beep or event.alarm or event.motion
+        assert device is not None, "a zone event carries exactly one device event"
+        key = f"{source.kind}:{source.id}|{device.event_id}"
+        if key in state.seen:
+            out.duplicate = True
+            out.notes.append(f"event {device.event_id} from {source.id} was already applied: nothing changes")
+            return out
+        state.seen[key] = t
+        policy = self.policy(state.zone_id)
+        _forget_old(state, policy, t)
+        if event.beep is not None:
+            self._beep(state, policy, event.beep, t, out)
+        elif event.alarm is not None:
+            self._panel_heard(state, policy, event.alarm.panel_id, t, device.event_id, out)
+            self._alarm(state, policy, event.alarm, t, out)
+        else:
+            assert event.motion is not None
+            self._motion(state, policy, event.motion, t, out)
+        return out
+
+    def _beep(self, state: ZoneState, policy: ZonePolicy, beep: PanicBeep, t: float, out: Outcome) -> None:
+        if beep.kind == "cancel":
+            self._cancel(state, beep, t, out)
+            return
+        route = policy.beeps.get(beep.kind)
+        if route is None:
+            out.notes.append(f"a {beep.kind} beep raises no alert")
+            return
+        location = beep.location
+        where = None if location is None else (location.lat, location.lon, location.accuracy_m)
+        self._raise(state, policy, route, "beeper", beep.device_id, beep.event_id, t, out,
+                    title=f"{route.title}: {beep.device_id}", location=where)
+
+    def _cancel(self, state: ZoneState, beep: PanicBeep, t: float, out: Outcome) -> None:
+        record = self._latest(state, f"panic|beeper:{beep.device_id}")
+        if record is None:
+            out.notes.append(f"cancel from {beep.device_id}: no unresolved panic alert to mark")
+            return
+        record.cancel_requested = True
+        _add_event(record, beep.event_id)
+        self._publish(record, "cancel_requested", "system", t, out)
+
+    def _alarm(self, state: ZoneState, policy: ZonePolicy, signal: AlarmSignal, t: float, out: Outcome) -> None:
+        route = policy.contact_id.get(signal.code)
+        if route is None:
+            out.notes.append(f"Contact ID {signal.code} raises no alert")
+            return
+        out.route = route
+        if signal.qualifier == QUALIFIER_RESTORE:
+            self._restore(state, policy, f"{route.category}|alarm:{signal.panel_id}", signal.event_id, t, out)
+            return
+        self._raise(state, policy, route, "alarm", signal.panel_id, signal.event_id, t, out,
+                    title=f"{route.title} ({signal.code}): panel {signal.panel_id}, zone {signal.zone}")
+
+    def _motion(self, state: ZoneState, policy: ZonePolicy, motion: MotionEvent, t: float, out: Outcome) -> None:
+        episode = f"{motion.camera_id}|{motion.motion_id}"
+        ts = motion.ts.timestamp()
+        if motion.phase == "end":
+            state.episodes.pop(episode, None)
+            out.notes.append("a motion episode ended")
+            return
+        started = state.episodes.setdefault(episode, ts)
+        urgent = _most_urgent(state, policy.attach_motion_up_to)
+        if urgent is not None:
+            self._attach(urgent, motion, t, out)
+            return
+        rule = _first_motion_rule(policy, motion, ts - started, t)
+        if rule is None:
+            out.notes.append(f"no motion rule of zone {state.zone_id} matches")
+            return
+        route = Route("motion", rule.priority, f"motion:{rule.id}", rule.title or "Motion")
+        self._raise(state, policy, route, "camera", motion.camera_id, motion.event_id, t, out,
+                    title=f"{route.title}: camera {motion.camera_id}", snapshot=motion.snapshot)
+
+    def _attach(self, record: AlertRecord, motion: MotionEvent, t: float, out: Outcome) -> None:
+        changed = False
+        if motion.camera_id not in record.cameras:
+            record.cameras.append(motion.camera_id)
+            changed = True
+        if motion.snapshot is not None and motion.snapshot != record.snapshot:
+            record.snapshot = motion.snapshot
+            changed = True
+        if not changed:
+            out.notes.append(f"motion on {motion.camera_id} adds nothing new to {record.alert_id}")
+            return
+        _add_event(record, motion.event_id)
+        self._publish(record, "camera_attached", "system", t, out)
+
+    # -- opening, grouping, restoring -----------------------------------------------------
+
+    def _raise(
+        self, state: ZoneState, policy: ZonePolicy, route: Route, source_kind: str, source_id: str,
+        event_id: str | None, t: float, out: Outcome, *, title: str,
+        location: tuple[float, float, float | None] | None = None, snapshot: str | None = None,
+        first: str | None = None,
+    ) -> AlertRecord | None:
+        """Open an alert for a signal, or group it into the open one, unless held back."""
+        out.route = route
+        holder = self._holder(state, policy, route, source_id, t)
+        if holder is not None:
+            self._hold_back(state, holder, route, source_id, event_id, t, out)
+            return None
+        group = f"{route.category}|{source_kind}:{source_id}"
+        record = self._latest(state, group)
+        if record is not None and t - record.last_signal_at <= policy.grouping_window_s:
+            record.count += 1
+            record.last_signal_at = t
+            if event_id is not None:
+                _add_event(record, event_id)
+            if location is not None:
+                record.location = location
+            if snapshot is not None:
+                record.snapshot = snapshot
+            if route.priority < record.priority:
+                record.priority = route.priority
+                self._schedule_escalation(record, policy, t)
+            self._publish(record, "grouped", "system", t, out)
+            return record
+        alert_id = alert_id_for(state.zone_id, route.category, source_kind, source_id, first or event_id or "")
+        if alert_id in state.alerts:
+            out.notes.append(f"alert {alert_id} is already open")
+            return state.alerts[alert_id]
+        record = AlertRecord(
+            alert_id=alert_id, zone_id=state.zone_id, priority=route.priority, category=route.category,
+            title=title, status="open", opened_at=t, updated_at=t, source_kind=source_kind,
+            source_id=source_id, rule=route.rule, event_ids=[] if event_id is None else [event_id],
+            location=location, cameras=list(self._cameras.get(state.zone_id, ())), snapshot=snapshot,
+            last_signal_at=t,
+        )
+        self._schedule_escalation(record, policy, t)
+        state.alerts[alert_id] = record
+        state.groups[group] = alert_id
+        out.alerts.append(record.to_alert())
+        if len(state.alerts) > policy.limits.max_alerts:
+            self._expire_one(state, t, out)
+        return record
+
+    def _restore(self, state: ZoneState, policy: ZonePolicy, group: str, event_id: str | None,
+                 t: float, out: Outcome) -> None:
+        """A restore updates the matching unresolved alert and never opens one."""
+        record = self._latest(state, group)
+        if record is None:
+            out.notes.append("a restore with no unresolved alert to update opens nothing")
+            return
+        if event_id is not None:
+            _add_event(record, event_id)
+        if record.category in policy.restore_resolves:
+            record.status = "resolved"
+            self._publish(record, "restored", "system", t, out)
+            _retire(state, record)
+        else:
+            self._publish(record, "restored", "system", t, out)
+
+    def _holder(self, state: ZoneState, policy: ZonePolicy, route: Route, source_id: str, t: float) -> str | None:
+        """The silence or inhibition that holds a signal back, if any."""
+        zone_id = state.zone_id
+        for silence in policy.silences:
+            if (silence.starts_at.timestamp() <= t < silence.ends_at.timestamp()
+                    and silence.match.matches(zone_id, route.category, source_id, route.priority)):
+                return f"silence:{silence.id}"
+        for rule in policy.inhibitions:
+            if not rule.target.matches(zone_id, route.category, source_id, route.priority):
+                continue
+            same_source = "source" in rule.equal
+            for alert in state.alerts.values():
+                if (alert.status != "resolved" and (not same_source or alert.source_id == source_id)
+                        and rule.source.matches(alert.zone_id, alert.category, alert.source_id, alert.priority)):
+                    return f"inhibition:{rule.id}"
+        return None
+
+    def _hold_back(self, state: ZoneState, holder: str, route: Route, source_id: str,
+                   event_id: str | None, t: float, out: Outcome) -> None:
+        record = state.held_back.get(holder)
+        if record is None:
+            record = state.held_back[holder] = HeldBack()
+            if len(state.held_back) > 256:
+                del state.held_back[next(iter(state.held_back))]
+        record.count += 1
+        record.last_at = t
+        if event_id is not None:
+            record.event_ids.append(event_id)
+            del record.event_ids[:-HELD_BACK_IDS]
+        out.held_back.append(HeldBackSignal(holder, route, event_id, source_id))
+        out.notes.append(f"{holder} holds back {route.category} from {source_id}")
+
+    # -- timers ---------------------------------------------------------------------------
+
+    def tick(self, state: ZoneState, now: datetime) -> Outcome:
+        """Run the zone's timers up to `now`: escalate overdue open alerts, supervise panels."""
+        out = Outcome(state)
+        t = now.timestamp()
+        policy = self.policy(state.zone_id)
+        for record in list(state.alerts.values()):
+            due = record.escalate_at
+            if due is not None and due <= t and record.status == "open":
+                self._escalate(record, policy, t, out)
+        for panel_id, supervision_s in self._panels_by_zone.get(state.zone_id, ()):
+            heard = state.panels_heard.setdefault(panel_id, t)
+            if panel_id in state.overdue or t < heard + supervision_s * policy.supervision_factor:
+                continue
+            self._supervise(state, policy, panel_id, heard, t, out)
+        _forget_old(state, policy, t)
+        return out
+
+    def _escalate(self, record: AlertRecord, policy: ZonePolicy, t: float, out: Outcome) -> None:
+        """One more missed acknowledgement deadline (or several, if the tick came late)."""
+        deadline = policy.escalation_s[record.priority]
+        assert record.escalate_at is not None and deadline is not None
+        missed = int((t - record.escalate_at) // deadline) + 1
+        record.escalation += missed
+        record.escalate_at += missed * deadline
+        self._publish(record, "escalated", "system", t, out)
+
+    def _schedule_escalation(self, record: AlertRecord, policy: ZonePolicy, t: float) -> None:
+        deadline = policy.escalation_s[record.priority]
+        if deadline is None or record.status != "open":
+            record.escalate_at = None
+        elif record.escalate_at is None or t + deadline < record.escalate_at:
+            record.escalate_at = t + deadline
+
+    def _supervise(self, state: ZoneState, policy: ZonePolicy, panel_id: str, heard: float, t: float,
+                   out: Outcome) -> None:
+        route = Route("supervision", policy.supervision_priority, SUPERVISION_RULE, "Panel silent")
+        record = self._raise(state, policy, route, "alarm", panel_id, None, t, out,
+                             title=f"Panel {panel_id} silent since {_time(heard).isoformat(timespec='seconds')}",
+                             first=f"silent-since-{heard:.3f}")
+        state.overdue[panel_id] = record.alert_id if record is not None else "held back"
+
+    def _panel_heard(self, state: ZoneState, policy: ZonePolicy, panel_id: str, t: float,
+                     event_id: str, out: Outcome) -> None:
+        state.panels_heard[panel_id] = t
+        if state.overdue.pop(panel_id, None) is not None:
+            self._restore(state, policy, f"supervision|alarm:{panel_id}", event_id, t, out)
+
+    def next_deadline(self, state: ZoneState) -> datetime | None:
+        """When tick() next has something to do for this zone, or None."""
+        policy = self.policy(state.zone_id)
+        due = [a.escalate_at for a in state.alerts.values() if a.escalate_at is not None and a.status == "open"]
+        for panel_id, supervision_s in self._panels_by_zone.get(state.zone_id, ()):
+            if panel_id not in state.overdue:
+                heard = state.panels_heard.get(panel_id, state.since)
+                due.append(heard + supervision_s * policy.supervision_factor)
+        return _time(min(due)) if due else None
+
+    # -- operators ------------------------------------------------------------------------
+
+    def act(self, state: ZoneState, action: OperatorAction) -> Outcome:
+        """Apply an operator's ack, dispatch or resolve; alerts never move backwards."""
+        out = Outcome(state)
+        key = f"action|{action.action_id}"
+        if key in state.seen:
+            out.duplicate = True
+            out.notes.append(f"action {action.action_id} was already applied: nothing changes")
+            return out
+        t = action.at.timestamp()
+        state.seen[key] = t
+        record = state.alerts.get(action.alert_id)
+        if record is None:
+            out.notes.append(f"alert {action.alert_id} is not unresolved in zone {state.zone_id}")
+            return out
+        if action.action == "ack":
+            if record.status != "open":
+                out.notes.append(f"alert {record.alert_id} is already {record.status}")
+                return out
+            record.status = "acknowledged"
+            change = "acknowledged"
+        elif action.action == "dispatch":
+            if record.status == "dispatched" and record.responder == action.responder:
+                out.notes.append(f"alert {record.alert_id} is already dispatched to {action.responder}")
+                return out
+            record.status = "dispatched"
+            record.responder = action.responder
+            change = "dispatched"
+        else:
+            record.status = "resolved"
+            record.disposition = action.disposition
+            record.note = action.note
+            change = "resolved"
+        record.escalate_at = None
+        self._publish(record, change, action.by, t, out)
+        if record.status == "resolved":
+            _retire(state, record)
+        return out
+
+    # -- shared steps ---------------------------------------------------------------------
+
+    @staticmethod
+    def _latest(state: ZoneState, group: str) -> AlertRecord | None:
+        alert_id = state.groups.get(group)
+        return None if alert_id is None else state.alerts.get(alert_id)
+
+    @staticmethod
+    def _publish(record: AlertRecord, change: str, by: str, t: float, out: Outcome) -> None:
+        record.version += 1
+        record.change = change
+        record.changed_by = by
+        record.updated_at = max(t, record.updated_at)
+        out.alerts.append(record.to_alert())
+
+    def _expire_one(self, state: ZoneState, t: float, out: Outcome) -> None:
+        """Keep the zone bounded: the least urgent, oldest alert gives way."""
+        victim = max(state.alerts.values(), key=lambda a: (a.priority, -a.opened_at))
+        victim.status = "resolved"
+        victim.escalate_at = None
+        victim.note = f"expired: zone {state.zone_id} holds more than {len(state.alerts) - 1} unresolved alerts"
+        self._publish(victim, "expired", "system", t, out)
+        _retire(state, victim)
+
+
+def _add_event(record: AlertRecord, event_id: str) -> None:
+    ids = record.event_ids
+    ids.append(event_id)
+    if len(ids) > MAX_EVENT_IDS:
+        del ids[0]
+
+
+def _retire(state: ZoneState, record: AlertRecord) -> None:
+    del state.alerts[record.alert_id]
+    group = record.group_key
+    if state.groups.get(group) == record.alert_id:
+        del state.groups[group]
+    if record.category == "supervision":
+        state.overdue.pop(record.source_id, None)
+
+
+def _most_urgent(state: ZoneState, up_to: int) -> AlertRecord | None:
+    """The zone's most urgent unresolved alert of priority `up_to` or better; the newest on a tie."""
+    found: AlertRecord | None = None
+    for record in state.alerts.values():
+        if record.priority <= up_to and (
+            found is None or (record.priority, -record.opened_at) < (found.priority, -found.opened_at)
+        ):
+            found = record
+    return found
+
+
+def _forget_old(state: ZoneState, policy: ZonePolicy, t: float) -> None:
+    """Drop the oldest remembered event ids and motion episodes beyond the limits."""
+    limits = policy.limits
+    seen = state.seen
+    horizon = t - limits.event_memory_s
+    while seen:
+        oldest = next(iter(seen))
+        if len(seen) <= limits.event_memory and seen[oldest] >= horizon:
+            break
+        del seen[oldest]
+    episodes = state.episodes
+    horizon = t - limits.episode_max_s
+    while episodes:
+        oldest = next(iter(episodes))
+        if len(episodes) <= 256 and episodes[oldest] >= horizon:
+            break
+        del episodes[oldest]
+
+
+def _first_motion_rule(policy: ZonePolicy, motion: MotionEvent, duration: float, t: float) -> MotionRule | None:
+    local: datetime | None = None
+    for rule in policy.motion:
+        if rule.cameras and motion.camera_id not in rule.cameras:
+            continue
+        if rule.regions and not any(r in rule.regions for r in motion.regions):
+            continue
+        if motion.area_pct < rule.min_area_pct or duration < rule.min_duration_s:
+            continue
+        if rule.hours is not None or rule.days:
+            local = local or datetime.fromtimestamp(t, policy.timezone)
+            if rule.hours is not None and not rule.hours.contains(local.hour * 60 + local.minute):
+                continue
+            if rule.days and WEEKDAYS[local.weekday()] not in rule.days:
+                continue
+        return rule
+    return None
+
+
+def zone_event(city: City, event: DeviceEvent, admitted_at: datetime) -> ZoneEvent | None:
+    """Resolve a device event to its zone as admission does; None for an unregistered source.
+
+    A panic goes to the zone containing its location, or the beeper's home zone.
+    """
+    if isinstance(event, PanicBeep):
+        beeper = city.beeper_by_id.get(event.device_id)
+        if beeper is None:
+            return None
+        zone = city.zone_at(event.location)
+        return ZoneEvent.model_construct(
+            zone_id=zone.id if zone else beeper.home_zone, admitted_at=admitted_at,
+            source=AlertSource.model_construct(kind="beeper", id=event.device_id),
+            beep=event, alarm=None, motion=None)
+    if isinstance(event, AlarmSignal):
+        panel = city.panel_by_id.get(event.panel_id)
+        if panel is None:
+            return None
+        return ZoneEvent.model_construct(
+            zone_id=panel.zone, admitted_at=admitted_at,
+            source=AlertSource.model_construct(kind="alarm", id=event.panel_id),
+            beep=None, alarm=event, motion=None)
+    camera = city.camera_by_id.get(event.camera_id)
+    if camera is None:
+        return None
+    return ZoneEvent.model_construct(
+        zone_id=camera.zone, admitted_at=admitted_at,
+        source=AlertSource.model_construct(kind="camera", id=event.camera_id),
+        beep=None, alarm=None, motion=event)
