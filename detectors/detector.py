@@ -1,0 +1,198 @@
+"""Motion detection on one camera's frames, every per-pixel step in OpenCV's native code.
+
+One frame goes: grey, scaled down to the working height, blurred, corrected to the
+background's brightness, compared with the background (a pixel must differ from every
+background pixel around it, so a one-pixel shake is no motion) against a threshold that
+rises where a pixel usually flickers (leaves, rain, sensor noise), cleaned by opening and
+closing, masked, and cut into blobs of a minimum area. A change over most of the frame at
+once (lights, IR switch, exposure) makes the background relearn instead of reporting motion.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from detectors.settings import MotionSettings
+
+Box = tuple[float, float, float, float]
+Polygon = Sequence[Sequence[float]]
+
+
+@dataclass(frozen=True)
+class Detection:
+    """What one frame shows: frame-relative boxes, the share of the frame moving, the regions touched."""
+
+    boxes: list[Box] = field(default_factory=list)
+    area_pct: float = 0.0
+    regions: list[str] = field(default_factory=list)
+    relearning: bool = False
+    mask: np.ndarray | None = None  # the working-size foreground, 255 where moving
+
+    @property
+    def moving(self) -> bool:
+        return bool(self.boxes)
+
+
+def _kernel(size: int) -> np.ndarray | None:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)) if size > 1 else None
+
+
+class MotionDetector:
+    """Turns a camera's frames, one `detect(frame)` at a time, into detections."""
+
+    def __init__(
+        self,
+        settings: MotionSettings | None = None,
+        masks: Sequence[Polygon] = (),
+        regions: Mapping[str, Polygon] | None = None,
+    ) -> None:
+        self.settings = settings or MotionSettings()
+        self._masks = list(masks)
+        self._region_polygons = dict(regions or {})
+        self._frame_shape: tuple[int, int] = (0, 0)
+        self._open = _kernel(self.settings.open_size)
+        self._close = _kernel(self.settings.close_size)
+        self._shake = _kernel(2 * self.settings.shake_pixels + 1)
+        self._grow = _kernel(9)
+        self._blur = (self.settings.blur_size, self.settings.blur_size)
+
+    def detect(self, frame: np.ndarray) -> Detection:
+        if frame.shape[:2] != self._frame_shape:
+            self._start(frame.shape[0], frame.shape[1])
+        small = self._shrink(frame)
+        if self._subtractor is not None:
+            changed = self._compare_model(small)
+        else:
+            changed = self._compare_average(small)
+        if changed is None:
+            return Detection(relearning=True)
+        return self._blobs(changed)
+
+    def _start(self, height: int, width: int) -> None:
+        s = self.settings
+        self._frame_shape = (height, width)
+        self._height = min(s.frame_height, height)
+        self._width = max(1, round(width * self._height / height))
+        size = (self._width, self._height)
+        self._analysed = np.full((self._height, self._width), 255, np.uint8)
+        for polygon in self._masks:
+            cv2.fillPoly(self._analysed, [self._to_pixels(polygon)], 0)
+        self._analysed_pixels = max(1, cv2.countNonZero(self._analysed))
+        self._regions = {}
+        for name, polygon in self._region_polygons.items():
+            region = np.zeros((self._height, self._width), np.uint8)
+            cv2.fillPoly(region, [self._to_pixels(polygon)], 255)
+            self._regions[name] = region
+        self._min_pixels = s.min_area * size[0] * size[1]
+        self._background: np.ndarray | None = None
+        self._flicker = np.zeros((self._height, self._width), np.float32)
+        self._relearning = s.relearn_frames
+        self._still: np.ndarray | None = None
+        self._subtractor: cv2.BackgroundSubtractor | None = None
+        if s.background == "mog2":
+            self._subtractor = cv2.createBackgroundSubtractorMOG2(detectShadows=True)
+        elif s.background == "knn":
+            self._subtractor = cv2.createBackgroundSubtractorKNN(detectShadows=True)
+
+    def _to_pixels(self, polygon: Polygon) -> np.ndarray:
+        points = np.asarray(polygon, np.float32) * (self._width, self._height)
+        return np.round(points).astype(np.int32)
+
+    def _shrink(self, frame: np.ndarray) -> np.ndarray:
+        size = (self._width, self._height)
+        if frame.shape[0] > 2 * self._height:
+            # Bilinear sampling costs a tenth of averaging a large frame; the blur does the averaging.
+            frame = cv2.resize(frame, size, interpolation=cv2.INTER_LINEAR)
+        grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
+        if grey.shape[0] != self._height:
+            grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+        if self._blur[0] > 1:
+            grey = cv2.GaussianBlur(grey, self._blur, 0)
+        return grey
+
+    def _compare_average(self, small: np.ndarray) -> np.ndarray | None:
+        s = self.settings
+        if self._background is None:
+            self._background = small.astype(np.float32)
+        background = cv2.convertScaleAbs(self._background)
+        limit = cv2.convertScaleAbs(self._flicker, alpha=s.noise_factor, beta=s.threshold)
+        difference, changed = self._changes(small, background, limit)
+        # Judged before exposure compensation: lights and IR change most pixels, a large truck does not.
+        if self._relearning or cv2.countNonZero(changed) > s.global_change * self._analysed_pixels:
+            return self._relearn(small, restart=not self._relearning)
+        if s.compensate_exposure:
+            gain = self._brightness_gain(small, background)
+            if abs(gain - 1) > 0.01:
+                small = cv2.convertScaleAbs(small, alpha=gain)
+                difference, changed = self._changes(small, background, limit)
+        self._still = cv2.bitwise_and(self._analysed, cv2.bitwise_not(cv2.dilate(changed, self._grow)))
+        unchanged = cv2.bitwise_not(changed)
+        # Learnt where under the limit only: flicker creeps up to its own range, a passing car teaches nothing.
+        cv2.accumulateWeighted(difference, self._flicker, s.noise_learning_rate, mask=unchanged)
+        cv2.accumulateWeighted(small, self._background, s.learning_rate, mask=unchanged)
+        cv2.accumulateWeighted(small, self._background, s.foreground_learning_rate, mask=changed)
+        return changed
+
+    def _changes(self, small: np.ndarray, background: np.ndarray, limit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The difference from the background and the pixels where it passes the limit."""
+        if self._shake is not None:
+            above = cv2.subtract(small, cv2.dilate(background, self._shake))
+            below = cv2.subtract(cv2.erode(background, self._shake), small)
+            difference = cv2.max(above, below)
+        else:
+            difference = cv2.absdiff(small, background)
+        return difference, cv2.bitwise_and(cv2.compare(difference, limit, cv2.CMP_GT), self._analysed)
+
+    def _relearn(self, small: np.ndarray, restart: bool) -> None:
+        assert self._background is not None
+        self._relearning = self.settings.relearn_frames - 1 if restart else self._relearning - 1
+        cv2.accumulateWeighted(small, self._background, self.settings.relearn_rate)
+        return None
+
+    def _brightness_gain(self, small: np.ndarray, background: np.ndarray) -> float:
+        """How much brighter the background is than the frame, where nothing moved last frame.
+
+        Measured on still pixels only, so a large dark car is not taken for dusk.
+        """
+        still = self._still if self._still is not None else self._analysed
+        frame_mean = cv2.mean(small, still)[0]
+        if frame_mean < 1:
+            return 1.0
+        return min(2.0, max(0.5, cv2.mean(background, still)[0] / frame_mean))
+
+    def _compare_model(self, small: np.ndarray) -> np.ndarray | None:
+        assert self._subtractor is not None
+        s = self.settings
+        relearn = self._relearning > 0
+        foreground = self._subtractor.apply(small, learningRate=s.relearn_rate if relearn else -1)
+        # MOG2 and KNN mark shadows 127: they are not motion.
+        changed = cv2.bitwise_and(cv2.compare(foreground, 200, cv2.CMP_GT), self._analysed)
+        if relearn or cv2.countNonZero(changed) > s.global_change * self._analysed_pixels:
+            self._relearning = self._relearning - 1 if relearn else s.relearn_frames - 1
+            return None
+        return changed
+
+    def _blobs(self, changed: np.ndarray) -> Detection:
+        if self._open is not None:
+            changed = cv2.morphologyEx(changed, cv2.MORPH_OPEN, self._open)
+        if self._close is not None:
+            changed = cv2.morphologyEx(changed, cv2.MORPH_CLOSE, self._close)
+        contours, _ = cv2.findContours(changed, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        kept = [c for c in contours if cv2.contourArea(c) >= self._min_pixels]
+        if not kept:
+            return Detection(mask=np.zeros_like(changed))
+        moving = np.zeros_like(changed)
+        cv2.drawContours(moving, kept, -1, 255, cv2.FILLED)
+        moving = cv2.bitwise_and(moving, changed)
+        boxes: list[Box] = []
+        for contour in kept:
+            x, y, w, h = cv2.boundingRect(contour)
+            boxes.append((round(x / self._width, 4), round(y / self._height, 4),
+                          round(w / self._width, 4), round(h / self._height, 4)))
+        regions = [name for name, region in self._regions.items() if cv2.countNonZero(cv2.bitwise_and(moving, region))]
+        area_pct = 100.0 * cv2.countNonZero(moving) / (self._width * self._height)
+        return Detection(boxes=boxes, area_pct=round(area_pct, 3), regions=regions, mask=moving)
