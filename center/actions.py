@@ -1,0 +1,71 @@
+"""Operators' actions: published to the internal `alerts.actions` topic for evaluate to apply.
+
+The center never changes an alert itself: evaluate is the alert's only writer, so every
+change has one author and one order. The center waits briefly for the resulting snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Literal
+
+from aiokafka import AIOKafkaProducer
+
+from alert_rules.city import Token
+from alert_rules.events import Alert, OperatorAction
+from center.hub import AlertHub
+from center.metrics import CenterMetrics
+
+ActionName = Literal["ack", "dispatch", "resolve"]
+
+
+class ActionDesk:
+    def __init__(
+        self, producer: AIOKafkaProducer, topic: str, hub: AlertHub, metrics: CenterMetrics, wait_s: float = 2.0
+    ) -> None:
+        self._producer = producer
+        self._topic = topic
+        self._hub = hub
+        self._metrics = metrics
+        self._wait_s = wait_s
+
+    async def submit(
+        self,
+        alert: Alert,
+        action: ActionName,
+        by: Token,
+        responder: str | None = None,
+        disposition: Literal["real", "false_alarm", "test"] | None = None,
+        note: str | None = None,
+    ) -> Alert | None:
+        """The alert once the action is applied, or None when it is still pending."""
+        request = OperatorAction(
+            action_id=uuid.uuid4().hex,
+            alert_id=alert.alert_id,
+            zone_id=alert.zone_id,
+            action=action,
+            by=by.name,
+            at=datetime.now(UTC),
+            responder=responder,
+            disposition=disposition,
+            note=note,
+        )
+        started = time.perf_counter()
+        applied = self._hub.expect(alert.alert_id, alert.version)
+        try:
+            await self._producer.send_and_wait(
+                self._topic, request.model_dump_json().encode(), key=alert.zone_id.encode()
+            )
+            updated: Alert | None = await asyncio.wait_for(asyncio.shield(applied), self._wait_s)
+        except TimeoutError:
+            updated = None
+        finally:
+            applied.cancel()
+        if updated is None:
+            self._metrics.actions_pending.labels(action=action).inc()
+        else:
+            self._metrics.action_seconds.labels(action=action).observe(time.perf_counter() - started)
+        return updated

@@ -1,0 +1,105 @@
+"""Feeds the `alerts` topic into the Redis views, from the stored offsets or the beginning.
+
+No consumer group: every center process reads every partition, so a process never misses
+an alert because another one owns its partition; the views are idempotent (newest version
+wins), so reading a snapshot twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from alert_rules.events import Alert
+from center.metrics import CenterMetrics
+from center.views import AlertViews, Consumed
+
+log = logging.getLogger("centinela.center.feed")
+
+
+class RedisEmptied(Exception):
+    """Redis restarted empty (or was flushed) under a running feed."""
+
+
+class AlertFeed:
+    def __init__(self, kafka: str, topic: str, views: AlertViews, metrics: CenterMetrics) -> None:
+        self._kafka = kafka
+        self._topic = topic
+        self._views = views
+        self._metrics = metrics
+        self.consuming = asyncio.Event()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self._consume()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # broker or Redis away: resume from the stored offsets
+                self.consuming.clear()
+                log.warning("alerts feed interrupted (%s: %s); resuming", type(error).__name__, error)
+                await asyncio.sleep(1)
+
+    async def _consume(self) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._kafka,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=100,
+        )
+        await consumer.start()
+        try:
+            partitions = await self._partitions(consumer)
+            consumer.assign(partitions)
+            stored = await self._views.offsets()
+            for tp in partitions:
+                if tp.partition in stored:
+                    consumer.seek(tp, stored[tp.partition])
+                else:
+                    await consumer.seek_to_beginning(tp)
+            log.info(
+                "alerts feed reading %s (%d partitions, %s)",
+                self._topic,
+                len(partitions),
+                "resuming from Redis" if stored else "rebuilding from the beginning",
+            )
+            self.consuming.set()
+            kept_offsets = bool(stored)
+            while True:
+                batches = await consumer.getmany(timeout_ms=1000, max_records=500)
+                for tp, messages in batches.items():
+                    await self._store(tp.partition, messages)
+                    kept_offsets = True
+                if not batches and kept_offsets and not await self._views.offsets():
+                    raise RedisEmptied("Redis lost the views; rebuilding them from the topic")
+        finally:
+            await consumer.stop()
+
+    async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
+        while True:
+            if self._topic in await consumer.topics():
+                numbers = consumer.partitions_for_topic(self._topic) or set()
+                if numbers:
+                    return [TopicPartition(self._topic, p) for p in sorted(numbers)]
+            log.info("waiting for topic %s", self._topic)
+            await asyncio.sleep(1)
+
+    async def _store(self, partition: int, messages: list) -> None:  # type: ignore[type-arg]
+        snapshots: list[tuple[Alert, Consumed | None]] = []
+        for message in messages:
+            consumed = Consumed(partition, message.offset)
+            try:
+                snapshots.append((Alert.model_validate_json(message.value), consumed))
+            except ValueError:
+                self._metrics.alerts_invalid.inc()
+                log.warning("skipping a message that is not an Alert at %s:%d", partition, message.offset)
+                await self._views.apply_many(snapshots)
+                snapshots = []
+                await self._views.advance(consumed)
+        self._metrics.alerts_received.inc(len(messages))
+        applied = await self._views.apply_many(snapshots)
+        self._metrics.alerts_superseded.inc(applied.count(False))
+

@@ -1,0 +1,82 @@
+"""Runs the center under uvicorn: what `centinela up` calls."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from pathlib import Path
+from typing import Protocol
+
+import uvicorn
+
+from alert_rules.city import City
+from center.app import create_app
+
+DEFAULT_HTTP = "127.0.0.1:8080"
+
+
+class HasCity(Protocol):
+    @property
+    def city(self) -> City: ...
+
+
+class PortTaken(RuntimeError):
+    pass
+
+
+def parse_http(address: str | None) -> tuple[str, int]:
+    """CENTINELA_HTTP's "host:port" (IPv6 as "[::1]:8080")."""
+    host, _, port = (address or DEFAULT_HTTP).rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"expected host:port, got {address!r}")
+    return host.strip("[]"), int(port)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """Bind before serving, so a taken port is a clear error and not a log line."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        raise PortTaken(f"the center cannot listen on {host}:{port}: {error.strerror}") from None
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+async def serve(
+    config: HasCity,
+    kafka: str,
+    redis_url: str,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    snapshot_dir: Path | None = None,
+) -> None:
+    """Serve until cancelled or until uvicorn is told to exit; raises PortTaken first if it must."""
+    sock = bind(host, port)
+    app = create_app(config.city, kafka, redis_url, snapshot_dir)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            log_level="warning",
+            access_log=False,  # paths are enough in metrics; access lines would record who looked at what
+            timeout_graceful_shutdown=3,
+            lifespan="on",
+        )
+    )
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # the caller owns signals
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        await asyncio.shield(serving)
+    except asyncio.CancelledError:
+        server.should_exit = True
+        center = getattr(app.state, "center", None)
+        if center is not None:
+            center.hub.close()  # end live streams now, or shutdown waits for them
+        await serving
+        raise
+    finally:
+        sock.close()

@@ -1,0 +1,498 @@
+// Centinela operators' console: the live queue, the selected alert, the zone map.
+// The token stays in sessionStorage and travels only in the Authorization header
+// (the live stream is read with fetch(), not EventSource, so it never lands in a URL).
+"use strict";
+
+const TOKEN_KEY = "centinela.token";
+const PRIORITY_DEADLINE_S = { 1: 30, 2: 60, 3: 300 };
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  token: sessionStorage.getItem(TOKEN_KEY) || "",
+  me: null,
+  alerts: new Map(),     // alert_id -> newest Alert seen
+  selected: null,        // alert_id
+  zoneFilter: "",
+  zones: [],
+  stream: null,          // AbortController of the live stream
+  audio: null,
+  loaded: false,         // the first list is in: later priority-1 alerts are new
+};
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key === "class") node.className = value;
+    else if (key === "dataset") Object.assign(node.dataset, value);
+    else if (value !== undefined && value !== null) node.setAttribute(key, value);
+  }
+  for (const child of children) node.append(child instanceof Node ? child : document.createTextNode(String(child ?? "")));
+  return node;
+}
+
+function svg(tag, attrs = {}) {
+  const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
+  return node;
+}
+
+// ---- API ------------------------------------------------------------------
+
+class Unauthorized extends Error {}
+
+async function api(path, options = {}) {
+  const response = await fetch(path, {
+    ...options,
+    headers: { Authorization: `Bearer ${state.token}`, ...(options.body ? { "Content-Type": "application/json" } : {}) },
+  });
+  if (response.status === 401) throw new Unauthorized("token refused");
+  const body = response.headers.get("content-type")?.includes("json") ? await response.json() : null;
+  if (!response.ok) throw new Error(body?.error || `HTTP ${response.status}`);
+  return { status: response.status, body };
+}
+
+// ---- sign in ----------------------------------------------------------------
+
+function askToken(message = "") {
+  $("login-error").textContent = message;
+  $("console").hidden = true;
+  if (!$("login").open) $("login").showModal();
+  $("token").focus();
+}
+
+async function signIn(token) {
+  state.token = token;
+  try {
+    state.me = (await api("/api/me")).body;
+  } catch (error) {
+    state.token = "";
+    sessionStorage.removeItem(TOKEN_KEY);
+    askToken(error instanceof Unauthorized ? "That token is not valid." : `Cannot reach the center: ${error.message}`);
+    return;
+  }
+  sessionStorage.setItem(TOKEN_KEY, token);
+  $("login").close();
+  $("console").hidden = false;
+  $("who").textContent = `${state.me.name} · ${state.me.role}`;
+  for (const id of ["act-ack", "act-dispatch", "act-resolve"]) $(id).hidden = !state.me.may_act;
+  state.zones = (await api("/api/city")).body.zones;
+  fillZoneFilter();
+  drawMap();
+  connect();
+}
+
+function signOut() {
+  state.stream?.abort();
+  sessionStorage.removeItem(TOKEN_KEY);
+  state.token = "";
+  state.alerts.clear();
+  state.selected = null;
+  state.loaded = false;
+  render();
+  askToken();
+}
+
+// ---- live stream ------------------------------------------------------------
+
+async function connect(delay = 0) {
+  state.stream?.abort();
+  const controller = new AbortController();
+  state.stream = controller;
+  if (delay) await new Promise((resolve) => setTimeout(resolve, delay));
+  if (controller.signal.aborted) return;
+  try {
+    const response = await fetch("/api/stream", {
+      headers: { Authorization: `Bearer ${state.token}`, Accept: "text/event-stream" },
+      signal: controller.signal,
+      cache: "no-store",
+    });
+    if (response.status === 401) return signOut();
+    if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
+    await readEvents(response.body, controller.signal);
+  } catch (error) {
+    if (controller.signal.aborted) return;
+  }
+  setLink(false);
+  if (!controller.signal.aborted) connect(Math.min(2000 + Math.random() * 1000, 5000));
+}
+
+async function readEvents(body, signal) {
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  while (!signal.aborted) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value;
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      await onBlock(block);
+    }
+  }
+}
+
+async function onBlock(block) {
+  let event = "message";
+  const data = [];
+  for (const line of block.split("\n")) {
+    if (line === ": connected") {
+      setLink(true);
+      await loadQueue();   // subscribed first, listed second: nothing falls in between
+    } else if (line.startsWith("event:")) event = line.slice(6).trim();
+    else if (line.startsWith("data:")) data.push(line.slice(5).trimStart());
+  }
+  if (event === "alert" && data.length) receive(JSON.parse(data.join("\n")), true);
+}
+
+function setLink(up) {
+  $("link").className = `link ${up ? "up" : "down"}`;
+  $("link").textContent = up ? "live" : "reconnecting";
+}
+
+async function loadQueue() {
+  try {
+    const { body } = await api("/api/alerts?status=open");
+    const seen = new Set();
+    for (const alert of body.alerts) { seen.add(alert.alert_id); receive(alert, false); }
+    for (const [id, alert] of state.alerts) if (!seen.has(id) && alert.status !== "resolved") state.alerts.delete(id);
+    state.loaded = true;
+    render();
+  } catch (error) {
+    if (error instanceof Unauthorized) signOut();
+  }
+}
+
+function receive(alert, live) {
+  const known = state.alerts.get(alert.alert_id);
+  if (known && known.version >= alert.version) return;
+  state.alerts.set(alert.alert_id, alert);
+  if (!live) return;
+  const fresh = !known && state.loaded && alert.priority === 1 && alert.status === "open";
+  render();
+  if (fresh) announce(alert);
+  if (alert.alert_id === state.selected) showDetail();
+}
+
+// ---- new priority-1 alert: sound and flash ------------------------------------
+
+function announce(alert) {
+  const row = document.querySelector(`tr[data-alert-id="${CSS.escape(alert.alert_id)}"]`);
+  row?.classList.add("flash");
+  document.body.classList.add("alarm");
+  setTimeout(() => document.body.classList.remove("alarm"), 3000);
+  if (!state.selected) select(alert.alert_id);
+  beep();
+}
+
+function beep() {
+  try {
+    state.audio ||= new AudioContext();
+    const now = state.audio.currentTime;
+    for (const start of [0, 0.25, 0.5]) {
+      const tone = state.audio.createOscillator();
+      const gain = state.audio.createGain();
+      tone.frequency.value = 1046;
+      tone.type = "square";
+      gain.gain.setValueAtTime(0.12, now + start);
+      gain.gain.exponentialRampToValueAtTime(0.001, now + start + 0.18);
+      tone.connect(gain).connect(state.audio.destination);
+      tone.start(now + start);
+      tone.stop(now + start + 0.2);
+    }
+  } catch { /* no audio device: the flash remains */ }
+}
+
+// ---- queue -------------------------------------------------------------------
+
+function queue() {
+  return [...state.alerts.values()]
+    .filter((a) => a.status !== "resolved" && (!state.zoneFilter || a.zone_id === state.zoneFilter))
+    .sort((a, b) => a.priority - b.priority || Date.parse(a.opened_at) - Date.parse(b.opened_at) || a.alert_id.localeCompare(b.alert_id));
+}
+
+function age(since) {
+  const s = Math.max(0, Math.floor((Date.now() - Date.parse(since)) / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}`;
+}
+
+function overdue(alert) {
+  const deadline = PRIORITY_DEADLINE_S[alert.priority];
+  return alert.status === "open" && deadline && Date.now() - Date.parse(alert.opened_at) > deadline * 1000;
+}
+
+function render() {
+  const rows = queue();
+  const flashing = new Set([...document.querySelectorAll("#queue-rows tr.flash")].map((r) => r.dataset.alertId));
+  const body = $("queue-rows");
+  body.replaceChildren(...rows.map((a) => {
+    const row = el("tr", {
+      class: `row-p${a.priority}${a.alert_id === state.selected ? " selected" : ""}${flashing.has(a.alert_id) ? " flash" : ""}`,
+      dataset: { alertId: a.alert_id, status: a.status, priority: String(a.priority) },
+    },
+      el("td", {}, el("span", { class: `prio p${a.priority}` }, a.priority)),
+      el("td", { class: "age", dataset: { since: a.opened_at } }, age(a.opened_at)),
+      el("td", {}, a.zone_id),
+      el("td", {}, a.category),
+      el("td", { class: "title" }, a.title, a.cancel_requested ? el("span", { class: "cancel-flag" }, "cancel requested") : ""),
+      el("td", { class: "status" }, a.status),
+      el("td", { class: "num" }, a.escalation || ""),
+      el("td", { class: "num" }, a.count),
+    );
+    row.addEventListener("click", () => select(a.alert_id));
+    return row;
+  }));
+  $("queue-empty").hidden = rows.length > 0;
+  renderCounts();
+  drawMarks();
+  tick();
+}
+
+function renderCounts() {
+  const counts = {};
+  for (const a of state.alerts.values()) if (a.status !== "resolved") counts[a.priority] = (counts[a.priority] || 0) + 1;
+  $("counts").replaceChildren(...Object.keys(counts).sort().map((p) => el("span", { class: `p${p}`, title: `priority ${p}` }, `P${p} ${counts[p]}`)));
+}
+
+function tick() {
+  for (const cell of document.querySelectorAll("#queue-rows td.age")) {
+    cell.textContent = age(cell.dataset.since);
+    const alert = state.alerts.get(cell.parentElement.dataset.alertId);
+    cell.classList.toggle("overdue", Boolean(alert && overdue(alert)));
+  }
+  $("clock").textContent = new Date().toLocaleTimeString();
+}
+
+// ---- selection and detail ----------------------------------------------------------
+
+function select(alertId) {
+  if (state.selected !== alertId) hideForms();
+  state.selected = alertId;
+  $("action-message").textContent = "";
+  for (const row of document.querySelectorAll("#queue-rows tr")) row.classList.toggle("selected", row.dataset.alertId === alertId);
+  document.querySelector("#queue-rows tr.selected")?.scrollIntoView({ block: "nearest" });
+  drawMarks();
+  showDetail();
+}
+
+function move(step) {
+  const rows = queue();
+  if (!rows.length) return;
+  const at = rows.findIndex((a) => a.alert_id === state.selected);
+  const next = at < 0 ? 0 : Math.min(rows.length - 1, Math.max(0, at + step));
+  select(rows[next].alert_id);
+}
+
+function fact(name, value) {
+  return [el("dt", {}, name), el("dd", {}, value ?? "—")];
+}
+
+async function showDetail() {
+  const alert = state.alerts.get(state.selected);
+  $("detail").hidden = !alert;
+  $("detail-empty").hidden = Boolean(alert);
+  if (!alert) return;
+  $("d-title").replaceChildren(el("span", { class: `prio p${alert.priority}` }, alert.priority), " ", alert.title);
+  const where = alert.location ? `${alert.location.lat.toFixed(5)}, ${alert.location.lon.toFixed(5)}${alert.location.accuracy_m != null ? ` ±${Math.round(alert.location.accuracy_m)} m` : ""}` : null;
+  $("d-facts").replaceChildren(
+    ...fact("status", alert.status + (alert.cancel_requested ? " · wearer pressed cancel" : "")),
+    ...fact("zone", alert.zone_id),
+    ...fact("category", alert.category),
+    ...fact("opened", `${new Date(alert.opened_at).toLocaleString()} (${age(alert.opened_at)} ago)`),
+    ...fact("source", `${alert.source.kind} ${alert.source.id}`),
+    ...fact("signals", alert.count),
+    ...fact("escalation", alert.escalation),
+    ...fact("location", where),
+    ...fact("responder", alert.responder),
+    ...fact("disposition", alert.disposition ? `${alert.disposition}${alert.note ? ` · ${alert.note}` : ""}` : null),
+    ...fact("rule", alert.rule),
+  );
+  $("act-ack").disabled = alert.status !== "open";
+  $("act-dispatch").disabled = alert.status === "resolved";
+  $("act-resolve").disabled = alert.status === "resolved";
+  $("d-cameras").replaceChildren(...(alert.cameras.length ? alert.cameras.map((c) => el("li", {}, c)) : [el("li", { class: "muted" }, "none in this zone")]));
+  await Promise.all([showHistory(alert), showSnapshot(alert)]);
+}
+
+async function showHistory(alert) {
+  try {
+    const { body } = await api(`/api/alerts/${encodeURIComponent(alert.alert_id)}/history`);
+    if (state.selected !== alert.alert_id) return;
+    $("history-rows").replaceChildren(...body.slice().reverse().map((h) => el("tr", {},
+      el("td", {}, h.version),
+      el("td", {}, new Date(h.updated_at).toLocaleTimeString()),
+      el("td", {}, h.change),
+      el("td", {}, h.changed_by),
+      el("td", {}, h.status),
+      el("td", {}, [h.responder && `→ ${h.responder}`, h.disposition, h.note].filter(Boolean).join(" · ")),
+    )));
+  } catch { /* the alert left our scope or the center is away: keep what is shown */ }
+}
+
+let snapshotUrl = null;
+async function showSnapshot(alert) {
+  const image = $("d-snapshot");
+  const note = $("d-snapshot-note");
+  image.hidden = true;
+  note.textContent = alert.snapshot ? "loading snapshot…" : "no snapshot";
+  if (!alert.snapshot) return;
+  try {
+    const response = await fetch(`/api/alerts/${encodeURIComponent(alert.alert_id)}/snapshot`, { headers: { Authorization: `Bearer ${state.token}` } });
+    if (!response.ok) throw new Error("unavailable");
+    const blob = await response.blob();
+    if (state.selected !== alert.alert_id) return;
+    if (snapshotUrl) URL.revokeObjectURL(snapshotUrl);
+    snapshotUrl = URL.createObjectURL(blob);
+    image.src = snapshotUrl;
+    image.hidden = false;
+    note.textContent = alert.snapshot.split("/").pop();
+  } catch {
+    note.textContent = "snapshot unavailable";
+  }
+}
+
+// ---- actions ---------------------------------------------------------------------
+
+function hideForms() {
+  $("dispatch-form").hidden = true;
+  $("resolve-form").hidden = true;
+}
+
+async function act(action, payload) {
+  const alert = state.alerts.get(state.selected);
+  if (!alert || !state.me?.may_act) return;
+  const message = $("action-message");
+  message.textContent = `${action}…`;
+  try {
+    const { status, body } = await api(`/api/alerts/${encodeURIComponent(alert.alert_id)}/${action}`, {
+      method: "POST", body: JSON.stringify(payload ?? {}),
+    });
+    if (status === 202) message.textContent = `${action} sent; waiting for the alert to change`;
+    else { receive(body, true); message.textContent = `${action} recorded by ${state.me.name}`; }
+    hideForms();
+    showDetail();
+  } catch (error) {
+    if (error instanceof Unauthorized) return signOut();
+    message.textContent = `${action} failed: ${error.message}`;
+  }
+}
+
+function openForm(id, focus) {
+  const alert = state.alerts.get(state.selected);
+  if (!alert || alert.status === "resolved" || !state.me?.may_act) return;
+  hideForms();
+  $(id).hidden = false;
+  $(focus).focus();
+}
+
+// ---- map ---------------------------------------------------------------------------
+
+let projection = null;
+
+function fillZoneFilter() {
+  $("zone-filter").replaceChildren(el("option", { value: "" }, "all"), ...state.zones.map((z) => el("option", { value: z.id }, z.name)));
+}
+
+function drawMap() {
+  const map = $("map");
+  map.replaceChildren();
+  const corners = state.zones.flatMap((z) => z.polygon);
+  if (!corners.length) return;
+  const lons = corners.map((c) => c[0]);
+  const lats = corners.map((c) => c[1]);
+  const [west, east, south, north] = [Math.min(...lons), Math.max(...lons), Math.min(...lats), Math.max(...lats)];
+  const squash = Math.cos(((north + south) / 2) * Math.PI / 180);   // degrees of longitude are shorter away from the equator
+  const width = Math.max((east - west) * squash, 1e-6);
+  const height = Math.max(north - south, 1e-6);
+  const pad = Math.max(width, height) * 0.05;
+  projection = (lon, lat) => [(lon - west) * squash, north - lat];
+  map.setAttribute("viewBox", `${-pad} ${-pad} ${width + 2 * pad} ${height + 2 * pad}`);
+  map.setAttribute("preserveAspectRatio", "xMidYMid meet");
+  const label = Math.max(width, height) * 0.035;
+  for (const zone of state.zones) {
+    const points = zone.polygon.map(([lon, lat]) => projection(lon, lat).join(",")).join(" ");
+    const shape = svg("polygon", { points, "data-zone": zone.id });
+    shape.append(svg("title"));
+    shape.firstChild.textContent = zone.name;
+    shape.addEventListener("click", () => { $("zone-filter").value = state.zoneFilter === zone.id ? "" : zone.id; setZoneFilter($("zone-filter").value); });
+    map.append(shape);
+    const [cx, cy] = zone.polygon.reduce(([x, y], [lon, lat]) => { const [px, py] = projection(lon, lat); return [x + px, y + py]; }, [0, 0]).map((v) => v / zone.polygon.length);
+    const text = svg("text", { x: cx, y: cy, "text-anchor": "middle", "font-size": label });
+    text.textContent = zone.name;
+    map.append(text);
+  }
+  map.append(svg("g", { id: "marks" }));
+  drawMarks();
+}
+
+function drawMarks() {
+  const marks = document.getElementById("marks");
+  if (!marks || !projection) return;
+  const hottest = {};
+  for (const a of state.alerts.values()) if (a.status !== "resolved") hottest[a.zone_id] = Math.min(hottest[a.zone_id] ?? 9, a.priority);
+  for (const shape of document.querySelectorAll("#map polygon")) {
+    shape.setAttribute("class", [hottest[shape.dataset.zone] ? `hot-${hottest[shape.dataset.zone]}` : "", shape.dataset.zone === state.zoneFilter ? "active" : ""].join(" ").trim());
+  }
+  const box = $("map").viewBox.baseVal;
+  const radius = Math.max(box.width, box.height) * 0.012;
+  marks.replaceChildren(...queue().filter((a) => a.location).map((a) => {
+    const [x, y] = projection(a.location.lon, a.location.lat);
+    const dot = svg("circle", { cx: x, cy: y, r: a.alert_id === state.selected ? radius * 1.6 : radius, class: `p${a.priority}${a.alert_id === state.selected ? " selected" : ""}` });
+    dot.append(svg("title"));
+    dot.firstChild.textContent = a.title;
+    dot.addEventListener("click", () => select(a.alert_id));
+    return dot;
+  }));
+}
+
+function setZoneFilter(zone) {
+  state.zoneFilter = zone;
+  render();
+}
+
+// ---- keyboard ----------------------------------------------------------------------
+
+function onKey(event) {
+  if (event.target.closest("input, select, textarea") || event.ctrlKey || event.metaKey || event.altKey) {
+    if (event.key === "Escape") { hideForms(); event.target.blur(); }
+    return;
+  }
+  if ($("login").open) return;
+  const keys = {
+    ArrowDown: () => move(1), j: () => move(1), ArrowUp: () => move(-1), k: () => move(-1),
+    Home: () => { const first = queue()[0]; if (first) select(first.alert_id); },
+    a: () => act("ack"),
+    d: () => openForm("dispatch-form", "dispatch-responder"),
+    r: () => openForm("resolve-form", "resolve-disposition"),
+    Escape: hideForms,
+    "?": () => $("help").showModal(),
+  };
+  const run = keys[event.key.length === 1 ? event.key.toLowerCase() : event.key] || keys[event.key];
+  if (run) { event.preventDefault(); run(); }
+}
+
+// ---- start -------------------------------------------------------------------------
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("login").addEventListener("cancel", (event) => event.preventDefault());
+  $("login-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    state.audio ||= new AudioContext();   // created on a user gesture, so later beeps may play
+    signIn($("token").value.trim());
+    $("token").value = "";
+  });
+  $("logout").addEventListener("click", signOut);
+  $("act-ack").addEventListener("click", () => act("ack"));
+  $("act-dispatch").addEventListener("click", () => openForm("dispatch-form", "dispatch-responder"));
+  $("act-resolve").addEventListener("click", () => openForm("resolve-form", "resolve-disposition"));
+  $("dispatch-form").addEventListener("submit", (event) => { event.preventDefault(); act("dispatch", { responder: $("dispatch-responder").value.trim() }); });
+  $("resolve-form").addEventListener("submit", (event) => { event.preventDefault(); act("resolve", { disposition: $("resolve-disposition").value, note: $("resolve-note").value }); });
+  for (const button of document.querySelectorAll(".inline-form .cancel")) button.addEventListener("click", hideForms);
+  $("zone-filter").addEventListener("change", (event) => setZoneFilter(event.target.value));
+  document.addEventListener("keydown", onKey);
+  setInterval(tick, 1000);
+  tick();
+  if (state.token) signIn(state.token); else askToken();
+});

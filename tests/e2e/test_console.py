@@ -1,0 +1,65 @@
+"""The operators' console in headless Chromium: a priority-1 alert appears live, is acknowledged."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from tests.integration.center_support import OPERATOR, AlertPublisher, RunningCenter, make_alert, running_center, sample_city
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def center(stack) -> Iterator[RunningCenter]:  # type: ignore[no-untyped-def]
+    with running_center(sample_city(), stack.kafka, stack.redis_url) as running:
+        yield running
+
+
+@pytest.fixture
+def page() -> Iterator[Page]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            yield browser.new_page(viewport={"width": 1400, "height": 900})
+        finally:
+            browser.close()
+
+
+def test_a_priority_1_alert_appears_live_and_is_acknowledged(center: RunningCenter, page: Page, stack) -> None:  # type: ignore[no-untyped-def]
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.goto(center.url + "/")
+    page.fill("#token", OPERATOR)
+    page.press("#token", "Enter")
+    expect(page.locator("#who")).to_have_text("Operator Ana · operator")
+    expect(page.locator("#link")).to_have_text("live")
+    expect(page.locator("#map polygon")).to_have_count(2)
+
+    alert = make_alert("north", priority=1)
+    publisher = AlertPublisher(stack.kafka)
+    try:
+        publisher.publish(alert)
+    finally:
+        publisher.close()
+    row = page.locator(f'#queue-rows tr[data-alert-id="{alert.alert_id}"]')
+    expect(row).to_be_visible(timeout=10_000)
+    expect(row).to_have_attribute("data-status", "open")
+    for flag in ("row-p1", "flash", "selected"):  # a new priority 1 flashes and is selected at once
+        expect(row).to_have_class(re.compile(rf"\b{flag}\b"))
+    expect(page.locator("#d-title")).to_contain_text(alert.title)
+
+    page.keyboard.press("a")
+    expect(row).to_have_attribute("data-status", "acknowledged", timeout=10_000)
+    expect(page.locator("#action-message")).to_have_text("ack recorded by Operator Ana")
+    expect(page.locator("#history-rows tr").first).to_contain_text("Operator Ana")
+    assert page.evaluate("sessionStorage.getItem('centinela.token')") == OPERATOR
+    assert problems == []

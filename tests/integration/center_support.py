@@ -1,0 +1,223 @@
+"""Test support for the center: a running center on a free port, alerts to publish, and a
+stand-in for the streams worker that applies operators' actions.
+
+`StandInEvaluate` stands in for the streams' evaluate agent (not built yet when these tests
+were written): it reads `alerts.actions` and publishes the updated alert snapshot, the way
+evaluate will. Replace it with the real worker once that lands.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+import uuid
+from collections.abc import Coroutine, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from kafka import KafkaProducer
+
+from alert_rules.city import City, Token, Zone
+from alert_rules.events import Alert, AlertSource, OperatorAction
+from center.app import create_app
+from center.views import AlertViews
+from deploy.stack import free_port
+from streams.topics import ACTIONS, ALERTS, named
+
+OPERATOR = "operator-secret-1"
+SUPERVISOR = "supervisor-secret-1"
+VIEWER = "viewer-secret-1"
+RESPONDER = "responder-north-1"  # sees panic and duress in zone north only
+
+STATUS_AFTER = {"ack": "acknowledged", "dispatch": "dispatched", "resolve": "resolved"}
+
+
+def sample_city() -> City:
+    square = [[-58.58, -34.43], [-58.57, -34.43], [-58.57, -34.42], [-58.58, -34.42]]
+    south = [[lon, lat - 0.02] for lon, lat in square]
+    return City(
+        zones=[Zone(id="north", name="Norte", polygon=square), Zone(id="south", name="Sur", polygon=south)],
+        tokens=[
+            Token(token=OPERATOR, role="operator", name="Operator Ana"),
+            Token(token=SUPERVISOR, role="supervisor", name="Supervisor Luis"),
+            Token(token=VIEWER, role="viewer", name="Viewer Eva"),
+            Token(token=RESPONDER, role="responder", name="Patrol 7", zones=["north"], categories=["panic", "duress"]),
+        ],
+    )
+
+
+def make_alert(
+    zone: str = "north",
+    priority: int = 1,
+    category: str = "panic",
+    alert_id: str | None = None,
+    opened_ago_s: float = 0.0,
+    version: int = 1,
+    status: str = "open",
+    snapshot: str | None = None,
+) -> Alert:
+    opened = datetime.now(UTC) - timedelta(seconds=opened_ago_s)
+    return Alert.model_validate(
+        {
+            "alert_id": alert_id or f"t-{uuid.uuid4().hex[:12]}",
+            "zone_id": zone,
+            "priority": priority,
+            "category": category,
+            "title": f"{category} in {zone}",
+            "status": status,
+            "opened_at": opened,
+            "updated_at": opened,
+            "source": AlertSource(kind="beeper", id="bpr-0001"),
+            "count": 1,
+            "event_ids": ["e-1"],
+            "location": {"lat": -34.425, "lon": -58.575, "accuracy_m": 8.0},
+            "rule": "panic-beep",
+            "version": version,
+            "snapshot": snapshot,
+        },
+        strict=False,
+    )
+
+
+class AlertPublisher:
+    """Publishes alert snapshots to the `alerts` topic, as the streams do."""
+
+    def __init__(self, kafka: str) -> None:
+        self._producer = KafkaProducer(bootstrap_servers=kafka, linger_ms=0)
+
+    def publish(self, *alerts: Alert) -> None:
+        for alert in alerts:
+            self._producer.send(named(ALERTS), alert.model_dump_json().encode(), key=alert.zone_id.encode())
+        self._producer.flush(10)
+
+    def close(self) -> None:
+        self._producer.close(5)
+
+
+class StandInEvaluate:
+    """Stands in for the streams' evaluate agent until it lands: applies operators' actions
+    from `alerts.actions` to the alert the center stores and publishes the next snapshot.
+    Alerts whose id starts with `ignore_prefix` are left alone (to test the 202 answer)."""
+
+    def __init__(self, kafka: str, views: AlertViews, ignore_prefix: str = "unanswered-") -> None:
+        self._kafka = kafka
+        self._views = views
+        self._ignore = ignore_prefix
+        self.ready = asyncio.Event()
+
+    async def run(self) -> None:
+        consumer = AIOKafkaConsumer(bootstrap_servers=self._kafka, group_id=None, enable_auto_commit=False)
+        producer = AIOKafkaProducer(bootstrap_servers=self._kafka, linger_ms=0)
+        await consumer.start()
+        await producer.start()
+        try:
+            await consumer.topics()
+            partitions = [TopicPartition(named(ACTIONS), p) for p in consumer.partitions_for_topic(named(ACTIONS)) or ()]
+            consumer.assign(partitions)
+            await consumer.seek_to_end(*partitions)
+            for tp in partitions:
+                await consumer.position(tp)  # resolve the end now, so nothing sent after `ready` is skipped
+            self.ready.set()
+            async for message in consumer:
+                action = OperatorAction.model_validate_json(message.value)
+                alert = await self._views.get(action.alert_id)
+                if alert is None or action.alert_id.startswith(self._ignore):
+                    continue
+                updated = alert.model_copy(
+                    update={
+                        "status": STATUS_AFTER[action.action],
+                        "version": alert.version + 1,
+                        "change": STATUS_AFTER[action.action],  # as alert_rules.engine names its changes
+                        "changed_by": action.by,
+                        "updated_at": action.at,
+                        "responder": action.responder or alert.responder,
+                        "disposition": action.disposition or alert.disposition,
+                        "note": action.note or alert.note,
+                    }
+                )
+                await producer.send_and_wait(
+                    named(ALERTS), updated.model_dump_json().encode(), key=updated.zone_id.encode()
+                )
+        finally:
+            await consumer.stop()
+            await producer.stop()
+
+
+@dataclass
+class RunningCenter:
+    url: str
+    namespace: str
+    loop: asyncio.AbstractEventLoop
+    app: Any
+
+    def run(self, work: Coroutine[Any, Any, Any], timeout: float = 10.0) -> Any:
+        return asyncio.run_coroutine_threadsafe(work, self.loop).result(timeout)
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=10.0)
+
+
+def wait_until(check: Any, timeout: float = 10.0, every: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = check()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(every)
+
+
+@contextlib.contextmanager
+def running_center(
+    city: City,
+    kafka: str,
+    redis_url: str,
+    snapshot_dir: Path | None = None,
+    namespace: str | None = None,
+    stand_in: bool = True,
+    **options: Any,
+) -> Iterator[RunningCenter]:
+    """A center served by uvicorn on a free loopback port, in a thread with its own loop."""
+    namespace = namespace or f"test-{uuid.uuid4().hex[:8]}:"
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="center-under-test", daemon=True)
+    thread.start()
+    port = free_port()
+    app = create_app(city, kafka, redis_url, snapshot_dir, namespace=namespace, **options)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    serving = asyncio.run_coroutine_threadsafe(server.serve(), loop)
+    helper: asyncio.Future[Any] | None = None
+    running = RunningCenter(f"http://127.0.0.1:{port}", namespace, loop, app)
+    try:
+        wait_until(lambda: server.started or serving.done(), timeout=15)
+        if serving.done():
+            serving.result()
+        center = app.state.center
+        wait_until(lambda: center.feed.consuming.is_set() and center.desk is not None, timeout=15)
+        if stand_in:
+            evaluate = StandInEvaluate(kafka, center.views)
+            helper = asyncio.run_coroutine_threadsafe(evaluate.run(), loop)
+            wait_until(evaluate.ready.is_set, timeout=15)
+        yield running
+    finally:
+        if helper is not None:
+            loop.call_soon_threadsafe(helper.cancel)
+        server.should_exit = True
+        center = getattr(app.state, "center", None)
+        if center is not None:
+            loop.call_soon_threadsafe(center.hub.close)
+        with contextlib.suppress(Exception):
+            serving.result(15)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()

@@ -1,0 +1,194 @@
+"""The center's pure parts: tokens, scope, snapshots, queue order, fan-out, webhooks."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import socket
+from pathlib import Path
+
+import httpx
+import pytest
+
+from alert_rules.city import City, Token
+from alert_rules.events import Alert
+from center.auth import Tokens, require_actor
+from center.errors import ApiError
+from center.hub import AlertHub
+from center.metrics import CenterMetrics
+from center.service import PortTaken, bind, parse_http
+from center.snapshots import snapshot_file
+from center.sse import alert_event
+from center.views import matching, queue_score
+from center.webhooks import SIGNATURE_HEADER, Webhook
+
+OPERATOR = Token(token="operator-secret", role="operator", name="Ana")
+VIEWER = Token(token="viewer-secret", role="viewer", name="Eva")
+PATROL = Token(
+    token="patrol-secret", role="responder", name="Patrol 7", zones=["north"], categories=["panic"],
+    webhook="http://patrol.invalid/hook", webhook_key="00ff",
+)
+
+
+def alert(zone: str = "north", category: str = "panic", priority: int = 1, opened: str = "2026-11-21T14:00:00Z", **more: object) -> Alert:
+    return Alert.model_validate_json(json.dumps({
+        "alert_id": more.pop("alert_id", f"{zone}-{category}-{priority}-{opened}"), "zone_id": zone, "priority": priority,
+        "category": category, "title": "t", "status": "open", "opened_at": opened, "updated_at": opened,
+        "source": {"kind": "beeper", "id": "b-1"}, "count": 1, "event_ids": [], "rule": "r", **more,
+    }))
+
+
+def test_tokens_are_found_by_their_whole_secret_only() -> None:
+    tokens = Tokens(City(tokens=[OPERATOR, VIEWER, PATROL]))
+    assert tokens.find("operator-secret") is OPERATOR
+    for guess in ("operator-secre", "operator-secret ", "OPERATOR-SECRET", "", "ñ"):
+        assert tokens.find(guess) is None
+    assert tokens.with_webhooks == [PATROL]
+
+
+def test_only_operators_and_supervisors_act() -> None:
+    require_actor(OPERATOR)
+    require_actor(Token(token="super-secret", role="supervisor", name="Luis"))
+    for token in (VIEWER, PATROL):
+        with pytest.raises(ApiError) as refused:
+            require_actor(token)
+        assert refused.value.status == 403
+
+
+def test_queue_score_orders_by_priority_then_oldest() -> None:
+    ordered = [
+        alert(priority=1, opened="2026-11-21T13:00:00Z"),
+        alert(priority=1, opened="2026-11-21T14:00:00.001Z"),
+        alert(priority=2, opened="2020-01-01T00:00:00Z"),
+        alert(priority=5, opened="2026-11-21T14:00:00+03:00"),
+    ]
+    assert sorted(reversed(ordered), key=queue_score) == ordered
+
+
+def test_matching_filters_by_zone_category_and_scope() -> None:
+    bodies = [a.model_dump_json() for a in (alert("north"), alert("south"), alert("north", "fire"))]
+    assert matching(bodies) == bodies
+    assert [json.loads(b)["zone_id"] for b in matching(bodies, zone="south")] == ["south"]
+    assert [json.loads(b)["category"] for b in matching(bodies, category="fire")] == ["fire"]
+    assert matching(bodies, sees=PATROL.sees) == bodies[:1]
+
+
+def test_snapshots_never_leave_their_directory(tmp_path: Path) -> None:
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    (shots / "a.jpg").write_bytes(b"jpeg")
+    (tmp_path / "secret").write_text("no")
+    (shots / "link.jpg").symlink_to(tmp_path / "secret")
+    assert snapshot_file(shots, "a.jpg") == (shots / "a.jpg").resolve()
+    assert snapshot_file(shots, str(shots / "a.jpg")) == (shots / "a.jpg").resolve()
+    for reference in ("../secret", str(tmp_path / "secret"), "link.jpg", "/etc/passwd", "missing.jpg", "http://x/a.jpg", "", None, "a.jpg\x00"):
+        assert snapshot_file(shots, reference) is None, reference
+    assert snapshot_file(None, "a.jpg") is None
+
+
+def test_sse_frame_is_one_alert_event() -> None:
+    frame = alert_event(alert(version=3))
+    lines = frame.split("\n")
+    assert frame.endswith("\n\n") and lines[0] == "event: alert" and lines[1].endswith(":3")
+    assert Alert.model_validate_json(lines[2].removeprefix("data: ")).version == 3
+
+
+def test_http_address_and_a_taken_port() -> None:
+    assert parse_http(None) == ("127.0.0.1", 8080)
+    assert parse_http("0.0.0.0:9000") == ("0.0.0.0", 9000)
+    assert parse_http("[::1]:8081") == ("::1", 8081)
+    for bad in ("8080", "host:", "host:0", "host:99999", "host:http"):
+        with pytest.raises(ValueError):
+            parse_http(bad)
+    taken = bind("127.0.0.1", 0)
+    try:
+        with pytest.raises(PortTaken, match="cannot listen on 127.0.0.1"):
+            bind("127.0.0.1", taken.getsockname()[1])
+    finally:
+        taken.close()
+    assert isinstance(taken, socket.socket)
+
+
+def test_hub_sends_each_stream_only_what_its_token_sees_and_wakes_waiters() -> None:
+    async def scenario() -> None:
+        hub = AlertHub(None, "changes", CenterMetrics())  # type: ignore[arg-type]  # publish() needs no Redis
+        patrol, operator = hub.subscribe(PATROL), hub.subscribe(OPERATOR)
+        waiter = hub.expect("north-panic", newer_than=1)
+        hub.publish(alert("south", alert_id="south-panic"))
+        hub.publish(alert("north", alert_id="north-panic", version=1))
+        assert not waiter.done()
+        hub.publish(alert("north", alert_id="north-panic", version=2))
+        assert (await waiter).version == 2
+        assert [patrol.changes.get_nowait().alert_id for _ in range(patrol.changes.qsize())] == ["north-panic"] * 2
+        assert operator.changes.qsize() == 3
+        hub.close()
+        drained = [operator.changes.get_nowait() for _ in range(operator.changes.qsize())]
+        assert len(drained) == 4 and drained[-1] is None  # the stream ends after what it already had
+
+    asyncio.run(scenario())
+
+
+def test_a_stream_that_falls_behind_is_closed_not_waited_for() -> None:
+    async def scenario() -> None:
+        metrics = CenterMetrics()
+        hub = AlertHub(None, "changes", metrics, stream_capacity=2)  # type: ignore[arg-type]
+        slow = hub.subscribe(OPERATOR)
+        for n in range(3):
+            hub.publish(alert(alert_id=f"a-{n}"))
+        assert metrics.sse_dropped._value.get() == 1  # type: ignore[attr-defined]
+        items = [slow.changes.get_nowait() for _ in range(slow.changes.qsize())]
+        assert items[-1] is None
+
+    asyncio.run(scenario())
+
+
+def test_webhook_signs_retries_and_drops_oldest_when_full() -> None:
+    calls: list[httpx.Request] = []
+
+    def endpoint(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(503 if len(calls) == 1 else 204)
+
+    async def scenario() -> CenterMetrics:
+        metrics = CenterMetrics()
+        async with httpx.AsyncClient(transport=httpx.MockTransport(endpoint)) as client:
+            hook = Webhook(PATROL, client, metrics, capacity=2, first_retry_s=0.001)
+            hook.offer(alert("south", alert_id="not-mine"))
+            for n in range(3):
+                hook.offer(alert(alert_id=f"mine-{n}"))
+            delivering = asyncio.create_task(hook.run())
+            while len(calls) < 3:
+                await asyncio.sleep(0.001)
+            delivering.cancel()
+        return metrics
+
+    metrics = asyncio.run(scenario())
+    delivered = [json.loads(c.content)["alert_id"] for c in calls]
+    assert delivered == ["mine-1", "mine-1", "mine-2"]  # mine-0 dropped as the oldest; the 503 retried
+    for call in calls:
+        expected = hmac.new(bytes.fromhex("00ff"), call.content, hashlib.sha256).hexdigest()
+        assert call.headers[SIGNATURE_HEADER] == f"sha256={expected}"
+    assert metrics.webhook_dropped.labels(responder="Patrol 7")._value.get() == 1  # type: ignore[attr-defined]
+    assert metrics.webhook_deliveries.labels(responder="Patrol 7", outcome="delivered")._value.get() == 2  # type: ignore[attr-defined]
+
+
+def test_webhook_gives_up_after_its_attempts() -> None:
+    attempts = 0
+
+    def down(request: httpx.Request) -> httpx.Response:
+        nonlocal attempts
+        attempts += 1
+        raise httpx.ConnectError("refused", request=request)
+
+    async def scenario() -> CenterMetrics:
+        metrics = CenterMetrics()
+        async with httpx.AsyncClient(transport=httpx.MockTransport(down)) as client:
+            hook = Webhook(PATROL, client, metrics, attempts=3, first_retry_s=0.001)
+            await hook._deliver(alert())
+        return metrics
+
+    metrics = asyncio.run(scenario())
+    assert attempts == 3
+    assert metrics.webhook_deliveries.labels(responder="Patrol 7", outcome="failed")._value.get() == 1  # type: ignore[attr-defined]
