@@ -5,7 +5,7 @@ from __future__ import annotations
 import faust
 
 from centinela.config import Config
-from streams import admission
+from streams import admission, evaluate
 
 
 def create_app(config: Config, kafka: str, redis_url: str, web_port: int, partitions: int = 4) -> faust.App:
@@ -31,4 +31,5 @@ def create_app(config: Config, kafka: str, redis_url: str, web_port: int, partit
         topic_partitions=partitions,
     )
     admission.install(app, config, redis_url)
+    evaluate.install(app, config, redis_url, partitions)
     return app

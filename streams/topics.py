@@ -9,11 +9,13 @@ ALARMS = "devices.alarms"
 MOTION = "cameras.motion"
 ALERTS = "alerts"
 REJECTED = "events.rejected"
-ZONE_EVENTS = "zone.events"  # admitted events keyed by zone (internal)
-ACTIONS = "alerts.actions"  # operators' actions keyed by zone (internal)
+# Internal, keyed by zone: everything that may change a zone's alerts (admitted events,
+# operators' actions, timer ticks), so that one consumer writes each zone, in one order.
+ZONE_EVENTS = "zone.events"
+ACTIONS = ZONE_EVENTS
 
 INPUTS = (BEEPS, ALARMS, MOTION)
-ALL = (BEEPS, ALARMS, MOTION, ALERTS, REJECTED, ZONE_EVENTS, ACTIONS)
+ALL = (BEEPS, ALARMS, MOTION, ALERTS, REJECTED, ZONE_EVENTS)
 
 
 def prefix() -> str:
