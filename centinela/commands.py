@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -28,6 +30,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     worker.add_argument("--web-port", type=int, default=6066, help="the Faust worker's own port on 127.0.0.1")
     worker.add_argument("--partitions", type=int, default=4)
     worker.set_defaults(run=run_worker)
+
+    center = sub.add_parser("center", help="run the monitoring center (HTTP) against CENTINELA_KAFKA and CENTINELA_REDIS")
+    center.add_argument("--config", help="configuration directory (else CENTINELA_CONFIG)")
+    center.add_argument("--snapshots", type=Path, help="the detectors' snapshot folder, served to operators")
+    center.set_defaults(run=run_center)
 
     schema = sub.add_parser("schema", help="print the JSON Schemas of the contract's messages")
     schema.add_argument("name", nargs="?", help="PanicBeep, AlarmSignal, MotionEvent, Alert or Rejected")
@@ -94,36 +101,82 @@ def run_worker(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_up(args: argparse.Namespace) -> int:
-    from deploy.stack import Stack, StackError, ensure_free, free_port, parse_address
-    from deploy.supervisor import Child, Supervisor
+def run_center(args: argparse.Namespace) -> int:
+    from center.service import PortTaken, parse_http, serve
 
     config = load_or_report(args.config)
     if config is None:
         return 1
-    data = Path(args.data).resolve()
-    stack = Stack.from_environment(partitions=args.partitions, workdir=data)
+    kafka, redis_url = os.environ.get("CENTINELA_KAFKA"), os.environ.get("CENTINELA_REDIS")
+    if not kafka or not redis_url:
+        return fail("the center needs CENTINELA_KAFKA (host:port) and CENTINELA_REDIS (redis://host:port/db)")
     try:
-        http_host, http_port = parse_address(os.environ.get("CENTINELA_HTTP", DEFAULT_HTTP), "CENTINELA_HTTP")
+        host, port = parse_http(os.environ.get("CENTINELA_HTTP", DEFAULT_HTTP))
+    except ValueError as error:
+        return fail(f"CENTINELA_HTTP: {error}")
+
+    async def until_signal() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, task.cancel)
+        await serve(config, kafka, redis_url, host, port, snapshot_dir=args.snapshots)
+
+    try:
+        asyncio.run(until_signal())
+    except PortTaken as error:
+        return fail(str(error))
+    except asyncio.CancelledError:
+        pass
+    return 0
+
+
+def run_up(args: argparse.Namespace) -> int:
+    config = load_or_report(args.config)
+    if config is None:
+        return 1
+    return run_system(config, workers=args.workers, partitions=args.partitions, data=Path(args.data))
+
+
+def run_system(config: Config, workers: int, partitions: int, data: Path,
+               extra: list[tuple[str, list[str]]] | None = None, banner: str = "") -> int:
+    """Start the stack, workers, center and cameras (and `extra` commands); stop all on a signal."""
+    from deploy.stack import Stack, StackError, ensure_free, free_port, parse_address
+    from deploy.supervisor import Child, Supervisor
+
+    data = data.resolve()
+    stack = Stack.from_environment(partitions=partitions, workdir=data)
+    http = os.environ.get("CENTINELA_HTTP", DEFAULT_HTTP)
+    try:
+        http_host, http_port = parse_address(http, "CENTINELA_HTTP")
         ensure_free(http_host, http_port, "center (CENTINELA_HTTP)")
         stack.start(kafka_port=DEFAULT_KAFKA_PORT, redis_port=DEFAULT_REDIS_PORT)
     except StackError as error:
         return fail(str(error))
-    env = {"CENTINELA_KAFKA": stack.kafka, "CENTINELA_REDIS": stack.redis_url,
+    snapshots = data / "snapshots"
+    snapshots.mkdir(parents=True, exist_ok=True)
+    env = {"CENTINELA_KAFKA": stack.kafka, "CENTINELA_REDIS": stack.redis_url, "CENTINELA_HTTP": http,
            "CENTINELA_CONFIG": str(config.directory.resolve())}
+    centinela = [sys.executable, "-m", "centinela"]
+    commands = [(f"worker-{n + 1}", [*centinela, "worker", "--web-port", str(free_port()), "--partitions", str(partitions)])
+                for n in range(workers)]
+    commands.append(("center", [*centinela, "center", "--snapshots", str(snapshots)]))
+    if any(camera.source is not None for camera in config.city.cameras):
+        commands.append(("cameras", [*centinela, "cameras", "run", "--kafka", stack.kafka, "--snapshots", str(snapshots)]))
+    commands += extra or []
     supervisor = Supervisor()
     try:
         print(f"broker   {stack.kafka}" + ("" if os.environ.get("CENTINELA_KAFKA") else "  (embedded Tansu, in memory)"))
         print(f"redis    {stack.redis_url}" + ("" if os.environ.get("CENTINELA_REDIS") else f"  (embedded, data in {data})"))
-        for n in range(args.workers):
-            supervisor.start(Child(
-                f"worker-{n + 1}",
-                [sys.executable, "-m", "centinela", "worker", "--web-port", str(free_port()),
-                 "--partitions", str(args.partitions)],
-                env, data / f"worker-{n + 1}.log",
-            ))
-        print(f"workers  {args.workers}  (logs in {data})")
-        print("ready; Ctrl-C stops everything", flush=True)
+        for name, argv in commands:
+            supervisor.start(Child(name, argv, env, data / f"{name}.log"))
+        print(f"workers  {workers}")
+        print(f"center   http://{http_host}:{http_port}/")
+        print(f"logs     {data}/*.log")
+        if banner:
+            print(banner)
+        print("running; Ctrl-C stops everything", flush=True)
         return supervisor.run_until_signal()
     finally:
         supervisor.stop()
