@@ -8,7 +8,10 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from tests.integration.center_support import OPERATOR, AlertPublisher, RunningCenter, make_alert, running_center, sample_city
+from centinela.config import load_config
+from tests.integration.alerts import IN_ZONE_A, beep
+from tests.integration.center_support import RunningCenter, running_center, wait_until
+from tests.integration.support import Producer, worker
 
 pytestmark = pytest.mark.e2e
 
@@ -18,9 +21,14 @@ CHROMIUM_ARGS = [
 ]
 
 
+OPERATOR = "op-secret"  # examples/tigre: "Operator 1"
+
+
 @pytest.fixture(scope="module")
-def center(stack) -> Iterator[RunningCenter]:  # type: ignore[no-untyped-def]
-    with running_center(sample_city(), stack.kafka, stack.redis_url) as running:
+def center(stack, example_config, tmp_path_factory) -> Iterator[RunningCenter]:  # type: ignore[no-untyped-def]
+    """The real stream worker and the center, on the example city."""
+    with worker(stack, example_config, tmp_path_factory.mktemp("console") / "worker.log"), \
+            running_center(load_config(example_config).city, stack.kafka, stack.redis_url) as running:
         yield running
 
 
@@ -40,26 +48,26 @@ def test_a_priority_1_alert_appears_live_and_is_acknowledged(center: RunningCent
     page.goto(center.url + "/")
     page.fill("#token", OPERATOR)
     page.press("#token", "Enter")
-    expect(page.locator("#who")).to_have_text("Operator Ana · operator")
+    expect(page.locator("#who")).to_have_text("Operator 1 · operator")
     expect(page.locator("#link")).to_have_text("live")
-    expect(page.locator("#map polygon")).to_have_count(2)
+    expect(page.locator("#map polygon")).to_have_count(3)
 
-    alert = make_alert("north", priority=1)
-    publisher = AlertPublisher(stack.kafka)
-    try:
-        publisher.publish(alert)
-    finally:
-        publisher.close()
-    row = page.locator(f'#queue-rows tr[data-alert-id="{alert.alert_id}"]')
-    expect(row).to_be_visible(timeout=10_000)
+    producer = Producer(stack)
+    producer.send("devices.beeps", "bpr-0005", beep("bpr-0005", location=IN_ZONE_A))  # a panic in tigre-centro
+    producer.close()
+    with center.client(OPERATOR) as http:
+        alert_id = wait_until(lambda: next((a["alert_id"] for a in http.get("/api/alerts").json()["alerts"]
+                                            if a["source"]["id"] == "bpr-0005"), None), timeout=30)
+    row = page.locator(f'#queue-rows tr[data-alert-id="{alert_id}"]')
+    expect(row).to_be_visible(timeout=5_000)
     expect(row).to_have_attribute("data-status", "open")
     for flag in ("row-p1", "flash", "selected"):  # a new priority 1 flashes and is selected at once
         expect(row).to_have_class(re.compile(rf"\b{flag}\b"))
-    expect(page.locator("#d-title")).to_contain_text(alert.title)
+    expect(page.locator("#d-title")).to_contain_text("anic")
 
     page.keyboard.press("a")
     expect(row).to_have_attribute("data-status", "acknowledged", timeout=10_000)
-    expect(page.locator("#action-message")).to_have_text("ack recorded by Operator Ana")
-    expect(page.locator("#history-rows tr").first).to_contain_text("Operator Ana")
+    expect(page.locator("#action-message")).to_have_text("ack recorded by Operator 1")
+    expect(page.locator("#history-rows tr").first).to_contain_text("Operator 1")
     assert page.evaluate("sessionStorage.getItem('centinela.token')") == OPERATOR
     assert problems == []

@@ -1,9 +1,7 @@
-"""Test support for the center: a running center on a free port, alerts to publish, and a
-stand-in for the streams worker that applies operators' actions.
+"""Test support for the center: a running center on a free port, and alerts to publish.
 
-`StandInEvaluate` stands in for the streams' evaluate agent (not built yet when these tests
-were written): it reads `alerts.actions` and publishes the updated alert snapshot, the way
-evaluate will. Replace it with the real worker once that lands.
+Tests that need operators' actions applied run the real stream worker beside it
+(tests/integration/test_center_with_streams.py, tests/e2e/test_console.py).
 """
 
 from __future__ import annotations
@@ -21,23 +19,19 @@ from typing import Any
 
 import httpx
 import uvicorn
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from kafka import KafkaProducer
 
 from alert_rules.city import City, Token, Zone
-from alert_rules.events import Alert, AlertSource, OperatorAction
+from alert_rules.events import Alert, AlertSource
 from center.app import create_app
-from center.views import AlertViews
 from deploy.stack import free_port
-from streams.topics import ACTIONS, ALERTS, named
+from streams.topics import ALERTS, named
 
 OPERATOR = "operator-secret-1"
 SUPERVISOR = "supervisor-secret-1"
 VIEWER = "viewer-secret-1"
 RESPONDER = "responder-north-1"  # sees panic and duress in zone north only
-
-STATUS_AFTER = {"ack": "acknowledged", "dispatch": "dispatched", "resolve": "resolved"}
-
 
 def sample_city() -> City:
     square = [[-58.58, -34.43], [-58.57, -34.43], [-58.57, -34.42], [-58.58, -34.42]]
@@ -101,55 +95,6 @@ class AlertPublisher:
         self._producer.close(5)
 
 
-class StandInEvaluate:
-    """Stands in for the streams' evaluate agent until it lands: applies operators' actions
-    from `alerts.actions` to the alert the center stores and publishes the next snapshot.
-    Alerts whose id starts with `ignore_prefix` are left alone (to test the 202 answer)."""
-
-    def __init__(self, kafka: str, views: AlertViews, ignore_prefix: str = "unanswered-") -> None:
-        self._kafka = kafka
-        self._views = views
-        self._ignore = ignore_prefix
-        self.ready = asyncio.Event()
-
-    async def run(self) -> None:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self._kafka, group_id=None, enable_auto_commit=False)
-        producer = AIOKafkaProducer(bootstrap_servers=self._kafka, linger_ms=0)
-        await consumer.start()
-        await producer.start()
-        try:
-            await consumer.topics()
-            partitions = [TopicPartition(named(ACTIONS), p) for p in consumer.partitions_for_topic(named(ACTIONS)) or ()]
-            consumer.assign(partitions)
-            await consumer.seek_to_end(*partitions)
-            for tp in partitions:
-                await consumer.position(tp)  # resolve the end now, so nothing sent after `ready` is skipped
-            self.ready.set()
-            async for message in consumer:
-                action = OperatorAction.model_validate_json(message.value)
-                alert = await self._views.get(action.alert_id)
-                if alert is None or action.alert_id.startswith(self._ignore):
-                    continue
-                updated = alert.model_copy(
-                    update={
-                        "status": STATUS_AFTER[action.action],
-                        "version": alert.version + 1,
-                        "change": STATUS_AFTER[action.action],  # as alert_rules.engine names its changes
-                        "changed_by": action.by,
-                        "updated_at": action.at,
-                        "responder": action.responder or alert.responder,
-                        "disposition": action.disposition or alert.disposition,
-                        "note": action.note or alert.note,
-                    }
-                )
-                await producer.send_and_wait(
-                    named(ALERTS), updated.model_dump_json().encode(), key=updated.zone_id.encode()
-                )
-        finally:
-            await consumer.stop()
-            await producer.stop()
-
-
 @dataclass
 class RunningCenter:
     url: str
@@ -183,7 +128,6 @@ def running_center(
     redis_url: str,
     snapshot_dir: Path | None = None,
     namespace: str | None = None,
-    stand_in: bool = True,
     **options: Any,
 ) -> Iterator[RunningCenter]:
     """A center served by uvicorn on a free loopback port, in a thread with its own loop."""
@@ -196,7 +140,6 @@ def running_center(
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     serving = asyncio.run_coroutine_threadsafe(server.serve(), loop)
-    helper: asyncio.Future[Any] | None = None
     running = RunningCenter(f"http://127.0.0.1:{port}", namespace, loop, app)
     try:
         wait_until(lambda: server.started or serving.done(), timeout=15)
@@ -204,14 +147,8 @@ def running_center(
             serving.result()
         center = app.state.center
         wait_until(lambda: center.feed.consuming.is_set() and center.desk is not None, timeout=15)
-        if stand_in:
-            evaluate = StandInEvaluate(kafka, center.views)
-            helper = asyncio.run_coroutine_threadsafe(evaluate.run(), loop)
-            wait_until(evaluate.ready.is_set, timeout=15)
         yield running
     finally:
-        if helper is not None:
-            loop.call_soon_threadsafe(helper.cancel)
         server.should_exit = True
         center = getattr(app.state, "center", None)
         if center is not None:

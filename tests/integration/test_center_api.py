@@ -123,39 +123,6 @@ def test_responder_sees_only_its_zones_and_categories(center: RunningCenter, pub
         assert [z["id"] for z in responder.get("/api/city").json()["zones"]] == ["north"]
 
 
-def test_operators_act_and_the_history_says_who(center: RunningCenter, publisher: AlertPublisher) -> None:
-    alert = make_alert("north")
-    publisher.publish(alert)
-    with center.client(OPERATOR) as operator, center.client(SUPERVISOR) as supervisor:
-        stored(operator, alert.alert_id)
-        acked = operator.post(f"/api/alerts/{alert.alert_id}/ack")
-        assert acked.status_code == 200, acked.text
-        assert (acked.json()["status"], acked.json()["changed_by"]) == ("acknowledged", "Operator Ana")
-        again = operator.post(f"/api/alerts/{alert.alert_id}/ack")
-        assert (again.status_code, again.json()["version"]) == (200, 2)  # acknowledging twice changes nothing
-        sent = supervisor.post(f"/api/alerts/{alert.alert_id}/dispatch", json={"responder": "Patrol 7"})
-        assert (sent.json()["status"], sent.json()["responder"]) == ("dispatched", "Patrol 7")
-        resent = operator.post(f"/api/alerts/{alert.alert_id}/dispatch", json={"responder": "Patrol 7"})
-        assert (resent.status_code, resent.json()["version"]) == (200, 3)  # the same dispatch again changes nothing
-        closed = operator.post(
-            f"/api/alerts/{alert.alert_id}/resolve", json={"disposition": "false_alarm", "note": "pocket press"}
-        )
-        assert (closed.json()["status"], closed.json()["disposition"], closed.json()["note"]) == (
-            "resolved", "false_alarm", "pocket press"
-        )
-        history = operator.get(f"/api/alerts/{alert.alert_id}/history").json()
-        assert [(h["change"], h["changed_by"], h["status"]) for h in history] == [
-            ("opened", "system", "open"),
-            ("acknowledged", "Operator Ana", "acknowledged"),
-            ("dispatched", "Supervisor Luis", "dispatched"),
-            ("resolved", "Operator Ana", "resolved"),
-        ]
-        assert all(h["updated_at"] for h in history)
-        late = operator.post(f"/api/alerts/{alert.alert_id}/resolve", json={"disposition": "real", "note": ""})
-        assert (late.status_code, late.json()) == (409, {"error": "the alert is already resolved"})
-        assert alert.alert_id not in {a["alert_id"] for a in operator.get("/api/alerts").json()["alerts"]}
-
-
 def test_roles_that_may_not_act_and_bad_bodies(center: RunningCenter, publisher: AlertPublisher) -> None:
     alert = make_alert("north")
     publisher.publish(alert)
@@ -177,7 +144,7 @@ def test_roles_that_may_not_act_and_bad_bodies(center: RunningCenter, publisher:
 
 
 def test_an_action_not_applied_in_time_is_pending(stack, publisher: AlertPublisher) -> None:  # type: ignore[no-untyped-def]
-    alert = make_alert("north", alert_id=f"unanswered-{time.monotonic_ns()}")
+    alert = make_alert("north")  # no stream worker runs beside this center: nothing applies the action
     with running_center(sample_city(), stack.kafka, stack.redis_url, action_wait_s=0.3) as center:
         publisher.publish(alert)
         with center.client(OPERATOR) as http:
@@ -255,7 +222,7 @@ def test_views_are_rebuilt_from_the_topic_and_resume_from_offsets(stack, publish
     publisher.publish(alert, alert.model_copy(update={"version": 2, "change": "grouped", "count": 2}))
     namespace = f"rebuild-{time.monotonic_ns()}:"
     for _ in range(2):  # empty Redis first (rebuild from the beginning), then resume from the stored offsets
-        with running_center(sample_city(), stack.kafka, stack.redis_url, namespace=namespace, stand_in=False) as center:
+        with running_center(sample_city(), stack.kafka, stack.redis_url, namespace=namespace) as center:
             with center.client(VIEWER) as http:
                 assert stored(http, alert.alert_id, version=2)["count"] == 2
                 assert len(http.get(f"/api/alerts/{alert.alert_id}/history").json()) == 2
@@ -280,7 +247,7 @@ def test_views_come_back_when_redis_loses_them(stack, publisher: AlertPublisher)
 
     alert = make_alert("north")
     publisher.publish(alert)
-    with running_center(sample_city(), stack.kafka, stack.redis_url, stand_in=False) as center:
+    with running_center(sample_city(), stack.kafka, stack.redis_url) as center:
         with center.client(VIEWER) as http:
             stored(http, alert.alert_id)
             with redis.Redis.from_url(stack.redis_url) as plain:
