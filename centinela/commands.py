@@ -61,6 +61,15 @@ def load_or_report(given: str | Path | None) -> Config | None:
         return None
 
 
+def running_servers(who: str) -> tuple[str, str] | None:
+    """CENTINELA_KAFKA and CENTINELA_REDIS, which a worker or a center alone needs."""
+    kafka, redis_url = os.environ.get("CENTINELA_KAFKA"), os.environ.get("CENTINELA_REDIS")
+    if not kafka or not redis_url:
+        fail(f"{who} needs CENTINELA_KAFKA (host:port) and CENTINELA_REDIS (redis://host:port/db)")
+        return None
+    return kafka, redis_url
+
+
 def run_config_check(args: argparse.Namespace) -> int:
     config = load_or_report(args.directory)
     if config is None:
@@ -89,9 +98,10 @@ def run_worker(args: argparse.Namespace) -> int:
     config = load_or_report(args.config)
     if config is None:
         return 1
-    kafka, redis_url = os.environ.get("CENTINELA_KAFKA"), os.environ.get("CENTINELA_REDIS")
-    if not kafka or not redis_url:
-        return fail("a worker needs CENTINELA_KAFKA (host:port) and CENTINELA_REDIS (redis://host:port/db)")
+    servers = running_servers("a worker")
+    if servers is None:
+        return 1
+    kafka, redis_url = servers
     import faust
 
     from streams.app import create_app
@@ -107,9 +117,10 @@ def run_center(args: argparse.Namespace) -> int:
     config = load_or_report(args.config)
     if config is None:
         return 1
-    kafka, redis_url = os.environ.get("CENTINELA_KAFKA"), os.environ.get("CENTINELA_REDIS")
-    if not kafka or not redis_url:
-        return fail("the center needs CENTINELA_KAFKA (host:port) and CENTINELA_REDIS (redis://host:port/db)")
+    servers = running_servers("the center")
+    if servers is None:
+        return 1
+    kafka, redis_url = servers
     try:
         host, port = parse_http(os.environ.get("CENTINELA_HTTP", DEFAULT_HTTP))
     except ValueError as error:
@@ -142,17 +153,18 @@ def run_up(args: argparse.Namespace) -> int:
 def run_system(config: Config, workers: int, partitions: int, data: Path,
                extra: list[tuple[str, list[str]]] | None = None, banner: str = "") -> int:
     """Start the stack, workers, center and cameras (and `extra` commands); stop all on a signal."""
-    from deploy.stack import Stack, StackError, ensure_free, free_port, parse_address
+    from center.service import parse_http
+    from deploy.stack import Stack, StackError, ensure_free, free_port
     from deploy.supervisor import Child, Supervisor
 
     data = data.resolve()
     stack = Stack.from_environment(partitions=partitions, workdir=data)
     http = os.environ.get("CENTINELA_HTTP", DEFAULT_HTTP)
     try:
-        http_host, http_port = parse_address(http, "CENTINELA_HTTP")
+        http_host, http_port = parse_http(http)
         ensure_free(http_host, http_port, "center (CENTINELA_HTTP)")
         stack.start(kafka_port=DEFAULT_KAFKA_PORT, redis_port=DEFAULT_REDIS_PORT)
-    except StackError as error:
+    except (StackError, ValueError) as error:
         return fail(str(error))
     snapshots = data / "snapshots"
     snapshots.mkdir(parents=True, exist_ok=True)

@@ -32,13 +32,6 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def parse_address(text: str, what: str) -> tuple[str, int]:
-    host, _, port = text.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise StackError(f"{what}: expected host:port, got {text!r}")
-    return host, int(port)
-
-
 def ensure_free(host: str, port: int, what: str) -> None:
     with socket.socket() as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

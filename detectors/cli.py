@@ -51,15 +51,10 @@ def fail(message: str) -> int:
 
 
 def _load_city(directory: str | None) -> Any:
-    """The configured city, or None after reporting why not."""
-    from centinela.config import ConfigError, config_dir, load_config
+    from centinela.commands import load_or_report
 
-    try:
-        return load_config(config_dir(directory)).city
-    except ConfigError as error:
-        for problem in error.problems:
-            print(f"centinela: config: {problem}", file=sys.stderr)
-        return None
+    config = load_or_report(directory)
+    return None if config is None else config.city
 
 
 def run_cameras(args: argparse.Namespace) -> int:
