@@ -28,8 +28,8 @@ videos:
 test: setup
 	$(PY) -m pytest
 
-demo: setup
-	$(PY) -m centinela up --config examples/tigre
+demo: setup videos
+	$(PY) -m centinela demo
 
 bench: setup
 	@for bench in tests/bench/bench_*.py; do echo "== $$bench"; $(PY) $$bench || exit 1; done

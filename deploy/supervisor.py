@@ -32,7 +32,8 @@ class Child:
 
 
 class Supervisor:
-    """Keeps children running until stopped; a child that keeps dying is given up on."""
+    """Keeps children running until stopped: a child that fails is restarted, one that
+    finished (exit 0) is left alone, and one that keeps failing is given up on."""
 
     max_restarts_per_minute = 5
 
@@ -49,7 +50,11 @@ class Supervisor:
             signal.signal(signum, lambda *_: self.stopping.set())
         while not self.stopping.wait(0.5):
             for child in self.children:
-                if child.process is not None and child.process.poll() is not None:
+                code = child.process.poll() if child.process is not None else None
+                if code == 0:
+                    print(f"centinela: {child.name} finished", file=sys.stderr)
+                    child.process = None
+                elif code is not None:
                     self._restart(child)
         self.stop()
         return 0
