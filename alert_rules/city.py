@@ -83,6 +83,7 @@ class Camera(Entry):
     name: str = ""
     source: str | int | None = Field(None, description="RTSP/HTTP URL, video file, or device index")
     fps: Annotated[float, Field(gt=0, le=60)] = Field(5.0, description="frames analysed per second")
+    loop: bool = Field(False, description="play a video file source again when it ends (demos, rehearsals)")
     regions: dict[str, FramePolygon] = Field({}, description="named frame-relative polygons")
     masks: list[FramePolygon] = Field([], description="frame-relative polygons never analysed")
     motion: dict[str, Any] = Field({}, description="detector settings (detectors.settings.MotionSettings)")

@@ -106,6 +106,9 @@ class CameraRunner(threading.Thread):
                 self._health()
                 if self.stop.is_set():
                     break
+            if not frames.live and self.camera.loop and not self.stop.is_set():
+                self._log("end of file; playing it again")
+                continue
             if not frames.live:
                 self._log("end of file")
                 break
