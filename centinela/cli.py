@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 
@@ -30,6 +31,12 @@ def main(argv: list[str] | None = None) -> int:
         return run(args)
     except KeyboardInterrupt:
         return 130
+    except Exception as error:  # a one-line reason for the user; the traceback only when asked for
+        if os.environ.get("CENTINELA_DEBUG"):
+            raise
+        print(f"centinela {args.command}: {type(error).__name__}: {error} (CENTINELA_DEBUG=1 shows where)",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

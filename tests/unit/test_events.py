@@ -48,3 +48,15 @@ def test_schema_prints_every_contract_message(capsys: pytest.CaptureFixture[str]
 def test_schema_of_an_unknown_message_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["schema", "Nope"]) == 2
     assert "unknown message 'Nope'" in capsys.readouterr().err
+
+
+def test_an_unexpected_failure_is_one_line_not_a_traceback(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*_: object) -> dict[str, object]:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.delenv("CENTINELA_DEBUG", raising=False)
+    monkeypatch.setattr(PanicBeep, "model_json_schema", broken)
+    assert main(["schema", "PanicBeep"]) == 1
+    err = capsys.readouterr().err
+    assert "centinela schema: RuntimeError: disk on fire" in err and "Traceback" not in err
