@@ -52,7 +52,7 @@ def test_schema_of_an_unknown_message_is_a_clear_error(capsys: pytest.CaptureFix
 
 def test_an_unexpected_failure_is_one_line_not_a_traceback(
         capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(*_: object) -> dict[str, object]:
+    def broken(*_: object, **__: object) -> dict[str, object]:
         raise RuntimeError("disk on fire")
 
     monkeypatch.delenv("CENTINELA_DEBUG", raising=False)
