@@ -1,8 +1,9 @@
 """The admit agents: one per input topic, so a flood of camera motion never queues a panic.
 
 Each batch is decided by the pure `streams.admit`, checked against the duplicate
-memory, and forwarded (zone.events) or kept (events.rejected) before its offsets are
-acknowledged: at-least-once, and a redelivered batch is forwarded again, not dropped.
+memory, and forwarded (zone.events) or kept (events.rejected); its offsets are
+acknowledged once those are delivered: at-least-once, and a redelivered batch is
+forwarded again, not dropped.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from faust.types import EventT
 
 from alert_rules.events import ZoneEvent
 from centinela.config import Config
-from streams import topics
+from streams import codec, topics
 from streams.admit import AdmissionSettings, Received, Refusal, admit, rejection
 from streams.dedupe import DuplicateMemory
+from streams.delivery import Acknowledger
 
 log = logging.getLogger("centinela.admission")
 T = TypeVar("T")
@@ -34,10 +36,12 @@ BATCH_WAIT_S = 0.002  # the most a lone beep waits for company
 def install(app: faust.App, config: Config, redis_url: str) -> None:
     settings: AdmissionSettings = config.admission
     memory = DuplicateMemory(aioredis.Redis.from_url(redis_url), settings.duplicate_memory_s)
-    zone_events = app.topic(topics.named(topics.ZONE_EVENTS), key_serializer="raw", value_serializer="raw")
-    rejected = app.topic(topics.named(topics.REJECTED), key_serializer="raw", value_serializer="raw")
+    zone_events = app.topic(topics.named(topics.ZONE_EVENTS), key_serializer="raw", value_serializer=codec.ZONE)
+    rejected = app.topic(topics.named(topics.REJECTED), key_serializer="raw", value_serializer=codec.REJECTED)
 
-    async def handle(batch: list[EventT], topic: str) -> None:
+    acknowledger = Acknowledger()
+
+    async def handle(stream: faust.StreamT, batch: list[EventT], topic: str) -> None:
         now = datetime.now(UTC)
         admitted: list[tuple[ZoneEvent, Received]] = []
         refused: list[tuple[Received, Refusal]] = []
@@ -53,15 +57,15 @@ def install(app: faust.App, config: Config, redis_url: str) -> None:
                 refused.append((message, Refusal("malformed", "could not be processed")))
         fresh = await _with_retry(lambda: memory.first_sightings(admitted))
         sent = [
-            await zone_events.send(key=zone_event.zone_id.encode(), value=zone_event.model_dump_json().encode())
+            await zone_events.send(key=zone_event.zone_id.encode(), value=zone_event)
             for (zone_event, _), keep in zip(admitted, fresh)
             if keep
         ]
         sent += [
-            await rejected.send(key=message.key, value=rejection(message, refusal, now, settings).model_dump_json().encode())
+            await rejected.send(key=message.key, value=rejection(message, refusal, now, settings))
             for message, refusal in refused
         ]
-        await asyncio.gather(*sent)  # delivered before the batch's offsets are acknowledged
+        await acknowledger.after_delivery(stream, batch, sent)
         if refused:
             reasons = Counter(refusal.reason for _, refusal in refused)
             log.info("%s: admitted %d, rejected %s, duplicates %d", topic, len(admitted), dict(reasons),
@@ -71,8 +75,8 @@ def install(app: faust.App, config: Config, redis_url: str) -> None:
         source = app.topic(topics.named(name), key_serializer="raw", value_serializer="raw")
 
         async def admit_agent(stream: faust.StreamT, topic: str = name) -> None:
-            async for batch in stream.take_events(BATCH, within=BATCH_WAIT_S):
-                await handle(list(batch), topic)
+            async for batch in stream.noack_take(BATCH, within=BATCH_WAIT_S):
+                await handle(stream, list(batch), topic)
 
         app.agent(source, name=f"admit.{name}")(admit_agent)
 

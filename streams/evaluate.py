@@ -4,11 +4,11 @@ zone.events is keyed by zone and carries everything that may change a zone: admi
 device events, operators' actions and timer ticks. The consumer of a zone's partition
 is therefore the only writer of that zone, in one order, on any number of workers.
 
-Each batch: load the touched zones' states from Redis, run the pure engine, publish the
-alert snapshots and wait for delivery, then save the states, then acknowledge. A crash
-anywhere replays the batch into the engine, which ignores what it has already applied
-and re-publishes identical snapshots (same alert id and version), so consumers that
-keep the newest version see every alert exactly once.
+Each batch runs through the pure engine and its alert snapshots are published at once.
+The zones' states are saved to Redis at most every SAVE_EVERY_S, and only then are the
+events behind them acknowledged. A crash or a rebalance before a save replays those
+events onto the last saved state, which re-publishes identical snapshots (same alert id
+and version): consumers that keep the newest version see every alert exactly once.
 """
 
 from __future__ import annotations
@@ -18,23 +18,27 @@ import json
 import logging
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Sequence
 from datetime import UTC, datetime
 
 import faust
 import redis.asyncio as aioredis
+from faust.types import EventT
 from kafka.partitioner.default import murmur2
 from pydantic import ValidationError
+from pydantic_core import to_json
 
 from alert_rules.engine import Outcome, RuleEngine, ZoneState
-from alert_rules.events import Contract, Id, OperatorAction, Timestamp, ZoneEvent
+from alert_rules.events import OperatorAction
 from centinela.config import Config
-from streams import topics
+from streams import codec, topics
+from streams.codec import Tick, ZoneItem, decode_zone_item
 
 log = logging.getLogger("centinela.evaluate")
 
-BATCH = 500
+BATCH = 1000
 BATCH_WAIT_S = 0.002
+SAVE_EVERY_S = 0.1  # bounds both the Redis writes per second and what a crash replays
 TIMER_S = 0.5
 TICK_RESEND_S = 3.0  # a tick not yet applied after this long is sent again
 
@@ -42,38 +46,17 @@ STATE = "centinela:zone:"  # + zone id: the engine's ZoneState as JSON
 DEADLINES = "centinela:deadlines"  # zone id -> when its next timer is due (epoch seconds; inf: none)
 
 
-class Tick(Contract):
-    """Wakes a zone's timers (supervision, escalation) at `at`."""
-
-    tick: Id
-    at: Timestamp
-
-
-Item = ZoneEvent | OperatorAction | Tick
-
-
-def decode(raw: bytes) -> Item:
-    data = json.loads(raw)
-    if "tick" in data:
-        return Tick.model_validate(data)
-    if "action_id" in data:
-        return OperatorAction.model_validate(data)
-    return ZoneEvent.model_validate(data)
-
-
-def zone_of(item: Item) -> str:
+def zone_of(item: ZoneItem) -> str:
     return item.tick if isinstance(item, Tick) else item.zone_id
 
 
-def moment(item: Item) -> datetime:
-    if isinstance(item, Tick):
-        return item.at
-    if isinstance(item, OperatorAction):
+def moment(item: ZoneItem) -> datetime:
+    if isinstance(item, (Tick, OperatorAction)):
         return item.at
     return item.admitted_at
 
 
-def apply(engine: RuleEngine, state: ZoneState, item: Item) -> Outcome:
+def apply(engine: RuleEngine, state: ZoneState, item: ZoneItem) -> Outcome:
     if isinstance(item, Tick):
         return engine.tick(state, item.at)
     if isinstance(item, OperatorAction):
@@ -82,22 +65,40 @@ def apply(engine: RuleEngine, state: ZoneState, item: Item) -> Outcome:
 
 
 class ZoneStore:
-    """Zone states and their next deadlines, in Redis (append-only file: survives restarts)."""
+    """Zone states and their next deadlines in Redis (append-only file: survives restarts).
+
+    While this worker owns a zone's partition it is the zone's only writer, so the states
+    in memory are the truth and Redis is their copy; `forget()` at every rebalance.
+    """
 
     def __init__(self, client: aioredis.Redis) -> None:
         self.client = client
+        self.states: dict[str, ZoneState] = {}
+        self.dirty: set[str] = set()
 
-    async def load(self, zone_ids: list[str]) -> dict[str, ZoneState]:
-        found = await self.client.mget([STATE + z for z in zone_ids]) if zone_ids else []
-        return {z: ZoneState.from_json(json.loads(raw)) for z, raw in zip(zone_ids, found) if raw is not None}
+    def forget(self) -> None:
+        self.states.clear()
+        self.dirty.clear()
 
-    async def save(self, engine: RuleEngine, states: Iterable[ZoneState]) -> None:
+    async def load(self, zone_ids: set[str]) -> dict[str, ZoneState]:
+        missing = [z for z in zone_ids if z not in self.states]
+        if missing:
+            found = await self.client.mget([STATE + z for z in missing])
+            self.states.update(
+                (z, ZoneState.from_json(json.loads(raw))) for z, raw in zip(missing, found) if raw is not None)
+        return self.states
+
+    async def save(self, engine: RuleEngine) -> None:
+        if not self.dirty:
+            return
         pipe = self.client.pipeline(transaction=True)
-        for state in states:
+        for zone_id in self.dirty:
+            state = self.states[zone_id]
             due = engine.next_deadline(state)
-            pipe.set(STATE + state.zone_id, json.dumps(state.to_json(), separators=(",", ":")))
-            pipe.zadd(DEADLINES, {state.zone_id: due.timestamp() if due else math.inf})
+            pipe.set(STATE + zone_id, to_json(state.to_json(), inf_nan_mode="constants"))
+            pipe.zadd(DEADLINES, {zone_id: due.timestamp() if due else math.inf})
         await pipe.execute()
+        self.dirty.clear()
 
     async def due(self, now: float) -> tuple[set[str], set[str]]:
         """The zones whose timers are due, and every zone that has a state."""
@@ -113,57 +114,113 @@ def partition_of(zone_id: str, partitions: int) -> int:
     return (murmur2(zone_id.encode()) & 0x7FFFFFFF) % partitions
 
 
-def install(app: faust.App, config: Config, redis_url: str, partitions: int) -> None:
-    engine = RuleEngine(config.city, config.rules)
-    store = ZoneStore(aioredis.Redis.from_url(redis_url))
-    inbox_name = topics.named(topics.ZONE_EVENTS)
-    inbox = app.topic(inbox_name, key_serializer="raw", value_serializer="raw")
-    alerts = app.topic(topics.named(topics.ALERTS), key_serializer="raw", value_serializer="raw")
-    zones = [z.id for z in config.city.zones]
-    ticked: dict[str, float] = {}
+class Evaluator:
+    """Applies batches of zone items, publishes their alerts, saves and acknowledges."""
 
-    async def apply_batch(raws: list[bytes]) -> None:
-        items: list[Item] = []
-        for raw in raws:
+    def __init__(self, engine: RuleEngine, store: ZoneStore, alerts: faust.TopicT) -> None:
+        self.engine = engine
+        self.store = store
+        self.alerts = alerts
+        self.stream: faust.StreamT | None = None
+        self.unsaved: list[EventT] = []
+        self.sending: list[Awaitable[object]] = []
+        self.saved_at = time.monotonic()
+        self.lock = asyncio.Lock()
+        self.ticks_applied: set[str] = set()
+
+    async def process(self, batch: Sequence[EventT]) -> None:
+        async with self.lock:
             try:
-                items.append(decode(raw))
+                await self._apply(batch)
+            except BaseException:  # the engine may have changed states that will never be saved
+                self.forget()
+                raise
+            self.unsaved.extend(batch)
+            if time.monotonic() - self.saved_at >= SAVE_EVERY_S:
+                await self._save()
+
+    async def save(self) -> None:
+        async with self.lock:
+            await self._save()
+
+    def forget(self) -> None:
+        """Drop what is not saved; its events are not acknowledged, so they come again."""
+        self.unsaved.clear()
+        self.sending.clear()
+        self.store.forget()
+
+    async def _apply(self, batch: Sequence[EventT]) -> None:
+        items: list[ZoneItem] = []
+        for event in batch:
+            try:
+                items.append(decode_zone_item(event.message.value))
             except (ValidationError, ValueError, TypeError) as error:  # only we write this topic: a bug, not input
                 log.error("zone.events: skipped an undecodable message: %s", error)
-        states = await store.load(sorted({zone_of(i) for i in items}))
+        states = await self.store.load({zone_of(i) for i in items})
         snapshots = []
         for item in items:
             zone_id = zone_of(item)
             state = states.get(zone_id)
             if state is None:
-                state = states[zone_id] = engine.new_state(zone_id, since=moment(item))
+                state = states[zone_id] = self.engine.new_state(zone_id, since=moment(item))
             try:
-                snapshots.extend(apply(engine, state, item).alerts)
+                snapshots.extend(apply(self.engine, state, item).alerts)
             except Exception:  # one bad item must not stop the zone's other alerts
                 log.exception("the engine failed on an item of zone %s", zone_id)
+            self.store.dirty.add(zone_id)
             if isinstance(item, Tick):
-                ticked.pop(zone_id, None)
-        sent = [await alerts.send(key=a.zone_id.encode(), value=a.model_dump_json().encode()) for a in snapshots]
-        await asyncio.gather(*sent)
-        await store.save(engine, states.values())
+                self.ticks_applied.add(zone_id)
+        self.sending += [await self.alerts.send(key=a.zone_id.encode(), value=a) for a in snapshots]
+
+    async def _save(self) -> None:
+        await asyncio.gather(*self.sending)  # alerts delivered before the states that caused them are saved
+        self.sending.clear()
+        await self.store.save(self.engine)
+        if self.stream is not None:
+            for event in self.unsaved:
+                await self.stream.ack(event)
+        self.unsaved.clear()
+        self.saved_at = time.monotonic()
+
+
+def install(app: faust.App, config: Config, redis_url: str, partitions: int) -> None:
+    engine = RuleEngine(config.city, config.rules)
+    store = ZoneStore(aioredis.Redis.from_url(redis_url))
+    inbox_name = topics.named(topics.ZONE_EVENTS)
+    inbox = app.topic(inbox_name, key_serializer="raw", value_serializer="raw")
+    ticks = app.topic(inbox_name, key_serializer="raw", value_serializer=codec.ZONE)
+    alerts = app.topic(topics.named(topics.ALERTS), key_serializer="raw", value_serializer=codec.ALERT)
+    evaluator = Evaluator(engine, store, alerts)
+    zones = [z.id for z in config.city.zones]
+    ticked: dict[str, float] = {}
+
+    @app.on_partitions_revoked.connect
+    async def on_revoked(*_: object, **__: object) -> None:
+        async with evaluator.lock:  # after the batch in flight, never in the middle of it
+            evaluator.forget()
 
     async def evaluate(stream: faust.StreamT) -> None:
-        async for batch in stream.take_events(BATCH, within=BATCH_WAIT_S):
-            await apply_batch([event.message.value for event in batch])
+        evaluator.stream = stream
+        async for batch in stream.noack_take(BATCH, within=BATCH_WAIT_S):
+            await evaluator.process(batch)
 
     app.agent(inbox, name="evaluate")(evaluate)
 
     @app.timer(TIMER_S, name="wake_due_zones")
     async def wake_due_zones() -> None:
-        """Send a tick to each zone this worker owns whose timers are due, or that has no state yet."""
+        """Save what a quiet stream left unsaved; tick each owned zone whose timers are due."""
+        await evaluator.save()
+        for zone_id in evaluator.ticks_applied:
+            ticked.pop(zone_id, None)
+        evaluator.ticks_applied.clear()
         owned_partitions = {tp.partition for tp in app.consumer.assignment() if tp.topic == inbox_name}
         if not owned_partitions:
             return
         wall = time.time()
         due, known = await store.due(wall)
-        wanted = due | (set(zones) - known)
         now = datetime.now(UTC)
-        for zone_id in sorted(wanted):
+        for zone_id in sorted(due | (set(zones) - known)):
             if partition_of(zone_id, partitions) not in owned_partitions or wall - ticked.get(zone_id, 0) < TICK_RESEND_S:
                 continue
             ticked[zone_id] = wall
-            await inbox.send(key=zone_id.encode(), value=Tick(tick=zone_id, at=now).model_dump_json().encode())
+            await ticks.send(key=zone_id.encode(), value=Tick(tick=zone_id, at=now))

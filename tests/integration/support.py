@@ -61,7 +61,7 @@ class TopicReader:
     """Reads a topic from its current end (or the start), without a consumer group."""
 
     def __init__(self, stack: Stack, topic: str, from_start: bool = False) -> None:
-        self.consumer = KafkaConsumer(bootstrap_servers=stack.kafka, enable_auto_commit=False,
+        self.consumer = KafkaConsumer(bootstrap_servers=stack.kafka, enable_auto_commit=False, fetch_max_wait_ms=20,
                                       fetch_max_bytes=64 * 1024 * 1024, max_partition_fetch_bytes=64 * 1024 * 1024)
         name = topics.named(topic)
         partitions = [TopicPartition(name, p) for p in sorted(self.consumer.partitions_for_topic(name) or [])]

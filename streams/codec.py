@@ -1,0 +1,59 @@
+"""Faust codecs for the messages we write: a pydantic model in, its JSON bytes out, and back.
+
+Inputs from devices are not decoded by a codec: admission needs their exact bytes, to
+keep a rejected one whole.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from faust.serializers import codecs
+from pydantic import BaseModel
+
+from alert_rules.events import Alert, Contract, Id, OperatorAction, Rejected, Timestamp, ZoneEvent
+
+ALERT = "centinela.alert"
+REJECTED = "centinela.rejected"
+ZONE = "centinela.zone"  # zone.events: admitted events, operators' actions, timer ticks
+
+
+class Tick(Contract):
+    """Wakes a zone's timers (supervision, escalation) at `at`."""
+
+    tick: Id
+    at: Timestamp
+
+
+ZoneItem = ZoneEvent | OperatorAction | Tick
+
+
+def decode_zone_item(raw: bytes) -> ZoneItem:
+    data = json.loads(raw)
+    if "tick" in data:
+        return Tick.model_validate(data)
+    if "action_id" in data:
+        return OperatorAction.model_validate(data)
+    return ZoneEvent.model_validate(data)
+
+
+class ModelCodec(codecs.Codec):
+    """Writes any of our models as JSON; reads with the parser given for the topic."""
+
+    def __init__(self, parse: Callable[[bytes], Any], **kwargs: Any) -> None:
+        super().__init__(parse=parse, **kwargs)
+        self.parse = parse
+
+    def _dumps(self, obj: BaseModel) -> bytes:
+        return obj.model_dump_json().encode()
+
+    def _loads(self, s: bytes) -> Any:
+        return self.parse(s)
+
+
+def register() -> None:
+    codecs.register(ALERT, ModelCodec(Alert.model_validate_json))
+    codecs.register(REJECTED, ModelCodec(Rejected.model_validate_json))
+    codecs.register(ZONE, ModelCodec(decode_zone_item))
