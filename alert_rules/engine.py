@@ -6,6 +6,7 @@ alert changes out. Pure: no I/O, no clock, no Kafka.
     outcome = engine.evaluate(state, zone_event, now)      # a device event
     outcome = engine.tick(state, now)                       # supervision and escalation timers
     outcome = engine.act(state, operator_action)            # ack, dispatch, resolve
+    outcome = engine.silence(state, silence_command)        # a supervisor's run-time silence
     engine.next_deadline(state)                             # when tick() next has work
 
 Every call updates `state` in place and returns it in the Outcome with the alert snapshots
@@ -38,11 +39,12 @@ from alert_rules.events import (
     PanicBeep,
     ZoneEvent,
 )
-from alert_rules.rules import WEEKDAYS, MotionRule, Route, Rules, ZonePolicy
+from alert_rules.rules import WEEKDAYS, MotionRule, Route, Rules, Silence, SilenceCommand, ZonePolicy
 
 SUPERVISION_RULE = "supervision"
 HELD_BACK_IDS = 20
 MAX_EVENT_IDS = 50
+MAX_RUNTIME_SILENCES = 100  # per zone; ended and expired ones leave the state
 
 
 def _time(at: float) -> datetime:
@@ -153,6 +155,7 @@ class ZoneState:
     overdue: dict[str, str] = field(default_factory=dict)  # panel -> alert id or "held back"
     episodes: dict[str, float] = field(default_factory=dict)  # "camera|motion_id" -> episode start (ts)
     held_back: dict[str, HeldBack] = field(default_factory=dict)
+    silences: dict[str, Silence] = field(default_factory=dict)  # run-time silences by id, until they end
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -162,6 +165,7 @@ class ZoneState:
             "episodes": self.episodes,
             "held_back": {k: {"count": h.count, "event_ids": h.event_ids, "last_at": h.last_at}
                           for k, h in self.held_back.items()},
+            "silences": [s.model_dump(mode="json") for s in self.silences.values()],
         }
 
     @classmethod
@@ -176,6 +180,7 @@ class ZoneState:
             episodes=dict(data["episodes"]),
             held_back={k: HeldBack(v["count"], list(v["event_ids"]), v["last_at"])
                        for k, v in data["held_back"].items()},
+            silences={s.id: s for s in map(Silence.model_validate, data.get("silences", ()))},
         )
 
 
@@ -399,6 +404,10 @@ class RuleEngine:
             if (silence.starts_at.timestamp() <= t < silence.ends_at.timestamp()
                     and silence.match.matches(zone_id, route.category, source_id, route.priority)):
                 return f"silence:{silence.id}"
+        for silence in state.silences.values():  # run-time silences: the same check
+            if (silence.starts_at.timestamp() <= t < silence.ends_at.timestamp()
+                    and silence.match.matches(zone_id, route.category, source_id, route.priority)):
+                return f"silence:{silence.id}"
         for rule in policy.inhibitions:
             if not rule.target.matches(zone_id, route.category, source_id, route.priority):
                 continue
@@ -523,6 +532,38 @@ class RuleEngine:
             _retire(state, record)
         return out
 
+    # -- supervisors' silences -------------------------------------------------------------
+
+    def silence(self, state: ZoneState, command: SilenceCommand) -> Outcome:
+        """Add (or replace, by id) or end a run-time silence of the zone. It then holds back
+        signals exactly as a configured silence does, until its `ends_at` or its end."""
+        if command.zone_id != state.zone_id:
+            raise ValueError(f"a silence command of zone {command.zone_id} given the state of zone {state.zone_id}")
+        out = Outcome(state)
+        key = f"silence|{command.silence_command}"
+        if key in state.seen:
+            out.duplicate = True
+            out.notes.append(f"silence command {command.silence_command} was already applied: nothing changes")
+            return out
+        t = command.at.timestamp()
+        state.seen[key] = t
+        _prune_silences(state, t)
+        silence: Silence = command.silence
+        if command.action == "end":
+            if state.silences.pop(silence.id, None) is None:
+                out.notes.append(f"silence {silence.id} is not active in zone {state.zone_id}")
+            else:
+                out.notes.append(f"silence {silence.id} ended by {silence.author}")
+        elif silence.ends_at.timestamp() <= t:
+            out.notes.append(f"silence {silence.id} has already ended: not added")
+        elif silence.id not in state.silences and len(state.silences) >= MAX_RUNTIME_SILENCES:
+            out.notes.append(f"zone {state.zone_id} already has {MAX_RUNTIME_SILENCES} silences: {silence.id} not added")
+        else:
+            state.silences[silence.id] = silence
+            out.notes.append(f"silence {silence.id} added by {silence.author}")
+        _forget_old(state, self.policy(state.zone_id), t)
+        return out
+
     # -- shared steps ---------------------------------------------------------------------
 
     @staticmethod
@@ -592,6 +633,14 @@ def _forget_old(state: ZoneState, policy: ZonePolicy, t: float) -> None:
         if len(episodes) <= 256 and episodes[oldest] >= horizon:
             break
         del episodes[oldest]
+    _prune_silences(state, t)
+
+
+def _prune_silences(state: ZoneState, t: float) -> None:
+    """Run-time silences leave the state once they end."""
+    if state.silences:
+        for silence_id in [i for i, s in state.silences.items() if s.ends_at.timestamp() <= t]:
+            del state.silences[silence_id]
 
 
 def _first_motion_rule(policy: ZonePolicy, motion: MotionEvent, duration: float, t: float) -> MotionRule | None:

@@ -139,6 +139,18 @@ class Silence(RuleModel):
         return self
 
 
+class SilenceCommand(RuleModel):
+    """A supervisor's silence added or ended at run time (internal topic zone.events, keyed by
+    zone), applied by evaluate. `silence_command` is the command's unique id; its presence
+    tells this message from the other items of zone.events."""
+
+    silence_command: Annotated[str, Field(min_length=1, max_length=128)]
+    zone_id: Id
+    action: Literal["add", "end"]
+    silence: Silence
+    at: Timestamp
+
+
 class Limits(RuleModel):
     """Bounds on one zone's state, so that nothing grows without bound."""
 

@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -24,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from redis.asyncio import Redis
 
 from alert_rules.city import City, Token
-from alert_rules.events import Alert, Category
+from alert_rules.events import Alert, Category, Id, Timestamp
 from center import errors
 from center.actions import ActionDesk, ActionName
 from center.auth import Tokens, require_actor, sees
@@ -32,11 +33,12 @@ from center.errors import ApiError
 from center.feed import AlertFeed
 from center.hub import AlertHub
 from center.metrics import CenterMetrics
+from center.silences import ActiveSilence, SilenceDesk, new_silence, visible_to
 from center.snapshots import snapshot_file
 from center.sse import HEADERS, alert_events
 from center.views import AlertViews, matching
 from center.webhooks import Webhook
-from streams.topics import ACTIONS, ALERTS, named
+from streams.topics import ACTIONS, ALERTS, ZONE_EVENTS, named
 
 log = logging.getLogger("centinela.center")
 
@@ -77,6 +79,26 @@ class Resolve(BaseModel):
     note: Annotated[str, Field(max_length=4000)] = ""
 
 
+class SilenceRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    zones: Annotated[list[Id], Field(min_length=1, max_length=1000)] | None = Field(
+        None, description="the zones to silence; all zones when absent")
+    category: Category | None = None
+    source: Id | None = Field(None, description="a device id")
+    starts_at: Timestamp | None = Field(None, description="default: now")
+    ends_at: Timestamp
+    reason: Annotated[str, Field(min_length=1, max_length=1000)]
+
+
+class SilenceList(BaseModel):
+    silences: list[ActiveSilence]
+
+
+class SilenceEnded(BaseModel):
+    id: str
+    status: Literal["ended"]
+
+
 class Identity(BaseModel):
     name: str
     role: str
@@ -115,6 +137,7 @@ class Center:
     snapshot_dir: Path | None
     keepalive_s: float
     action_wait_s: float
+    silences: SilenceDesk
     producer: AIOKafkaProducer | None = None
     desk: ActionDesk | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -144,8 +167,15 @@ def _actor(token: Annotated[Token, Depends(_reader)]) -> Token:
     return token
 
 
+def _supervisor(token: Annotated[Token, Depends(_reader)]) -> Token:
+    if token.role != "supervisor":
+        raise ApiError(403, f"the {token.role} role may not manage silences")
+    return token
+
+
 Reader = Annotated[Token, Depends(_reader)]
 Actor = Annotated[Token, Depends(_actor)]
+Supervisor = Annotated[Token, Depends(_supervisor)]
 Running = Annotated[Center, Depends(_running)]
 
 
@@ -220,6 +250,7 @@ def create_app(
             snapshot_dir=snapshot_dir,
             keepalive_s=keepalive_s,
             action_wait_s=action_wait_s,
+            silences=SilenceDesk(redis, namespace),
         )
         app.state.center = center
         client = httpx.AsyncClient(timeout=5.0, follow_redirects=False)
@@ -332,6 +363,49 @@ def create_app(
     @app.post("/api/alerts/{alert_id}/resolve", response_model=Alert, responses=action_responses)
     async def resolve(alert_id: str, body: Resolve, center: Running, token: Actor) -> Response:
         return await act(center, token, alert_id, "resolve", disposition=body.disposition, note=body.note)
+
+    @app.post("/api/silences", response_model=ActiveSilence, status_code=201,
+              responses=_errors(401, 403, 422, 503))
+    async def add_silence(body: SilenceRequest, center: Running, token: Supervisor) -> Response:
+        known = [z.id for z in city.zones]
+        zones = list(dict.fromkeys(body.zones)) if body.zones is not None else known
+        unknown = [z for z in zones if z not in city.zone_by_id]
+        if unknown:
+            raise ApiError(422, f"zones: unknown zone {unknown[0]}")
+        now = datetime.now(UTC)
+        starts_at = body.starts_at or now
+        if body.ends_at <= starts_at:
+            raise ApiError(422, "ends_at: must be after starts_at")
+        if body.ends_at <= now:
+            raise ApiError(422, "ends_at: must be in the future")
+        silence = new_silence(zones, body.category, body.source, starts_at, body.ends_at, body.reason, token)
+        if center.producer is None:
+            raise ApiError(503, "the message broker is not reachable yet")
+        try:
+            await center.silences.add(center.producer, named(ZONE_EVENTS), silence)
+        except KafkaError as error:
+            log.warning("could not publish a silence: %s", type(error).__name__)
+            raise ApiError(503, "the message broker is not reachable") from None
+        return Response(silence.model_dump_json(), status_code=201, media_type="application/json")
+
+    @app.get("/api/silences", response_model=SilenceList, responses=_errors(401))
+    async def list_silences(center: Running, token: Reader) -> SilenceList:
+        found = (visible_to(token, s) for s in await center.silences.active(datetime.now(UTC)))
+        return SilenceList(silences=[s for s in found if s is not None])
+
+    @app.delete("/api/silences/{silence_id}", response_model=SilenceEnded, responses=_errors(401, 403, 404, 503))
+    async def end_silence(silence_id: str, center: Running, token: Supervisor) -> SilenceEnded:
+        silence = await center.silences.get(silence_id, datetime.now(UTC))
+        if silence is None:
+            raise ApiError(404, "no such active silence")
+        if center.producer is None:
+            raise ApiError(503, "the message broker is not reachable yet")
+        try:
+            await center.silences.end(center.producer, named(ZONE_EVENTS), silence)
+        except KafkaError as error:
+            log.warning("could not publish the end of a silence: %s", type(error).__name__)
+            raise ApiError(503, "the message broker is not reachable") from None
+        return SilenceEnded(id=silence.id, status="ended")
 
     @app.get(
         "/api/stream",

@@ -14,10 +14,11 @@ from faust.serializers import codecs
 from pydantic import BaseModel
 
 from alert_rules.events import Alert, Contract, Id, OperatorAction, Rejected, Timestamp, ZoneEvent
+from alert_rules.rules import SilenceCommand
 
 ALERT = "centinela.alert"
 REJECTED = "centinela.rejected"
-ZONE = "centinela.zone"  # zone.events: admitted events, operators' actions, timer ticks
+ZONE = "centinela.zone"  # zone.events: admitted events, operators' actions, silence commands, timer ticks
 
 
 class Tick(Contract):
@@ -27,7 +28,7 @@ class Tick(Contract):
     at: Timestamp
 
 
-ZoneItem = ZoneEvent | OperatorAction | Tick
+ZoneItem = ZoneEvent | OperatorAction | SilenceCommand | Tick
 
 
 def decode_zone_item(raw: bytes) -> ZoneItem:
@@ -36,6 +37,8 @@ def decode_zone_item(raw: bytes) -> ZoneItem:
         return Tick.model_validate(data)
     if "action_id" in data:
         return OperatorAction.model_validate(data)
+    if "silence_command" in data:
+        return SilenceCommand.model_validate(data)
     return ZoneEvent.model_validate(data)
 
 

@@ -1,8 +1,9 @@
 """The evaluate agent: the one writer of every zone's alerts.
 
 zone.events is keyed by zone and carries everything that may change a zone: admitted
-device events, operators' actions and timer ticks. The consumer of a zone's partition
-is therefore the only writer of that zone, in one order, on any number of workers.
+device events, operators' actions, supervisors' silence commands and timer ticks. The
+consumer of a zone's partition is therefore the only writer of that zone, in one order,
+on any number of workers.
 
 Each batch runs through the pure engine and its alert snapshots are published at once.
 The zones' states are saved to Redis at most every SAVE_EVERY_S, and only then are the
@@ -30,6 +31,7 @@ from pydantic_core import to_json
 
 from alert_rules.engine import Outcome, RuleEngine, ZoneState
 from alert_rules.events import OperatorAction
+from alert_rules.rules import SilenceCommand
 from centinela.config import Config
 from streams import codec, topics
 from streams.codec import Tick, ZoneItem, decode_zone_item
@@ -51,7 +53,7 @@ def zone_of(item: ZoneItem) -> str:
 
 
 def moment(item: ZoneItem) -> datetime:
-    if isinstance(item, (Tick, OperatorAction)):
+    if isinstance(item, (Tick, OperatorAction, SilenceCommand)):
         return item.at
     return item.admitted_at
 
@@ -61,6 +63,8 @@ def apply(engine: RuleEngine, state: ZoneState, item: ZoneItem) -> Outcome:
         return engine.tick(state, item.at)
     if isinstance(item, OperatorAction):
         return engine.act(state, item)
+    if isinstance(item, SilenceCommand):
+        return engine.silence(state, item)
     return engine.evaluate(state, item, item.admitted_at)
 
 

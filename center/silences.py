@@ -1,0 +1,93 @@
+"""Supervisors' silences: published per zone to zone.events for evaluate to apply, and kept
+in Redis (hash `<namespace>silences`, id -> JSON) for listing until they end.
+
+As with actions, the center never holds anything back itself: each zone's evaluate
+consumer adds the silence to the zone's state and checks it like a configured one.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaProducer
+from redis.asyncio import Redis
+
+from alert_rules.city import Token
+from alert_rules.events import Timestamp
+from alert_rules.rules import SilenceCommand
+from alert_rules.rules import Matcher, Silence
+
+
+class ActiveSilence(Silence):
+    """A run-time silence as the API shows it: the zones it covers and when it was created."""
+
+    zones: list[str]
+    created_at: Timestamp
+
+
+class SilenceDesk:
+    def __init__(self, redis: Redis, namespace: str) -> None:
+        self._redis = redis
+        self._key = namespace + "silences"
+
+    async def active(self, now: datetime) -> list[ActiveSilence]:
+        """Every silence not yet ended, earliest start first; ended ones leave Redis."""
+        stored = await self._redis.hgetall(self._key)
+        found, ended = [], []
+        for silence_id, raw in stored.items():
+            silence = ActiveSilence.model_validate(json.loads(raw))
+            (found if silence.ends_at > now else ended).append(silence)
+        if ended:
+            await self._redis.hdel(self._key, *[s.id for s in ended])
+        return sorted(found, key=lambda s: (s.starts_at, s.id))
+
+    async def get(self, silence_id: str, now: datetime) -> ActiveSilence | None:
+        raw = await self._redis.hget(self._key, silence_id)
+        if raw is None:
+            return None
+        silence = ActiveSilence.model_validate(json.loads(raw))
+        return silence if silence.ends_at > now else None
+
+    async def add(self, producer: AIOKafkaProducer, topic: str, silence: ActiveSilence) -> None:
+        await self._publish(producer, topic, silence, "add")
+        await self._redis.hset(self._key, silence.id, silence.model_dump_json())
+
+    async def end(self, producer: AIOKafkaProducer, topic: str, silence: ActiveSilence) -> None:
+        await self._publish(producer, topic, silence, "end")
+        await self._redis.hdel(self._key, silence.id)
+
+    @staticmethod
+    async def _publish(producer: AIOKafkaProducer, topic: str, silence: ActiveSilence, action: str) -> None:
+        now = datetime.now(UTC)
+        for zone_id in silence.zones:  # one command per zone, keyed by zone: each zone's only writer applies it
+            command = SilenceCommand(
+                silence_command=uuid.uuid4().hex, zone_id=zone_id, action=action,  # type: ignore[arg-type]
+                silence=for_zone(silence, zone_id), at=now)
+            await producer.send_and_wait(topic, command.model_dump_json().encode(), key=zone_id.encode())
+
+
+def for_zone(silence: ActiveSilence, zone_id: str) -> Silence:
+    """The engine's silence for one zone: the same labels with the zone pinned."""
+    match = Matcher(zone=[zone_id], category=silence.match.category, source=silence.match.source)
+    return Silence(id=silence.id, match=match, starts_at=silence.starts_at, ends_at=silence.ends_at,
+                   author=silence.author, reason=silence.reason)
+
+
+def new_silence(zones: list[str], category: str | None, source: str | None, starts_at: datetime,
+                ends_at: datetime, reason: str, by: Token) -> ActiveSilence:
+    match = Matcher(zone=zones, category=[category] if category else [], source=[source] if source else [])
+    return ActiveSilence(id=f"rt-{uuid.uuid4().hex[:16]}", match=match, starts_at=starts_at, ends_at=ends_at,
+                         author=by.name, reason=reason, zones=zones, created_at=datetime.now(UTC))
+
+
+def visible_to(token: Token, silence: ActiveSilence) -> ActiveSilence | None:
+    """Responders see only the silences of their zones, and only those zones of each."""
+    if token.role != "responder":
+        return silence
+    zones = [z for z in silence.zones if z in (token.zones or ())]
+    if not zones:
+        return None
+    match = silence.match.model_copy(update={"zone": zones})
+    return silence.model_copy(update={"zones": zones, "match": match})
