@@ -246,12 +246,9 @@ class RuleEngine:
         source = event.source
         device = event.beep or event.alarm or event.motion
         assert device is not None, "a zone event carries exactly one device event"
-        key = f"{source.kind}:{source.id}|{device.event_id}"
-        if key in state.seen:
-            out.duplicate = True
-            out.notes.append(f"event {device.event_id} from {source.id} was already applied: nothing changes")
+        if not _first_time(state, f"{source.kind}:{source.id}|{device.event_id}", t, out,
+                           f"event {device.event_id} from {source.id}"):
             return out
-        state.seen[key] = t
         policy = self.policy(state.zone_id)
         _forget_old(state, policy, t)
         if event.beep is not None:
@@ -497,13 +494,9 @@ class RuleEngine:
     def act(self, state: ZoneState, action: OperatorAction) -> Outcome:
         """Apply an operator's ack, dispatch or resolve; alerts never move backwards."""
         out = Outcome(state)
-        key = f"action|{action.action_id}"
-        if key in state.seen:
-            out.duplicate = True
-            out.notes.append(f"action {action.action_id} was already applied: nothing changes")
-            return out
         t = action.at.timestamp()
-        state.seen[key] = t
+        if not _first_time(state, f"action|{action.action_id}", t, out, f"action {action.action_id}"):
+            return out
         record = state.alerts.get(action.alert_id)
         if record is None:
             out.notes.append(f"alert {action.alert_id} is not unresolved in zone {state.zone_id}")
@@ -540,13 +533,10 @@ class RuleEngine:
         if command.zone_id != state.zone_id:
             raise ValueError(f"a silence command of zone {command.zone_id} given the state of zone {state.zone_id}")
         out = Outcome(state)
-        key = f"silence|{command.silence_command}"
-        if key in state.seen:
-            out.duplicate = True
-            out.notes.append(f"silence command {command.silence_command} was already applied: nothing changes")
-            return out
         t = command.at.timestamp()
-        state.seen[key] = t
+        if not _first_time(state, f"silence|{command.silence_command}", t, out,
+                           f"silence command {command.silence_command}"):
+            return out
         _prune_silences(state, t)
         silence: Silence = command.silence
         if command.action == "end":
@@ -587,6 +577,16 @@ class RuleEngine:
         victim.note = f"expired: zone {state.zone_id} holds more than {len(state.alerts) - 1} unresolved alerts"
         self._publish(victim, "expired", "system", t, out)
         _retire(state, victim)
+
+
+def _first_time(state: ZoneState, key: str, t: float, out: Outcome, what: str) -> bool:
+    """Remember `key` as applied at `t`; False, noted as a duplicate, if it already was."""
+    if key in state.seen:
+        out.duplicate = True
+        out.notes.append(f"{what} was already applied: nothing changes")
+        return False
+    state.seen[key] = t
+    return True
 
 
 def _add_event(record: AlertRecord, event_id: str) -> None:
