@@ -1,4 +1,4 @@
-"""Operators' actions: published to the internal `alerts.actions` topic for evaluate to apply.
+"""Operators' actions: published to the internal `zone.events` topic, keyed by zone, for evaluate to apply.
 
 The center never changes an alert itself: evaluate is the alert's only writer, so every
 change has one author and one order. The center waits briefly for the resulting snapshot.

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import httpx
 from aiokafka import AIOKafkaProducer
@@ -38,9 +38,10 @@ from center.snapshots import snapshot_file
 from center.sse import HEADERS, alert_events
 from center.views import AlertViews, matching
 from center.webhooks import Webhook
-from streams.topics import ACTIONS, ALERTS, ZONE_EVENTS, named
+from streams.topics import ALERTS, ZONE_EVENTS, named
 
 log = logging.getLogger("centinela.center")
+P = TypeVar("P")
 
 STATIC = Path(__file__).parent / "static"
 SECURITY_HEADERS = [
@@ -148,6 +149,23 @@ class Center:
 _bearer = HTTPBearer(auto_error=False, description="a token from the configuration")
 
 
+def ready(publisher: P | None) -> P:
+    """The Kafka-side publisher, or 503 while the center has not reached the broker yet."""
+    if publisher is None:
+        raise ApiError(503, "the message broker is not reachable yet")
+    return publisher
+
+
+@contextlib.contextmanager
+def publishing(what: str) -> Iterator[None]:
+    """A failed publish is a 503 for the caller and a warning here, never a 500."""
+    try:
+        yield
+    except KafkaError as error:
+        log.warning("could not publish %s: %s", what, type(error).__name__)
+        raise ApiError(503, "the message broker is not reachable") from None
+
+
 def _running(request: Request) -> Center:
     return request.app.state.center  # type: ignore[no-any-return]
 
@@ -191,7 +209,7 @@ async def _connect_kafka(center: Center) -> None:
             log.warning("Kafka at %s not reachable yet (%s); retrying", center.kafka, type(error).__name__)
             await asyncio.sleep(1)
     center.producer = producer
-    center.desk = ActionDesk(producer, named(ACTIONS), center.hub, center.metrics, center.action_wait_s)
+    center.desk = ActionDesk(producer, named(ZONE_EVENTS), center.hub, center.metrics, center.action_wait_s)
     await center.hub.listening.wait()  # changes published before the hub listens would reach no stream
     await center.feed.run()
 
@@ -335,13 +353,8 @@ def create_app(
         )
         if already:  # evaluate would publish nothing: answer now instead of after the wait
             return Response(alert.model_dump_json(), media_type="application/json")
-        if center.desk is None:
-            raise ApiError(503, "the message broker is not reachable yet")
-        try:
-            updated = await center.desk.submit(alert, action, token, **details)
-        except KafkaError as error:
-            log.warning("could not publish a %s action: %s", action, type(error).__name__)
-            raise ApiError(503, "the message broker is not reachable") from None
+        with publishing(f"a {action} action"):
+            updated = await ready(center.desk).submit(alert, action, token, **details)
         if updated is None:
             return JSONResponse({"alert_id": alert_id, "status": "pending"}, status_code=202)
         return Response(updated.model_dump_json(), media_type="application/json")
@@ -379,13 +392,8 @@ def create_app(
         if body.ends_at <= now:
             raise ApiError(422, "ends_at: must be in the future")
         silence = new_silence(zones, body.category, body.source, starts_at, body.ends_at, body.reason, token)
-        if center.producer is None:
-            raise ApiError(503, "the message broker is not reachable yet")
-        try:
-            await center.silences.add(center.producer, named(ZONE_EVENTS), silence)
-        except KafkaError as error:
-            log.warning("could not publish a silence: %s", type(error).__name__)
-            raise ApiError(503, "the message broker is not reachable") from None
+        with publishing("a silence"):
+            await center.silences.add(ready(center.producer), named(ZONE_EVENTS), silence)
         return Response(silence.model_dump_json(), status_code=201, media_type="application/json")
 
     @app.get("/api/silences", response_model=SilenceList, responses=_errors(401))
@@ -398,13 +406,8 @@ def create_app(
         silence = await center.silences.get(silence_id, datetime.now(UTC))
         if silence is None:
             raise ApiError(404, "no such active silence")
-        if center.producer is None:
-            raise ApiError(503, "the message broker is not reachable yet")
-        try:
-            await center.silences.end(center.producer, named(ZONE_EVENTS), silence)
-        except KafkaError as error:
-            log.warning("could not publish the end of a silence: %s", type(error).__name__)
-            raise ApiError(503, "the message broker is not reachable") from None
+        with publishing("the end of a silence"):
+            await center.silences.end(ready(center.producer), named(ZONE_EVENTS), silence)
         return SilenceEnded(id=silence.id, status="ended")
 
     @app.get(

@@ -12,7 +12,6 @@ REJECTED = "events.rejected"
 # Internal, keyed by zone: everything that may change a zone's alerts (admitted events,
 # operators' actions, timer ticks), so that one consumer writes each zone, in one order.
 ZONE_EVENTS = "zone.events"
-ACTIONS = ZONE_EVENTS
 
 INPUTS = (BEEPS, ALARMS, MOTION)
 ALL = (BEEPS, ALARMS, MOTION, ALERTS, REJECTED, ZONE_EVENTS)
