@@ -13,7 +13,6 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -208,8 +207,3 @@ class Stack:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-
-@contextlib.contextmanager
-def running_stack(partitions: int = 4) -> Iterator[Stack]:
-    with Stack.from_environment(partitions) as stack:
-        yield stack

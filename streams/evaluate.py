@@ -130,7 +130,7 @@ class Evaluator:
         self.sending: list[Awaitable[object]] = []
         self.saved_at = time.monotonic()
         self.lock = asyncio.Lock()
-        self.ticks_applied: set[str] = set()
+        self.ticked: dict[str, float] = {}  # zone -> when its last tick was sent, until applied
 
     async def process(self, batch: Sequence[EventT]) -> None:
         async with self.lock:
@@ -173,7 +173,7 @@ class Evaluator:
                 log.exception("the engine failed on an item of zone %s", zone_id)
             self.store.dirty.add(zone_id)
             if isinstance(item, Tick):
-                self.ticks_applied.add(zone_id)
+                self.ticked.pop(zone_id, None)
         self.sending += [await self.alerts.send(key=a.zone_id.encode(), value=a) for a in snapshots]
 
     async def _save(self) -> None:
@@ -196,7 +196,6 @@ def install(app: faust.App, config: Config, redis_url: str, partitions: int) -> 
     alerts = app.topic(topics.named(topics.ALERTS), key_serializer="raw", value_serializer=codec.ALERT)
     evaluator = Evaluator(engine, store, alerts)
     zones = [z.id for z in config.city.zones]
-    ticked: dict[str, float] = {}
 
     @app.on_partitions_revoked.connect
     async def on_revoked(*_: object, **__: object) -> None:
@@ -214,9 +213,6 @@ def install(app: faust.App, config: Config, redis_url: str, partitions: int) -> 
     async def wake_due_zones() -> None:
         """Save what a quiet stream left unsaved; tick each owned zone whose timers are due."""
         await evaluator.save()
-        for zone_id in evaluator.ticks_applied:
-            ticked.pop(zone_id, None)
-        evaluator.ticks_applied.clear()
         owned_partitions = {tp.partition for tp in app.consumer.assignment() if tp.topic == inbox_name}
         if not owned_partitions:
             return
@@ -224,7 +220,7 @@ def install(app: faust.App, config: Config, redis_url: str, partitions: int) -> 
         due, known = await store.due(wall)
         now = datetime.now(UTC)
         for zone_id in sorted(due | (set(zones) - known)):
-            if partition_of(zone_id, partitions) not in owned_partitions or wall - ticked.get(zone_id, 0) < TICK_RESEND_S:
+            if partition_of(zone_id, partitions) not in owned_partitions or wall - evaluator.ticked.get(zone_id, 0) < TICK_RESEND_S:
                 continue
-            ticked[zone_id] = wall
+            evaluator.ticked[zone_id] = wall
             await ticks.send(key=zone_id.encode(), value=Tick(tick=zone_id, at=now))
