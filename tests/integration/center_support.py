@@ -19,7 +19,6 @@ from typing import Any
 
 import httpx
 import uvicorn
-from aiokafka import AIOKafkaProducer
 from kafka import KafkaProducer
 
 from alert_rules.city import City, Token, Zone

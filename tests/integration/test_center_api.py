@@ -14,7 +14,6 @@ import pytest
 from tests.integration.center_support import (
     OPERATOR,
     RESPONDER,
-    SUPERVISOR,
     VIEWER,
     AlertPublisher,
     RunningCenter,

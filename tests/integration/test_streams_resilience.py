@@ -46,9 +46,13 @@ def send_panics(stack: Stack, name: str) -> dict[str, list[str]]:
     return sent
 
 
+def find_mine(alerts: dict, name: str) -> list[dict]:  # type: ignore[type-arg]
+    return [a for a in alerts.values() if a["source"]["id"].startswith(f"{name}-b")]
+
+
 def all_counted(name: str):  # type: ignore[no-untyped-def]
     def done(alerts: dict) -> bool:  # type: ignore[type-arg]
-        mine = [a for a in alerts.values() if a["source"]["id"].startswith(f"{name}-b")]
+        mine = find_mine(alerts, name)
         return len(mine) == BEEPERS and all(a["count"] >= PANICS_EACH for a in mine)
     return done
 
@@ -99,6 +103,3 @@ def test_two_workers_share_the_zones_without_doubling_alerts_or_deadlines(
     supervision = {m["alert_id"] for _, m in watch.messages if m["source"]["id"] == "pair-quiet"}
     assert len(supervision) == 1, "the silent panel's deadline fired more than once"
 
-
-def find_mine(alerts: dict, name: str) -> list[dict]:  # type: ignore[type-arg]
-    return [a for a in alerts.values() if a["source"]["id"].startswith(f"{name}-b")]

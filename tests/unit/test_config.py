@@ -32,7 +32,7 @@ def test_the_example_city_loads(example_config: Path) -> None:
 
 
 @pytest.mark.parametrize(("text", "expected"), [
-    (f"zones: [{{id: z1, polygon: [[0, 0], [1, 1]]}}]", "zones.yaml: zones[0] (id 'z1'): polygon:"),
+    ("zones: [{id: z1, polygon: [[0, 0], [1, 1]]}]", "zones.yaml: zones[0] (id 'z1'): polygon:"),
     ("zones: [{id: 'bad id', polygon: [[0, 0], [1, 1], [1, 0]]}]", "zones.yaml: zones[0] (id 'bad id'): id:"),
     ("zones: [{id: z1, polygon: [[-200, 0], [1, 1], [1, 0]]}]", "zones.yaml: zones[0] (id 'z1'): polygon:"),
     (f"zones: [{ZONE}]\nbeepers: [{{id: b1, home_zone: nowhere}}]", "zones.yaml: beepers[0] (id 'b1'): home_zone: unknown zone 'nowhere'"),
