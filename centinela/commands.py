@@ -29,6 +29,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     worker.add_argument("--config", help="configuration directory (else CENTINELA_CONFIG)")
     worker.add_argument("--web-port", type=int, default=6066, help="the Faust worker's own port on 127.0.0.1")
     worker.add_argument("--partitions", type=int, default=4)
+    worker.add_argument("--lane", choices=["urgent", "motion"],
+                        help="run one lane in this process (default: both, each in its own process)")
     worker.set_defaults(run=run_worker)
 
     center = sub.add_parser("center", help="run the monitoring center (HTTP) against CENTINELA_KAFKA and CENTINELA_REDIS")
@@ -101,14 +103,36 @@ def run_worker(args: argparse.Namespace) -> int:
     servers = running_servers("a worker")
     if servers is None:
         return 1
+    if args.lane is None:
+        return run_lanes(args)
     kafka, redis_url = servers
     import faust
 
-    from streams.app import create_app
+    from streams.app import MOTION_NICENESS, create_app
 
-    app = create_app(config, kafka, redis_url, web_port=args.web_port, partitions=args.partitions)
+    if args.lane == "motion":
+        os.nice(MOTION_NICENESS)
+    app = create_app(config, kafka, redis_url, web_port=args.web_port, partitions=args.partitions, lane=args.lane)
     faust.Worker(app, loglevel="INFO", quiet=True).execute_from_commandline()
     return 0
+
+
+def run_lanes(args: argparse.Namespace) -> int:
+    """A worker: each lane in its own process, restarted if it fails, all stopped together."""
+    from deploy.stack import free_port
+    from deploy.supervisor import Child, Supervisor
+    from streams.app import LANES
+
+    supervisor = Supervisor()
+    try:
+        for lane in LANES:
+            web_port = args.web_port if lane == "urgent" else free_port()
+            argv = [sys.executable, "-m", "centinela", "worker", "--lane", lane, "--web-port", str(web_port),
+                    "--partitions", str(args.partitions), *(["--config", args.config] if args.config else [])]
+            supervisor.start(Child(f"{lane} lane", argv, env={}, session=False))
+        return supervisor.run_until_signal()
+    finally:
+        supervisor.stop()
 
 
 def run_center(args: argparse.Namespace) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
@@ -11,6 +12,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
 
 @dataclass
 class Child:
@@ -19,16 +22,23 @@ class Child:
     env: dict[str, str]
     log: Path | None = None
     process: subprocess.Popen[bytes] | None = None
+    session: bool = True  # its own session: a Ctrl-C reaches the supervisor only, which stops it in order
     restarts: list[float] = field(default_factory=list)
 
     def start(self) -> None:
         out = self.log.open("ab") if self.log else None
         self.process = subprocess.Popen(
             self.argv, env={**os.environ, **self.env}, stdin=subprocess.DEVNULL,
-            stdout=out or None, stderr=subprocess.STDOUT if out else None, start_new_session=True,
+            stdout=out or None, stderr=subprocess.STDOUT if out else None, start_new_session=self.session,
+            preexec_fn=_stop_with_parent,
         )
         if out:
             out.close()
+
+
+def _stop_with_parent() -> None:
+    """A supervisor killed outright (SIGKILL) takes its children with it instead of orphaning them."""
+    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class Supervisor:

@@ -1,9 +1,9 @@
-"""The admit agents: one per input topic, so a flood of camera motion never queues a panic.
+"""The admit agents: one per input topic, each on its lane's consumer (see `streams.app`).
 
 Each batch is decided by the pure `streams.admit`, checked against the duplicate
-memory, and forwarded (zone.events) or kept (events.rejected); its offsets are
-acknowledged once those are delivered: at-least-once, and a redelivered batch is
-forwarded again, not dropped.
+memory, and forwarded (zone.events, one message per zone) or kept (events.rejected);
+its offsets are acknowledged once those are delivered: at-least-once, and a
+redelivered batch is forwarded again, not dropped.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -23,6 +23,7 @@ from alert_rules.events import ZoneEvent
 from centinela.config import Config
 from streams import codec, topics
 from streams.admit import AdmissionSettings, Received, Refusal, admit, rejection
+from streams.codec import ZoneBatch
 from streams.dedupe import DuplicateMemory
 from streams.delivery import Acknowledger
 
@@ -31,9 +32,25 @@ T = TypeVar("T")
 
 BATCH = 500
 BATCH_WAIT_S = 0.002  # the most a lone beep waits for company
+ZONE_BATCH_BYTES = 1024 * 1024  # keeps a zone.events message far below the broker's request limit
 
 
-def install(app: faust.App, config: Config, redis_url: str) -> None:
+def per_zone(admitted: Iterable[tuple[ZoneEvent, Received]]) -> list[ZoneBatch]:
+    """The admitted events grouped by zone, in their order, cut where a message would grow too large."""
+    open_batches: dict[str, tuple[ZoneBatch, int]] = {}
+    done: list[ZoneBatch] = []
+    for zone_event, message in admitted:
+        batch, size = open_batches.get(zone_event.zone_id, (None, 0))
+        if batch is None or size + len(message.value) > ZONE_BATCH_BYTES:
+            if batch is not None:
+                done.append(batch)
+            batch, size = ZoneBatch(zone_id=zone_event.zone_id, events=[]), 0
+        batch.events.append(zone_event)
+        open_batches[zone_event.zone_id] = (batch, size + len(message.value))
+    return done + [batch for batch, _ in open_batches.values()]
+
+
+def install(app: faust.App, config: Config, redis_url: str, inputs: Iterable[str]) -> None:
     settings: AdmissionSettings = config.admission
     memory = DuplicateMemory(aioredis.Redis.from_url(redis_url), settings.duplicate_memory_s)
     zone_events = app.topic(topics.named(topics.ZONE_EVENTS), key_serializer="raw", value_serializer=codec.ZONE)
@@ -57,9 +74,8 @@ def install(app: faust.App, config: Config, redis_url: str) -> None:
                 refused.append((message, Refusal("malformed", "could not be processed")))
         fresh = await _with_retry(lambda: memory.first_sightings(admitted))
         sent = [
-            await zone_events.send(key=zone_event.zone_id.encode(), value=zone_event)
-            for (zone_event, _), keep in zip(admitted, fresh)
-            if keep
+            await zone_events.send(key=batch.zone_id.encode(), value=batch)
+            for batch in per_zone(a for a, keep in zip(admitted, fresh) if keep)
         ]
         sent += [
             await rejected.send(key=message.key, value=rejection(message, refusal, now, settings))
@@ -71,7 +87,7 @@ def install(app: faust.App, config: Config, redis_url: str) -> None:
             log.info("%s: admitted %d, rejected %s, duplicates %d", topic, len(admitted), dict(reasons),
                      len(admitted) - sum(fresh))
 
-    for name in topics.INPUTS:
+    for name in inputs:
         source = app.topic(topics.named(name), key_serializer="raw", value_serializer="raw")
 
         async def admit_agent(stream: faust.StreamT, topic: str = name) -> None:

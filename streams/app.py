@@ -1,18 +1,32 @@
-"""The Faust application: its settings, and the agents installed on it."""
+"""The Faust applications: a worker's two lanes, their settings, and the agents on each.
+
+A lane is its own consumer group in its own process. The urgent lane admits beeps and
+alarm signals and evaluates every zone; the motion lane admits camera motion, at a lower
+CPU priority. A flood of motion therefore queues only behind itself: it never sits in
+front of a panic in a fetch, a buffer or the CPU, and reaches evaluation as one message
+per zone per batch.
+"""
 
 from __future__ import annotations
+
+from typing import Literal
 
 import faust
 
 from centinela.config import Config
-from streams import admission, codec, evaluate
+from streams import admission, codec, evaluate, topics
 from streams.fetching import use_prompt_fetches
 
+Lane = Literal["urgent", "motion"]
+LANES: tuple[Lane, ...] = ("urgent", "motion")
+MOTION_NICENESS = 5  # the motion lane yields the CPU to the urgent one
 
-def create_app(config: Config, kafka: str, redis_url: str, web_port: int, partitions: int = 4) -> faust.App:
+
+def create_app(config: Config, kafka: str, redis_url: str, web_port: int, partitions: int = 4,
+               lane: Lane = "urgent") -> faust.App:
     use_prompt_fetches()
     app = faust.App(
-        "centinela",
+        "centinela" if lane == "urgent" else f"centinela-{lane}",
         broker=f"kafka://{kafka}",
         store="memory://",
         autodiscover=False,
@@ -34,6 +48,9 @@ def create_app(config: Config, kafka: str, redis_url: str, web_port: int, partit
         topic_partitions=partitions,
     )
     codec.register()
-    admission.install(app, config, redis_url)
-    evaluate.install(app, config, redis_url, partitions)
+    if lane == "urgent":
+        admission.install(app, config, redis_url, inputs=(topics.BEEPS, topics.ALARMS))
+        evaluate.install(app, config, redis_url, partitions)
+    else:
+        admission.install(app, config, redis_url, inputs=(topics.MOTION,))
     return app

@@ -28,18 +28,29 @@ class Tick(Contract):
     at: Timestamp
 
 
+class ZoneBatch(Contract):
+    """The events one admission batch admitted for one zone, in order: one message, not hundreds."""
+
+    zone_id: Id
+    events: list[ZoneEvent]
+
+
 ZoneItem = ZoneEvent | OperatorAction | SilenceCommand | Tick
+ZoneMessage = ZoneBatch | OperatorAction | SilenceCommand | Tick
 
 
-def decode_zone_item(raw: bytes) -> ZoneItem:
+def decode_zone_items(raw: bytes) -> list[ZoneItem]:
+    """The items of one zone.events message, in the order they are to be applied."""
     data = json.loads(raw)
+    if "events" in data:
+        return list(ZoneBatch.model_validate(data).events)
     if "tick" in data:
-        return Tick.model_validate(data)
+        return [Tick.model_validate(data)]
     if "action_id" in data:
-        return OperatorAction.model_validate(data)
+        return [OperatorAction.model_validate(data)]
     if "silence_command" in data:
-        return SilenceCommand.model_validate(data)
-    return ZoneEvent.model_validate(data)
+        return [SilenceCommand.model_validate(data)]
+    raise ValueError("not a zone.events message")
 
 
 class ModelCodec(codecs.Codec):
@@ -59,4 +70,4 @@ class ModelCodec(codecs.Codec):
 def register() -> None:
     codecs.register(ALERT, ModelCodec(Alert.model_validate_json))
     codecs.register(REJECTED, ModelCodec(Rejected.model_validate_json))
-    codecs.register(ZONE, ModelCodec(decode_zone_item))
+    codecs.register(ZONE, ModelCodec(decode_zone_items))

@@ -5,7 +5,8 @@ device events, operators' actions, supervisors' silence commands and timer ticks
 consumer of a zone's partition is therefore the only writer of that zone, in one order,
 on any number of workers.
 
-Each batch runs through the pure engine and its alert snapshots are published at once.
+Each batch runs through the pure engine and its alert snapshots are published at once;
+an alert that a batch merely grouped into many times is published once, at its newest.
 The zones' states are saved to Redis at most every SAVE_EVERY_S, and only then are the
 events behind them acknowledged. A crash or a rebalance before a save replays those
 events onto the last saved state, which re-publishes identical snapshots (same alert id
@@ -30,11 +31,11 @@ from pydantic import ValidationError
 from pydantic_core import to_json
 
 from alert_rules.engine import Outcome, RuleEngine, ZoneState
-from alert_rules.events import OperatorAction
+from alert_rules.events import Alert, OperatorAction
 from alert_rules.rules import SilenceCommand
 from centinela.config import Config
 from streams import codec, topics
-from streams.codec import Tick, ZoneItem, decode_zone_item
+from streams.codec import Tick, ZoneItem, decode_zone_items
 
 log = logging.getLogger("centinela.evaluate")
 
@@ -46,6 +47,20 @@ TICK_RESEND_S = 3.0  # a tick not yet applied after this long is sent again
 
 STATE = "centinela:zone:"  # + zone id: the engine's ZoneState as JSON
 DEADLINES = "centinela:deadlines"  # zone id -> when its next timer is due (epoch seconds; inf: none)
+
+
+SUPERSEDABLE = frozenset({"grouped", "camera_attached"})  # repeats of one kind of change: the newest says it all
+
+
+def newest_changes(snapshots: Sequence[Alert]) -> list[Alert]:
+    """The snapshots to publish: all, except a grouping or attachment that a later one of the same alert follows."""
+    later: set[str] = set()
+    kept: list[Alert] = []
+    for alert in reversed(snapshots):
+        if alert.change not in SUPERSEDABLE or alert.alert_id not in later:
+            kept.append(alert)
+        later.add(alert.alert_id)
+    return kept[::-1]
 
 
 def zone_of(item: ZoneItem) -> str:
@@ -157,7 +172,7 @@ class Evaluator:
         items: list[ZoneItem] = []
         for event in batch:
             try:
-                items.append(decode_zone_item(event.message.value))
+                items.extend(decode_zone_items(event.message.value))
             except (ValidationError, ValueError, TypeError) as error:  # only we write this topic: a bug, not input
                 log.error("zone.events: skipped an undecodable message: %s", error)
         states = await self.store.load({zone_of(i) for i in items})
@@ -174,7 +189,7 @@ class Evaluator:
             self.store.dirty.add(zone_id)
             if isinstance(item, Tick):
                 self.ticked.pop(zone_id, None)
-        self.sending += [await self.alerts.send(key=a.zone_id.encode(), value=a) for a in snapshots]
+        self.sending += [await self.alerts.send(key=a.zone_id.encode(), value=a) for a in newest_changes(snapshots)]
 
     async def _save(self) -> None:
         await asyncio.gather(*self.sending)  # alerts delivered before the states that caused them are saved

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -40,7 +41,7 @@ def worker(stack: Stack, config: Path, log: Path, extra_env: dict[str, str] | No
             try:
                 process.wait(15)
             except subprocess.TimeoutExpired:
-                process.kill()
+                os.killpg(process.pid, signal.SIGKILL)  # the worker and its lanes
                 process.wait()
 
 

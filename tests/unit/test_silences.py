@@ -9,7 +9,7 @@ import pytest
 
 from alert_rules.engine import MAX_RUNTIME_SILENCES, Outcome, ZoneState
 from alert_rules.rules import Rules, SilenceCommand
-from streams.codec import Tick, decode_zone_item
+from streams.codec import Tick, decode_zone_items
 from streams.evaluate import apply
 from tests.unit.test_engine import Center, alarm, at
 
@@ -120,9 +120,9 @@ def test_a_command_for_another_zone_is_refused() -> None:
 
 def test_zone_events_carry_silence_commands_to_the_engine() -> None:
     cmd = command("c1", category="intrusion")
-    decoded = decode_zone_item(cmd.model_dump_json().encode())
+    [decoded] = decode_zone_items(cmd.model_dump_json().encode())
     assert isinstance(decoded, SilenceCommand) and decoded == cmd
-    assert isinstance(decode_zone_item(Tick(tick="centro", at=at(0)).model_dump_json().encode()), Tick)
+    assert decode_zone_items(Tick(tick="centro", at=at(0)).model_dump_json().encode()) == [Tick(tick="centro", at=at(0))]
     center = Center()
     apply(center.engine, center.states["centro"], decoded)
     assert center.send(alarm("e1", 130, s=10)).held_back
