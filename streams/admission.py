@@ -23,6 +23,7 @@ from alert_rules.events import ZoneEvent
 from centinela.config import Config
 from streams import codec, topics
 from streams.admit import AdmissionSettings, Received, Refusal, admit, rejection
+from streams.batching import in_batches
 from streams.codec import ZoneBatch
 from streams.dedupe import DuplicateMemory
 from streams.delivery import Acknowledger
@@ -31,7 +32,6 @@ log = logging.getLogger("centinela.admission")
 T = TypeVar("T")
 
 BATCH = 500
-BATCH_WAIT_S = 0.002  # the most a lone beep waits for company
 ZONE_BATCH_BYTES = 1024 * 1024  # keeps a zone.events message far below the broker's request limit
 
 
@@ -91,8 +91,8 @@ def install(app: faust.App, config: Config, redis_url: str, inputs: Iterable[str
         source = app.topic(topics.named(name), key_serializer="raw", value_serializer="raw")
 
         async def admit_agent(stream: faust.StreamT, topic: str = name) -> None:
-            async for batch in stream.noack_take(BATCH, within=BATCH_WAIT_S):
-                await handle(stream, list(batch), topic)
+            async for batch in in_batches(stream, BATCH):
+                await handle(stream, batch, topic)
 
         app.agent(source, name=f"admit.{name}")(admit_agent)
 

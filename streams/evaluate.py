@@ -35,12 +35,12 @@ from alert_rules.events import Alert, OperatorAction
 from alert_rules.rules import SilenceCommand
 from centinela.config import Config
 from streams import codec, topics
+from streams.batching import in_batches
 from streams.codec import Tick, ZoneItem, decode_zone_items
 
 log = logging.getLogger("centinela.evaluate")
 
 BATCH = 1000
-BATCH_WAIT_S = 0.002
 SAVE_EVERY_S = 0.1  # bounds both the Redis writes per second and what a crash replays
 TIMER_S = 0.5
 TICK_RESEND_S = 3.0  # a tick not yet applied after this long is sent again
@@ -219,7 +219,7 @@ def install(app: faust.App, config: Config, redis_url: str, partitions: int) -> 
 
     async def evaluate(stream: faust.StreamT) -> None:
         evaluator.stream = stream
-        async for batch in stream.noack_take(BATCH, within=BATCH_WAIT_S):
+        async for batch in in_batches(stream, BATCH):
             await evaluator.process(batch)
 
     app.agent(inbox, name="evaluate")(evaluate)
