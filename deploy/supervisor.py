@@ -23,6 +23,7 @@ class Child:
     log: Path | None = None
     process: subprocess.Popen[bytes] | None = None
     session: bool = True  # its own session: a Ctrl-C reaches the supervisor only, which stops it in order
+    niceness: int = 0  # added to its CPU niceness: higher yields the CPU to the others
     restarts: list[float] = field(default_factory=list)
 
     def start(self) -> None:
@@ -30,15 +31,16 @@ class Child:
         self.process = subprocess.Popen(
             self.argv, env={**os.environ, **self.env}, stdin=subprocess.DEVNULL,
             stdout=out or None, stderr=subprocess.STDOUT if out else None, start_new_session=self.session,
-            preexec_fn=_stop_with_parent,
+            preexec_fn=lambda: _prepare(self.niceness),
         )
         if out:
             out.close()
 
 
-def _stop_with_parent() -> None:
-    """A supervisor killed outright (SIGKILL) takes its children with it instead of orphaning them."""
+def _prepare(niceness: int) -> None:
+    """In the child: a supervisor killed outright (SIGKILL) takes it along instead of orphaning it."""
     ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    os.nice(niceness)
 
 
 class Supervisor:

@@ -1,8 +1,8 @@
 """The Faust applications: a worker's two lanes, their settings, and the agents on each.
 
 A lane is its own consumer group in its own process. The urgent lane admits beeps and
-alarm signals and evaluates every zone; the motion lane admits camera motion, at a lower
-CPU priority. A flood of motion therefore queues only behind itself: it never sits in
+alarm signals and evaluates every zone; the motion lane admits camera motion (and is
+started at the lowest CPU priority, like the cameras). A flood of motion therefore queues only behind itself: it never sits in
 front of a panic in a fetch, a buffer or the CPU, and reaches evaluation as one message
 per zone per batch.
 """
@@ -19,7 +19,6 @@ from streams.fetching import use_prompt_fetches
 
 Lane = Literal["urgent", "motion"]
 LANES: tuple[Lane, ...] = ("urgent", "motion")
-MOTION_NICENESS = 5  # the motion lane yields the CPU to the urgent one
 
 
 def create_app(config: Config, kafka: str, redis_url: str, web_port: int, partitions: int = 4,
