@@ -41,7 +41,10 @@ from streams.codec import Tick, ZoneItem, decode_zone_items
 log = logging.getLogger("centinela.evaluate")
 
 BATCH = 1000
-SAVE_EVERY_S = 0.1  # bounds both the Redis writes per second and what a crash replays
+# Bounds both the Redis writes and what a crash replays. A busy zone's state is ~250 KB:
+# saving 8 of them every 0.1 s blocked the event loop ~20 % of the time and tripled latency.
+SAVE_EVERY_S = 1.0
+YIELD_EVERY = 200  # items applied between two turns of the event loop (~5 ms of work)
 TIMER_S = 0.5
 TICK_RESEND_S = 3.0  # a tick not yet applied after this long is sent again
 
@@ -155,11 +158,14 @@ class Evaluator:
                 self.forget()
                 raise
             self.unsaved.extend(batch)
-            if time.monotonic() - self.saved_at >= SAVE_EVERY_S:
-                await self._save()
+            await self._save_if_due()
 
-    async def save(self) -> None:
+    async def save_if_due(self) -> None:
         async with self.lock:
+            await self._save_if_due()
+
+    async def _save_if_due(self) -> None:
+        if time.monotonic() - self.saved_at >= SAVE_EVERY_S:
             await self._save()
 
     def forget(self) -> None:
@@ -169,26 +175,35 @@ class Evaluator:
         self.store.forget()
 
     async def _apply(self, batch: Sequence[EventT]) -> None:
-        items: list[ZoneItem] = []
+        snapshots: list[Alert] = []
+        since_yield = 0
         for event in batch:
             try:
-                items.extend(decode_zone_items(event.message.value))
+                items = decode_zone_items(event.message.value)
             except (ValidationError, ValueError, TypeError) as error:  # only we write this topic: a bug, not input
                 log.error("zone.events: skipped an undecodable message: %s", error)
-        states = await self.store.load({zone_of(i) for i in items})
-        snapshots = []
-        for item in items:
-            zone_id = zone_of(item)
-            state = states.get(zone_id)
-            if state is None:
-                state = states[zone_id] = self.engine.new_state(zone_id, since=moment(item))
-            try:
-                snapshots.extend(apply(self.engine, state, item).alerts)
-            except Exception:  # one bad item must not stop the zone's other alerts
-                log.exception("the engine failed on an item of zone %s", zone_id)
-            self.store.dirty.add(zone_id)
-            if isinstance(item, Tick):
-                self.ticked.pop(zone_id, None)
+                continue
+            states = await self.store.load({zone_of(i) for i in items})
+            for item in items:
+                zone_id = zone_of(item)
+                state = states.get(zone_id)
+                if state is None:
+                    state = states[zone_id] = self.engine.new_state(zone_id, since=moment(item))
+                try:
+                    snapshots.extend(apply(self.engine, state, item).alerts)
+                except Exception:  # one bad item must not stop the zone's other alerts
+                    log.exception("the engine failed on an item of zone %s", zone_id)
+                self.store.dirty.add(zone_id)
+                if isinstance(item, Tick):
+                    self.ticked.pop(zone_id, None)
+            since_yield += len(items)
+            if since_yield >= YIELD_EVERY:  # a burst of motion must not hold the loop that admits panics
+                await self._publish(snapshots)
+                snapshots, since_yield = [], 0
+                await asyncio.sleep(0)
+        await self._publish(snapshots)
+
+    async def _publish(self, snapshots: Sequence[Alert]) -> None:
         self.sending += [await self.alerts.send(key=a.zone_id.encode(), value=a) for a in newest_changes(snapshots)]
 
     async def _save(self) -> None:
@@ -227,7 +242,7 @@ def install(app: faust.App, config: Config, redis_url: str, partitions: int) -> 
     @app.timer(TIMER_S, name="wake_due_zones")
     async def wake_due_zones() -> None:
         """Save what a quiet stream left unsaved; tick each owned zone whose timers are due."""
-        await evaluator.save()
+        await evaluator.save_if_due()
         owned_partitions = {tp.partition for tp in app.consumer.assignment() if tp.topic == inbox_name}
         if not owned_partitions:
             return
