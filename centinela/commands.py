@@ -124,7 +124,7 @@ def run_lanes(args: argparse.Namespace) -> int:
     from deploy.supervisor import Child, Supervisor
     from streams.app import LANES
 
-    supervisor = Supervisor()
+    supervisor = Supervisor(stop_timeout_s=7.0)  # within the 10 s that `centinela up` gives a worker
     try:
         for lane in LANES:
             web_port = args.web_port if lane == "urgent" else free_port()

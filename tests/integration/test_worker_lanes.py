@@ -1,0 +1,68 @@
+"""A worker is two lane processes: motion at the lowest CPU priority, a failed lane restarted,
+and both gone with the worker, whether it is stopped or killed outright."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from deploy.stack import Stack
+from tests.integration.support import worker
+
+pytestmark = pytest.mark.integration
+
+
+def lanes_of(pid: int) -> dict[str, int]:
+    """The worker's live lane processes by lane name."""
+    found: dict[str, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if int(stat[1]) == pid and stat[0] != "Z" and b"--lane" in argv:
+            found[argv[argv.index(b"--lane") + 1].decode()] = int(entry.name)
+    return found
+
+
+def niceness(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def wait_for(condition: Callable[[], bool], timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return condition()
+
+
+def test_a_worker_runs_its_lanes_restarts_a_failed_one_and_takes_them_along(
+        stack: Stack, example_config: Path, tmp_path: Path) -> None:
+    with worker(stack, example_config, tmp_path / "worker.log") as process:
+        assert wait_for(lambda: set(lanes_of(process.pid)) == {"urgent", "motion"}, 20), lanes_of(process.pid)
+        lanes = lanes_of(process.pid)
+        assert niceness(lanes["urgent"]) == 0 and niceness(lanes["motion"]) == 19
+
+        os.kill(lanes["motion"], signal.SIGKILL)
+        assert wait_for(lambda: lanes_of(process.pid).get("motion") not in (None, lanes["motion"]), 10), \
+            "the failed lane was not restarted"
+        lanes = lanes_of(process.pid)
+
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        assert wait_for(lambda: not any(alive(pid) for pid in lanes.values()), 5), "lanes outlived their worker"
