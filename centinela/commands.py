@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from centinela.config import Config, ConfigError, config_dir, load_config
+from streams.lanes import LANES
 
 DEFAULT_KAFKA_PORT = 9092
 DEFAULT_REDIS_PORT = 6390  # not 6379, so a system Redis is never mistaken for ours
@@ -32,8 +33,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     worker.add_argument("--config", help="configuration directory (else CENTINELA_CONFIG)")
     worker.add_argument("--web-port", type=int, default=6066, help="the Faust worker's own port on 127.0.0.1")
     worker.add_argument("--partitions", type=int, default=4)
-    worker.add_argument("--lane", choices=["urgent", "motion"],
-                        help="run one lane in this process (default: both, each in its own process)")
+    worker.add_argument("--lane", choices=LANES,
+                        help="run one lane in this process (default: all three, each in its own process)")
     worker.set_defaults(run=run_worker)
 
     center = sub.add_parser("center", help="run the monitoring center (HTTP) against CENTINELA_KAFKA and CENTINELA_REDIS")
@@ -122,7 +123,6 @@ def run_lanes(args: argparse.Namespace) -> int:
     """A worker: each lane in its own process, restarted if it fails, all stopped together."""
     from deploy.stack import free_port
     from deploy.supervisor import Child, Supervisor
-    from streams.app import LANES
 
     supervisor = Supervisor(stop_timeout_s=7.0)  # within the 10 s that `centinela up` gives a worker
     try:

@@ -1,31 +1,30 @@
-"""The Faust applications: a worker's two lanes, their settings, and the agents on each.
+"""The Faust applications: a worker's three lanes, their settings, and the agents on each.
 
 A lane is its own consumer group in its own process. The urgent lane admits beeps and
-alarm signals and evaluates every zone; the motion lane admits camera motion (and is
-started at the lowest CPU priority, like the cameras). A flood of motion therefore queues only behind itself: it never sits in
-front of a panic in a fetch, a buffer or the CPU, and reaches evaluation as one message
-per zone per batch.
+alarm signals; the motion lane admits camera motion (and is started at the lowest CPU
+priority, like the cameras); the evaluate lane applies zone.events to every zone it owns.
+A flood of motion therefore queues only behind itself: it never sits in front of a panic
+in a fetch, a buffer or an event loop, and reaches evaluation as one message per zone
+per batch. Evaluation has a loop of its own so that applying a burst, or saving states,
+never delays the admission of the next panic (measured: admission alone took a beep to
+zone.events in 22 ms at 500 events/s, 53 to 100 ms when it shared its loop).
 """
 
 from __future__ import annotations
-
-from typing import Literal
 
 import faust
 
 from centinela.config import Config
 from streams import admission, codec, evaluate, topics
 from streams.fetching import use_prompt_fetches
-
-Lane = Literal["urgent", "motion"]
-LANES: tuple[Lane, ...] = ("urgent", "motion")
+from streams.lanes import Lane
 
 
 def create_app(config: Config, kafka: str, redis_url: str, web_port: int, partitions: int = 4,
                lane: Lane = "urgent") -> faust.App:
     use_prompt_fetches()
     app = faust.App(
-        "centinela" if lane == "urgent" else f"centinela-{lane}",
+        f"centinela-{lane}",
         broker=f"kafka://{kafka}",
         store="memory://",
         autodiscover=False,
@@ -49,7 +48,8 @@ def create_app(config: Config, kafka: str, redis_url: str, web_port: int, partit
     codec.register()
     if lane == "urgent":
         admission.install(app, config, redis_url, inputs=(topics.BEEPS, topics.ALARMS))
-        evaluate.install(app, config, redis_url, partitions)
-    else:
+    elif lane == "motion":
         admission.install(app, config, redis_url, inputs=(topics.MOTION,))
+    else:
+        evaluate.install(app, config, redis_url, partitions)
     return app

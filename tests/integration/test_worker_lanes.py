@@ -1,4 +1,4 @@
-"""A worker is two lane processes: motion at the lowest CPU priority, a failed lane restarted,
+"""A worker is three lane processes: motion at the lowest CPU priority, a failed lane restarted,
 and both gone with the worker, whether it is stopped or killed outright."""
 
 from __future__ import annotations
@@ -54,9 +54,9 @@ def wait_for(condition: Callable[[], bool], timeout_s: float) -> bool:
 def test_a_worker_runs_its_lanes_restarts_a_failed_one_and_takes_them_along(
         stack: Stack, example_config: Path, tmp_path: Path) -> None:
     with worker(stack, example_config, tmp_path / "worker.log") as process:
-        assert wait_for(lambda: set(lanes_of(process.pid)) == {"urgent", "motion"}, 20), lanes_of(process.pid)
+        assert wait_for(lambda: set(lanes_of(process.pid)) == {"urgent", "motion", "evaluate"}, 20), lanes_of(process.pid)
         lanes = lanes_of(process.pid)
-        assert niceness(lanes["urgent"]) == 0 and niceness(lanes["motion"]) == 19
+        assert {lane: niceness(pid) for lane, pid in lanes.items()} == {"urgent": 0, "evaluate": 0, "motion": 19}
 
         os.kill(lanes["motion"], signal.SIGKILL)
         assert wait_for(lambda: lanes_of(process.pid).get("motion") not in (None, lanes["motion"]), 10), \
