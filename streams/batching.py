@@ -21,7 +21,7 @@ LINGER_S = 0.005  # under load, a batch waits this long for company: fewer, larg
 
 async def in_batches(stream: faust.StreamT, most: int) -> AsyncIterator[list[EventT]]:
     """The stream's events, unacknowledged, in batches of 1 to `most`: at rest at once, under load after LINGER_S."""
-    queue: asyncio.Queue[EventT] = asyncio.Queue(maxsize=4 * most)  # bounded: a slow handler slows the fetch
+    queue: asyncio.Queue[EventT] = asyncio.Queue(maxsize=2 * most)  # bounded: a slow handler slows the fetch
 
     async def fill() -> None:
         async for event in stream.noack().events():
