@@ -5,8 +5,8 @@ device events, operators' actions, supervisors' silence commands and timer ticks
 consumer of a zone's partition is therefore the only writer of that zone, in one order,
 on any number of workers.
 
-Each batch runs through the pure engine and its alert snapshots are published at once;
-an alert that a batch merely grouped into many times is published once, at its newest.
+Each batch runs through the pure engine and its alert snapshots, one per change, are
+published at once.
 The zones' states are saved to Redis at most every SAVE_EVERY_S, and only then are the
 events behind them acknowledged. A crash or a rebalance before a save replays those
 events onto the last saved state, which re-publishes identical snapshots (same alert id
@@ -50,20 +50,6 @@ TICK_RESEND_S = 3.0  # a tick not yet applied after this long is sent again
 
 STATE = "centinela:zone:"  # + zone id: the engine's ZoneState as JSON
 DEADLINES = "centinela:deadlines"  # zone id -> when its next timer is due (epoch seconds; inf: none)
-
-
-SUPERSEDABLE = frozenset({"grouped", "camera_attached"})  # repeats of one kind of change: the newest says it all
-
-
-def newest_changes(snapshots: Sequence[Alert]) -> list[Alert]:
-    """The snapshots to publish: all, except a grouping or attachment that a later one of the same alert follows."""
-    later: set[str] = set()
-    kept: list[Alert] = []
-    for alert in reversed(snapshots):
-        if alert.change not in SUPERSEDABLE or alert.alert_id not in later:
-            kept.append(alert)
-        later.add(alert.alert_id)
-    return kept[::-1]
 
 
 def zone_of(item: ZoneItem) -> str:
@@ -204,7 +190,7 @@ class Evaluator:
         await self._publish(snapshots)
 
     async def _publish(self, snapshots: Sequence[Alert]) -> None:
-        self.sending += [await self.alerts.send(key=a.zone_id.encode(), value=a) for a in newest_changes(snapshots)]
+        self.sending += [await self.alerts.send(key=a.zone_id.encode(), value=a) for a in snapshots]
 
     async def _save(self) -> None:
         await asyncio.gather(*self.sending)  # alerts delivered before the states that caused them are saved

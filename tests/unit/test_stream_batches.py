@@ -1,5 +1,4 @@
-"""How a flood stays small on the wire: one zone.events message per zone and batch, and
-an alert grouped into many times in one batch published once, at its newest."""
+"""How a flood stays small on the wire: one zone.events message per zone and batch."""
 
 from __future__ import annotations
 
@@ -10,9 +9,7 @@ import pytest
 from streams.admission import ZONE_BATCH_BYTES, per_zone
 from streams.admit import Received, admit
 from streams.codec import ZoneBatch, decode_zone_items
-from streams.evaluate import newest_changes
 from tests.unit.test_admit import CITY, NOW, SETTINGS, alarm, motion
-from tests.unit.test_engine import Center, beep
 
 
 def admitted(topic: str, value: dict[str, object], padding: int = 0) -> tuple[object, Received]:
@@ -48,21 +45,3 @@ def test_an_unknown_zone_events_message_is_an_error_not_an_empty_batch() -> None
     with pytest.raises(ValueError):
         decode_zone_items(b'{"zone_id": "tigre-centro"}')
     assert isinstance(ZoneBatch.model_validate({"zone_id": "tigre-centro", "events": []}), ZoneBatch)
-
-
-def test_a_batch_of_groupings_publishes_the_newest_snapshot_of_each_alert() -> None:
-    center = Center()
-    snapshots = [a for s in range(5) for a in center.send(beep(f"p{s}", s=s)).alerts]
-    other = center.send(beep("q0", device="bpr-2", s=5)).alerts
-    kept = newest_changes(snapshots + other)
-    assert [(a.change, a.count) for a in kept] == [("opened", 1), ("grouped", 5), ("opened", 1)]
-    assert kept[1].version == snapshots[-1].version
-
-
-def test_operator_changes_are_never_folded_away() -> None:
-    center = Center()
-    [opened] = center.send(beep("p0", s=0)).alerts
-    acked = center.act(opened, "ack", 1).alerts
-    grouped = center.send(beep("p1", s=2)).alerts
-    kept = newest_changes([opened, *acked, *grouped])
-    assert [a.change for a in kept] == ["opened", "acknowledged", "grouped"]
