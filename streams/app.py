@@ -20,8 +20,7 @@ from streams.fetching import use_prompt_fetches
 from streams.lanes import Lane
 
 
-def create_app(config: Config, kafka: str, redis_url: str, web_port: int, partitions: int = 4,
-               lane: Lane = "urgent") -> faust.App:
+def create_app(config: Config, kafka: str, redis_url: str, web_port: int, partitions: int, lane: Lane) -> faust.App:
     use_prompt_fetches()
     app = faust.App(
         f"centinela-{lane}",

@@ -36,7 +36,6 @@ class ZoneBatch(Contract):
 
 
 ZoneItem = ZoneEvent | OperatorAction | SilenceCommand | Tick
-ZoneMessage = ZoneBatch | OperatorAction | SilenceCommand | Tick
 
 
 def decode_zone_items(raw: bytes) -> list[ZoneItem]:
