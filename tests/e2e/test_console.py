@@ -8,10 +8,9 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from centinela.config import load_config
 from tests.integration.alerts import IN_ZONE_A, beep
-from tests.integration.center_support import RunningCenter, running_center, wait_until
-from tests.integration.support import Producer, worker
+from tests.integration.center_support import RunningCenter, center_with_worker, wait_until
+from tests.integration.support import Producer
 
 pytestmark = pytest.mark.e2e
 
@@ -26,9 +25,7 @@ OPERATOR = "op-secret"  # examples/tigre: "Operator 1"
 
 @pytest.fixture(scope="module")
 def center(stack, example_config, tmp_path_factory) -> Iterator[RunningCenter]:  # type: ignore[no-untyped-def]
-    """The real stream worker and the center, on the example city."""
-    with worker(stack, example_config, tmp_path_factory.mktemp("console") / "worker.log"), \
-            running_center(load_config(example_config).city, stack.kafka, stack.redis_url) as running:
+    with center_with_worker(stack, example_config, tmp_path_factory.mktemp("console") / "worker.log") as running:
         yield running
 
 

@@ -24,8 +24,10 @@ from kafka import KafkaProducer
 from alert_rules.city import City, Token, Zone
 from alert_rules.events import Alert, AlertSource
 from center.app import create_app
-from deploy.stack import free_port
+from centinela.config import load_config
+from deploy.stack import Stack, free_port
 from streams.topics import ALERTS, named
+from tests.integration.support import worker
 
 OPERATOR = "operator-secret-1"
 SUPERVISOR = "supervisor-secret-1"
@@ -157,3 +159,10 @@ def running_center(
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
         loop.close()
+
+
+@contextlib.contextmanager
+def center_with_worker(stack: Stack, config: Path, log: Path) -> Iterator[RunningCenter]:
+    """The real stream worker and a center beside it, both on the city in `config`."""
+    with worker(stack, config, log), running_center(load_config(config).city, stack.kafka, stack.redis_url) as running:
+        yield running

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from centinela.config import load_config
 from deploy.stack import Stack
 from tests.integration.alerts import IN_ZONE_A, beep
-from tests.integration.center_support import RunningCenter, running_center, wait_until
-from tests.integration.support import Producer, worker
+from tests.integration.center_support import RunningCenter, center_with_worker, wait_until
+from tests.integration.support import Producer
 
 pytestmark = pytest.mark.integration
 
@@ -20,9 +19,7 @@ OPERATOR, SUPERVISOR, RESPONDER, VIEWER = "op-secret", "sup-secret", "resp-secre
 
 @pytest.fixture(scope="module")
 def center(stack: Stack, example_config: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCenter]:
-    city = load_config(example_config).city
-    with worker(stack, example_config, tmp_path_factory.mktemp("center-streams") / "worker.log"), \
-            running_center(city, stack.kafka, stack.redis_url) as running:
+    with center_with_worker(stack, example_config, tmp_path_factory.mktemp("center-streams") / "worker.log") as running:
         yield running
 
 

@@ -9,11 +9,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from centinela.config import load_config
 from deploy.stack import Stack
 from tests.integration.alerts import signal
-from tests.integration.center_support import RunningCenter, running_center, wait_until
-from tests.integration.support import Producer, worker
+from tests.integration.center_support import RunningCenter, center_with_worker, wait_until
+from tests.integration.support import Producer
 
 pytestmark = pytest.mark.integration
 
@@ -23,9 +22,7 @@ PANEL = "acct-1003"  # tigre-delta
 
 @pytest.fixture(scope="module")
 def center(stack: Stack, example_config: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCenter]:
-    city = load_config(example_config).city
-    with worker(stack, example_config, tmp_path_factory.mktemp("silences") / "worker.log"), \
-            running_center(city, stack.kafka, stack.redis_url) as running:
+    with center_with_worker(stack, example_config, tmp_path_factory.mktemp("silences") / "worker.log") as running:
         yield running
 
 
