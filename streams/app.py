@@ -2,7 +2,8 @@
 
 A lane is its own consumer group in its own process. The urgent lane admits beeps and
 alarm signals; the motion lane admits camera motion (and is started at the lowest CPU
-priority, like the cameras); the evaluate lane applies zone.events to every zone it owns.
+priority, like the cameras); the evaluate lane applies zone.events to every zone it owns
+and keeps the zones' states in a Faust table.
 A flood of motion therefore queues only behind itself: it never sits in front of a panic
 in a fetch, a buffer or an event loop, and reaches evaluation as one message per zone
 per batch. Evaluation has a loop of its own so that applying a burst, or saving states,
@@ -23,7 +24,7 @@ from streams.lanes import Lane
 def create_app(config: Config, kafka: str, redis_url: str, web_port: int, partitions: int, lane: Lane) -> faust.App:
     use_prompt_fetches()
     app = faust.App(
-        f"centinela-{lane}",
+        topics.named(f"centinela-{lane}"),  # two systems on one broker keep their groups and tables apart
         broker=f"kafka://{kafka}",
         store="memory://",
         autodiscover=False,
@@ -50,5 +51,5 @@ def create_app(config: Config, kafka: str, redis_url: str, web_port: int, partit
     elif lane == "motion":
         admission.install(app, config, redis_url, inputs=(topics.MOTION,))
     else:
-        evaluate.install(app, config, redis_url, partitions)
+        evaluate.install(app, config, partitions)
     return app

@@ -1,0 +1,87 @@
+"""The zones' states in a Faust table, keyed by zone id, each saved whole.
+
+The table's changelog topic is the durable copy: a worker assigned a zone's partition,
+after a restart or a rebalance, recovers the zone from it before it applies the zone's
+next event. The key is the zone id, as on zone.events, so a zone's record lands on the
+partition of its events and has the same owner. A zone is one record so that a save is
+never half applied: a crash leaves each zone at one save or the next, and the events
+after that save, not yet acknowledged, are applied again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Awaitable, Callable, MutableMapping
+
+from kafka.partitioner.default import murmur2
+from pydantic_core import to_json
+
+from alert_rules.engine import RuleEngine, ZoneState
+
+log = logging.getLogger("centinela.evaluate")
+
+
+def partition_of(zone_id: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner gives a key (murmur2, as in Java)."""
+    return (murmur2(zone_id.encode()) & 0x7FFFFFFF) % partitions
+
+
+def dump(state: ZoneState) -> bytes:
+    return to_json(state.to_json(), inf_nan_mode="constants")
+
+
+class ZoneStore:
+    """The states of the zones this worker owns: in memory, saved to the table.
+
+    While this worker owns a zone's partition it is the zone's only writer, so the state in
+    memory is the truth and the table its copy; `forget()` at every rebalance.
+    """
+
+    def __init__(self, table: MutableMapping[bytes, bytes], partitions: int) -> None:
+        self.table = table
+        self.partitions = partitions
+        self.states: dict[str, ZoneState] = {}
+        self.dirty: set[str] = set()
+        self.deadlines: dict[str, float] = {}  # zone -> when its timer is next due (inf: never)
+
+    def forget(self) -> None:
+        self.states.clear()
+        self.dirty.clear()
+        self.deadlines.clear()
+
+    def load(self, zone_id: str) -> ZoneState | None:
+        state = self.states.get(zone_id)
+        if state is None and (raw := self.table.get(zone_id.encode())) is not None:
+            try:
+                state = self.states[zone_id] = ZoneState.from_json(json.loads(raw))
+            except (ValueError, KeyError, TypeError) as error:  # a bug, not input: start the zone afresh, loudly
+                log.error("zone %s: its saved state does not load (%s); it starts afresh", zone_id, error)
+        return state
+
+    async def save(self, engine: RuleEngine, flush: Callable[[], Awaitable[None]]) -> set[str]:
+        """Write the zones changed since the last save; those zones, whose next deadlines are now known.
+
+        The last record of each partition is written alone, after the others are delivered:
+        Tansu reports a partition's end as the first offset of its last batch plus one, and a
+        worker recovering the table reads only up to there.
+        """
+        saved = set(self.dirty)
+        by_partition: dict[int, list[str]] = {}
+        for zone_id in sorted(saved):
+            by_partition.setdefault(partition_of(zone_id, self.partitions), []).append(zone_id)
+        lasts = [zones.pop() for zones in by_partition.values()]
+        for zones in by_partition.values():
+            self._write(zones, engine)
+        await flush()
+        self._write(lasts, engine)
+        self.dirty.clear()
+        return saved
+
+    def _write(self, zone_ids: list[str], engine: RuleEngine) -> None:
+        for zone_id in zone_ids:
+            state = self.states[zone_id]
+            self.table[zone_id.encode()] = dump(state)
+            due = engine.next_deadline(state)
+            self.deadlines[zone_id] = due.timestamp() if due else math.inf

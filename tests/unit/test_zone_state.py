@@ -1,0 +1,87 @@
+"""The zones' states in the table: keyed like their events, saved whole, last records alone."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+import pytest
+from aiokafka.partitioner import DefaultPartitioner
+
+from streams.evaluate import TICK_RESEND_S, Evaluator
+from streams.zone_state import ZoneStore, dump, partition_of
+from tests.unit.test_engine import Center, beep
+
+
+def test_a_zone_is_on_the_partition_kafka_gives_its_events() -> None:
+    kafka = DefaultPartitioner()
+    for partitions in (1, 4, 12):
+        every = list(range(partitions))
+        for zone in ["centro", "norte", "tigre-centro", "zone-a", "z:9"]:
+            assert partition_of(zone, partitions) == kafka(zone.encode(), every, every)
+
+
+class Recorder(dict[bytes, bytes]):
+    """A table that remembers the order of its writes, and where the flushes fell."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.log: list[str] = []
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        self.log.append(key.decode())
+        super().__setitem__(key, value)
+
+    async def flush(self) -> None:
+        self.log.append("|flush|")
+
+
+def saved(partitions: int) -> tuple[Center, Recorder, ZoneStore]:
+    center = Center()
+    center.send(beep("e1", "panic", "bpr-1", 10))  # an open alert in norte: a deadline in 30 s
+    table = Recorder()
+    store = ZoneStore(table, partitions)
+    store.states.update(center.states)
+    store.dirty.update(center.states)
+    assert asyncio.run(store.save(center.engine, table.flush)) == {"centro", "norte"}
+    return center, table, store
+
+
+def test_the_last_record_of_each_partition_is_written_alone_after_the_others_are_delivered() -> None:
+    _, together, _ = saved(partitions=1)  # both zones on partition 0
+    assert together.log == ["centro", "|flush|", "norte"]
+    apart = next(p for p in range(2, 20) if partition_of("centro", p) != partition_of("norte", p))
+    _, alone, _ = saved(partitions=apart)
+    assert alone.log[0] == "|flush|" and sorted(alone.log[1:]) == ["centro", "norte"]
+
+
+def test_a_saved_zone_loads_as_it_was_and_its_deadline_is_known() -> None:
+    center, table, store = saved(partitions=1)
+    store.forget()
+    assert store.deadlines == {}
+    norte = store.load("norte")
+    assert norte is not None and norte is not center.states["norte"]
+    assert json.dumps(norte.to_json()) == json.dumps(center.states["norte"].to_json())
+    assert table[b"norte"] == dump(center.states["norte"])
+    _, _, again = saved(partitions=1)
+    [alert] = center.states["norte"].alerts.values()
+    assert again.deadlines["norte"] == alert.escalate_at
+
+
+def test_a_state_that_does_not_load_is_reported_and_the_zone_starts_afresh(caplog: pytest.LogCaptureFixture) -> None:
+    store = ZoneStore({b"centro": b'{"zone_id": "centro"}'}, 1)
+    with caplog.at_level(logging.ERROR, logger="centinela.evaluate"):
+        assert store.load("centro") is None
+    assert "zone centro: its saved state does not load" in caplog.text
+    assert store.load("norte") is None
+
+
+def test_a_zone_is_ticked_when_due_or_not_yet_loaded_and_not_again_until_its_state_is_saved() -> None:
+    center, _, store = saved(partitions=1)
+    evaluator = Evaluator(center.engine, store, alerts=None, assigned=set, flush=Recorder().flush)  # type: ignore[arg-type]
+    escalation = store.deadlines["norte"]
+    assert evaluator.due_zones(["centro", "norte", "sur"], escalation - 1) == ["sur"]  # sur: never loaded here
+    assert evaluator.due_zones(["centro", "norte", "sur"], escalation) == ["norte"]
+    assert evaluator.due_zones(["norte", "sur"], escalation + TICK_RESEND_S - 2) == []
+    assert evaluator.due_zones(["norte", "sur"], escalation + TICK_RESEND_S + 1) == ["norte", "sur"]
