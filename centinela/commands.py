@@ -35,6 +35,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     worker.add_argument("--partitions", type=int, default=4)
     worker.add_argument("--lane", choices=LANES,
                         help="run one lane in this process (default: all three, each in its own process)")
+    worker.add_argument("--data", type=Path,
+                        help="keep the zone states in RocksDB here, shared by the workers of one machine "
+                             "(default: in memory, recovered from the changelog topic at start)")
     worker.set_defaults(run=run_worker)
 
     center = sub.add_parser("center", help="run the monitoring center (HTTP) against CENTINELA_KAFKA and CENTINELA_REDIS")
@@ -114,7 +117,8 @@ def run_worker(args: argparse.Namespace) -> int:
 
     from streams.app import create_app
 
-    app = create_app(config, kafka, redis_url, web_port=args.web_port, partitions=args.partitions, lane=args.lane)
+    app = create_app(config, kafka, redis_url, web_port=args.web_port, partitions=args.partitions, lane=args.lane,
+                     tables=args.data.resolve() if args.data else None)
     faust.Worker(app, loglevel="INFO", quiet=True).execute_from_commandline()
     return 0
 
@@ -129,7 +133,8 @@ def run_lanes(args: argparse.Namespace) -> int:
         for lane in LANES:
             web_port = args.web_port if lane == "urgent" else free_port()
             argv = [sys.executable, "-m", "centinela", "worker", "--lane", lane, "--web-port", str(web_port),
-                    "--partitions", str(args.partitions), *(["--config", args.config] if args.config else [])]
+                    "--partitions", str(args.partitions), *(["--config", args.config] if args.config else []),
+                    *(["--data", str(args.data)] if args.data and lane == "evaluate" else [])]
             niceness = CAMERA_NICENESS if lane == "motion" else 0
             supervisor.start(Child(f"{lane} lane", argv, env={}, session=False, niceness=niceness))
         return supervisor.run_until_signal()
@@ -197,8 +202,8 @@ def run_system(config: Config, workers: int, partitions: int, data: Path,
     env = {"CENTINELA_KAFKA": stack.kafka, "CENTINELA_REDIS": stack.redis_url, "CENTINELA_HTTP": http,
            "CENTINELA_CONFIG": str(config.directory.resolve())}
     centinela = [sys.executable, "-m", "centinela"]
-    commands = [(f"worker-{n + 1}", [*centinela, "worker", "--web-port", str(free_port()), "--partitions", str(partitions)])
-                for n in range(workers)]
+    worker = [*centinela, "worker", "--partitions", str(partitions), "--data", str(data / "tables")]
+    commands = [(f"worker-{n + 1}", [*worker, "--web-port", str(free_port())]) for n in range(workers)]
     commands.append(("center", [*centinela, "center", "--snapshots", str(snapshots)]))
     if any(camera.source is not None for camera in config.city.cameras):
         commands.append(("cameras", [*centinela, "cameras", "run", "--kafka", stack.kafka, "--snapshots", str(snapshots)]))

@@ -14,7 +14,11 @@ import json
 import logging
 import math
 from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
 
+from faust.stores import STORES
+from faust.stores.rocksdb import Store as RocksDBStore
+from faust.stores.rocksdb import rocksdict
 from kafka.partitioner.default import murmur2
 from pydantic_core import to_json
 
@@ -26,6 +30,28 @@ log = logging.getLogger("centinela.evaluate")
 def partition_of(zone_id: str, partitions: int) -> int:
     """The partition Kafka's default partitioner gives a key (murmur2, as in Java)."""
     return (murmur2(zone_id.encode()) & 0x7FFFFFFF) % partitions
+
+
+def table_store(directory: Path | None) -> str:
+    """Where the table lives: RocksDB under `directory` when given and rocksdict installs, else memory."""
+    return "memory://" if directory is None or rocksdict is None else "zonedb://"
+
+
+class ZoneDB(RocksDBStore):
+    """Faust's RocksDB store, writing each zone to its own partition's database.
+
+    Faust's store writes a key into the database of the partition of the event being
+    processed, and asserts there is one; zones are saved after batches and from a timer,
+    where there is none. A zone id key's partition is the one Kafka gives it.
+    """
+
+    def _set(self, key: bytes, value: bytes | None) -> None:
+        partition = partition_of(key.decode(), self.table.partitions or 1)
+        self._key_index[key] = partition
+        self._db_for_partition(partition).put(key, value)
+
+
+STORES.aliases["zonedb"] = f"{__name__}:ZoneDB"
 
 
 def dump(state: ZoneState) -> bytes:

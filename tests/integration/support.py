@@ -25,12 +25,14 @@ def now_ts(offset_s: float = 0.0) -> str:
 
 
 @contextmanager
-def worker(stack: Stack, config: Path, log: Path, extra_env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
-    """A real stream worker process (`centinela worker`), stopped after the block."""
+def worker(stack: Stack, config: Path, log: Path, extra_env: dict[str, str] | None = None,
+           args: list[str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    """A real stream worker process (`centinela worker [args]`), stopped after the block."""
     env = {**os.environ, "CENTINELA_KAFKA": stack.kafka, "CENTINELA_REDIS": stack.redis_url, **(extra_env or {})}
     with log.open("ab") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "centinela", "worker", "--config", str(config), "--web-port", str(free_port())],
+            [sys.executable, "-m", "centinela", "worker", "--config", str(config), "--web-port", str(free_port()),
+             *(args or [])],
             env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )
     try:
