@@ -32,7 +32,7 @@ from centinela.config import Config
 from streams import codec, topics
 from streams.batching import in_batches
 from streams.codec import Tick, ZoneItem, decode_zone_items
-from streams.zone_state import ZoneStore, partition_of
+from streams.zone_state import Save, ZoneStore, partition_of
 
 log = logging.getLogger("centinela.evaluate")
 
@@ -81,7 +81,8 @@ class Evaluator:
         self.unsaved: list[EventT] = []
         self.sending: list[Awaitable[object]] = []
         self.saved_at = time.monotonic()
-        self.lock = asyncio.Lock()
+        self.lock = asyncio.Lock()  # held while states change: applying a batch, taking a save, forgetting
+        self.writing = asyncio.Lock()  # held while a save is written, so that events go on being applied
         self.ticked: dict[str, float] = {}  # zone -> when its last tick was sent, until its state is saved
 
     async def process(self, batch: Sequence[EventT]) -> None:
@@ -109,8 +110,28 @@ class Evaluator:
         return due
 
     async def _save_if_due(self) -> None:
-        if time.monotonic() - self.saved_at >= SAVE_EVERY_S:
-            await self._save()
+        if time.monotonic() - self.saved_at >= SAVE_EVERY_S and not self.writing.locked():
+            await self.writing.acquire()
+            save, delivering, applied = self.store.take(self.engine), self.sending, self.unsaved
+            self.sending, self.unsaved, self.saved_at = [], [], time.monotonic()
+            asyncio.ensure_future(self._write(save, delivering, applied))
+
+    async def _write(self, save: Save, delivering: list[Awaitable[object]], applied: list[EventT]) -> None:
+        """Deliver the alerts, then the states that caused them; only then acknowledge the events applied."""
+        try:
+            await asyncio.gather(*delivering)
+            await self.store.write(save, self.flush)
+            for zone_id in save.zones:
+                self.ticked.pop(zone_id, None)
+            if self.stream is not None:  # Faust delivers the table's changelog before it commits these
+                for event in applied:
+                    await self.stream.ack(event)
+        except Exception:  # the next save writes these zones again; the events wait for it
+            log.exception("saving %d zones failed; they are saved again next time", len(save.zones))
+            self.store.dirty |= save.zones
+            self.unsaved[:0] = applied
+        finally:
+            self.writing.release()
 
     def forget(self) -> None:
         """Drop what is not saved; its events are not acknowledged, so they come again."""
@@ -148,18 +169,6 @@ class Evaluator:
     async def _publish(self, snapshots: Sequence[Alert]) -> None:
         self.sending += [await self.alerts.send(key=a.zone_id.encode(), value=a) for a in snapshots]
 
-    async def _save(self) -> None:
-        await asyncio.gather(*self.sending)  # alerts delivered before the states that caused them are saved
-        self.sending.clear()
-        for zone_id in await self.store.save(self.engine, self.flush):
-            self.ticked.pop(zone_id, None)
-        # Faust delivers the table's changelog before it commits these offsets.
-        if self.stream is not None:
-            for event in self.unsaved:
-                await self.stream.ack(event)
-        self.unsaved.clear()
-        self.saved_at = time.monotonic()
-
 
 def install(app: faust.App, config: Config, partitions: int) -> None:
     engine = RuleEngine(config.city, config.rules)
@@ -175,7 +184,8 @@ def install(app: faust.App, config: Config, partitions: int) -> None:
 
     @app.on_partitions_revoked.connect
     async def on_revoked(*_: object, **__: object) -> None:
-        async with evaluator.lock:  # after the batch in flight, never in the middle of it
+        # After the batch and the save in flight: a zone's next owner starts from what is written.
+        async with evaluator.lock, evaluator.writing:
             evaluator.forget()
 
     async def evaluate(stream: faust.StreamT) -> None:

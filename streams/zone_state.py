@@ -14,6 +14,7 @@ import json
 import logging
 import math
 from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from faust.stores import STORES
@@ -86,28 +87,37 @@ class ZoneStore:
                 log.error("zone %s: its saved state does not load (%s); it starts afresh", zone_id, error)
         return state
 
-    async def save(self, engine: RuleEngine, flush: Callable[[], Awaitable[None]]) -> set[str]:
-        """Write the zones changed since the last save; those zones, whose next deadlines are now known.
+    def take(self, engine: RuleEngine) -> Save:
+        """The records of the zones changed since the last take, and their next deadlines; nothing is written yet."""
+        by_partition: dict[int, list[tuple[bytes, bytes]]] = {}
+        for zone_id in sorted(self.dirty):
+            state = self.states[zone_id]
+            by_partition.setdefault(partition_of(zone_id, self.partitions), []).append(
+                (zone_id.encode(), dump(state)))
+            due = engine.next_deadline(state)
+            self.deadlines[zone_id] = due.timestamp() if due else math.inf
+        save = Save(zones=set(self.dirty), last=[records.pop() for records in by_partition.values()],
+                    first=[record for records in by_partition.values() for record in records])
+        self.dirty.clear()
+        return save
 
-        The last record of each partition is written alone, after the others are delivered:
+    async def write(self, save: Save, flush: Callable[[], Awaitable[None]]) -> None:
+        """Write a save: the last record of each partition alone, after the others are delivered.
+
         Tansu reports a partition's end as the first offset of its last batch plus one, and a
         worker recovering the table reads only up to there.
         """
-        saved = set(self.dirty)
-        by_partition: dict[int, list[str]] = {}
-        for zone_id in sorted(saved):
-            by_partition.setdefault(partition_of(zone_id, self.partitions), []).append(zone_id)
-        lasts = [zones.pop() for zones in by_partition.values()]
-        for zones in by_partition.values():
-            self._write(zones, engine)
+        for key, value in save.first:
+            self.table[key] = value
         await flush()
-        self._write(lasts, engine)
-        self.dirty.clear()
-        return saved
+        for key, value in save.last:
+            self.table[key] = value
 
-    def _write(self, zone_ids: list[str], engine: RuleEngine) -> None:
-        for zone_id in zone_ids:
-            state = self.states[zone_id]
-            self.table[zone_id.encode()] = dump(state)
-            due = engine.next_deadline(state)
-            self.deadlines[zone_id] = due.timestamp() if due else math.inf
+
+@dataclass
+class Save:
+    """Zone records taken at one moment (`ZoneStore.take`), to be written (`ZoneStore.write`)."""
+
+    zones: set[str]
+    first: list[tuple[bytes, bytes]]
+    last: list[tuple[bytes, bytes]]  # one per partition

@@ -399,7 +399,8 @@ def main() -> int:
     city.write(config)
     figures: dict[str, Any] = {}
     progress(f"starting Tansu and Redis ({PARTITIONS} partitions) in {work}")
-    with Stack(partitions=PARTITIONS, workdir=work) as stack, worker(stack, config, work / "worker.log") as process:
+    tables = ["--data", str(work / "tables")]  # as `centinela up` runs its workers: the zone table in RocksDB
+    with Stack(partitions=PARTITIONS, workdir=work) as stack, worker(stack, config, work / "worker.log", args=tables) as process:
         progress(f"worker pid {process.pid}; waiting for it to join and answer")
         figures["worker_ready_s"] = round(wait_until_ready(stack.kafka, city), 1)
 
@@ -461,6 +462,7 @@ def main() -> int:
     figures["target_p99_flood"] = f"<= {TARGET_P99_FLOOD_MS} ms: {'met' if p99f <= TARGET_P99_FLOOD_MS else 'NOT met'}"
     settings = {
         "broker": "Tansu (memory storage), same machine", "partitions": PARTITIONS, "workers": 1,
+        "zone table": "RocksDB (--data), changelog on Tansu",
         "zones": f"{BUSY_ZONES} busy + {PARTITIONS} quiet (sentinels)", "beepers": BEEPERS,
         "panels": PANELS, "cameras": len(city.cameras),
         "mix": "40% beeps (70% heartbeat, 8% panic), 30% Contact ID, 30% motion episodes",

@@ -44,7 +44,10 @@ def saved(partitions: int) -> tuple[Center, Recorder, ZoneStore]:
     store = ZoneStore(table, partitions)
     store.states.update(center.states)
     store.dirty.update(center.states)
-    assert asyncio.run(store.save(center.engine, table.flush)) == {"centro", "norte"}
+    save = store.take(center.engine)
+    assert save.zones == {"centro", "norte"} and not store.dirty
+    assert table.log == [], "taking a save writes nothing"
+    asyncio.run(store.write(save, table.flush))
     return center, table, store
 
 
@@ -85,3 +88,22 @@ def test_a_zone_is_ticked_when_due_or_not_yet_loaded_and_not_again_until_its_sta
     assert evaluator.due_zones(["centro", "norte", "sur"], escalation) == ["norte"]
     assert evaluator.due_zones(["norte", "sur"], escalation + TICK_RESEND_S - 2) == []
     assert evaluator.due_zones(["norte", "sur"], escalation + TICK_RESEND_S + 1) == ["norte", "sur"]
+
+
+def test_a_save_that_fails_leaves_its_zones_and_events_for_the_next_one() -> None:
+    center, _, store = saved(partitions=1)
+    store.dirty.update(["centro", "norte"])
+
+    async def broken() -> None:
+        raise ConnectionError("broker gone")
+
+    evaluator = Evaluator(center.engine, store, alerts=None, assigned=set, flush=broken)  # type: ignore[arg-type]
+    events: list = [object(), object()]  # type: ignore[type-arg]
+
+    async def attempt() -> None:
+        await evaluator.writing.acquire()
+        await evaluator._write(store.take(center.engine), [], events)
+
+    asyncio.run(attempt())
+    assert store.dirty == {"centro", "norte"} and evaluator.unsaved == events
+    assert not evaluator.writing.locked()
