@@ -3,7 +3,8 @@
 Each batch is decided by the pure `streams.admit`, checked against the duplicate
 memory, and forwarded (zone.events, one message per zone) or kept (events.rejected);
 its offsets are acknowledged once those are delivered: at-least-once, and a
-redelivered batch is forwarded again, not dropped.
+redelivered batch is forwarded again, not dropped. Camera motion waits for evaluation
+to catch up before its next batch (`streams.flow`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from streams.batching import in_batches
 from streams.codec import ZoneBatch
 from streams.dedupe import DuplicateMemory
 from streams.delivery import Acknowledger
+from streams.flow import Backpressure
+from streams.zone_state import partition_of
 
 log = logging.getLogger("centinela.admission")
 T = TypeVar("T")
@@ -52,7 +55,10 @@ def per_zone(admitted: Iterable[tuple[ZoneEvent, Received]]) -> list[ZoneBatch]:
 
 def install(app: faust.App, config: Config, redis_url: str, inputs: Iterable[str]) -> None:
     settings: AdmissionSettings = config.admission
-    memory = DuplicateMemory(aioredis.Redis.from_url(redis_url), settings.duplicate_memory_s)
+    client = aioredis.Redis.from_url(redis_url)
+    memory = DuplicateMemory(client, settings.duplicate_memory_s)
+    backpressure = Backpressure(client)  # used for camera motion only
+    partitions = app.conf.topic_partitions
     zone_events = app.topic(topics.named(topics.ZONE_EVENTS), key_serializer="raw", value_serializer=codec.ZONE)
     rejected = app.topic(topics.named(topics.REJECTED), key_serializer="raw", value_serializer=codec.REJECTED)
 
@@ -73,10 +79,11 @@ def install(app: faust.App, config: Config, redis_url: str, inputs: Iterable[str
                 log.exception("admission failed on %s", message.position)
                 refused.append((message, Refusal("malformed", "could not be processed")))
         fresh = await _with_retry(lambda: memory.first_sightings(admitted))
-        sent = [
-            await zone_events.send(key=batch.zone_id.encode(), value=batch)
-            for batch in per_zone(a for a, keep in zip(admitted, fresh) if keep)
-        ]
+        sent = []
+        for zone_batch in per_zone(a for a, keep in zip(admitted, fresh) if keep):
+            if topic == topics.MOTION:
+                backpressure.sending(partition_of(zone_batch.zone_id, partitions))
+            sent.append(await zone_events.send(key=zone_batch.zone_id.encode(), value=zone_batch))
         sent += [
             await rejected.send(key=message.key, value=rejection(message, refusal, now, settings))
             for message, refusal in refused
@@ -93,6 +100,8 @@ def install(app: faust.App, config: Config, redis_url: str, inputs: Iterable[str
         async def admit_agent(stream: faust.StreamT, topic: str = name) -> None:
             async for batch in in_batches(stream, BATCH):
                 await handle(stream, batch, topic)
+                if topic == topics.MOTION:
+                    await backpressure.wait()
 
         app.agent(source, name=f"admit.{name}")(admit_agent)
 

@@ -64,5 +64,5 @@ def create_app(config: Config, kafka: str, redis_url: str, web_port: int, partit
     elif lane == "motion":
         admission.install(app, config, redis_url, inputs=(topics.MOTION,))
     else:
-        evaluate.install(app, config, partitions)
+        evaluate.install(app, config, redis_url, partitions)
     return app

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
 import faust
+import redis.asyncio as aioredis
 from faust.types import TP, EventT
 from pydantic import ValidationError
 
@@ -32,6 +33,7 @@ from centinela.config import Config
 from streams import codec, topics
 from streams.batching import in_batches
 from streams.codec import Tick, ZoneItem, decode_zone_items
+from streams.flow import Progress
 from streams.zone_state import Save, ZoneStore, partition_of
 
 log = logging.getLogger("centinela.evaluate")
@@ -71,12 +73,14 @@ class Evaluator:
     """Applies batches of zone items, publishes their alerts, saves and acknowledges."""
 
     def __init__(self, engine: RuleEngine, store: ZoneStore, alerts: faust.TopicT,
-                 assigned: Callable[[], set[TP]], flush: Callable[[], Awaitable[None]]) -> None:
+                 assigned: Callable[[], set[TP]], flush: Callable[[], Awaitable[None]],
+                 applied: Callable[[Sequence[EventT]], Awaitable[None]]) -> None:
         self.engine = engine
         self.store = store
         self.alerts = alerts
         self.assigned = assigned
         self.flush = flush
+        self.applied = applied  # tells motion admission how far evaluation is (streams.flow)
         self.stream: faust.StreamT | None = None
         self.unsaved: list[EventT] = []
         self.sending: list[Awaitable[object]] = []
@@ -97,6 +101,7 @@ class Evaluator:
                 raise
             self.unsaved.extend(batch)
             await self._save_if_due()
+        await self.applied(batch)
 
     async def save_if_due(self) -> None:
         async with self.lock:
@@ -170,8 +175,9 @@ class Evaluator:
         self.sending += [await self.alerts.send(key=a.zone_id.encode(), value=a) for a in snapshots]
 
 
-def install(app: faust.App, config: Config, partitions: int) -> None:
+def install(app: faust.App, config: Config, redis_url: str, partitions: int) -> None:
     engine = RuleEngine(config.city, config.rules)
+    progress = Progress(aioredis.Redis.from_url(redis_url))
     # Raw bytes in and out, partitioned by key (the zone id) like zone.events, from agent or timer alike.
     table = app.Table(TABLE, partitions=partitions, key_type=bytes, value_type=bytes, use_partitioner=True)
     store = ZoneStore(table, partitions)
@@ -179,7 +185,8 @@ def install(app: faust.App, config: Config, partitions: int) -> None:
     inbox = app.topic(inbox_name, key_serializer="raw", value_serializer="raw")
     ticks = app.topic(inbox_name, key_serializer="raw", value_serializer=codec.ZONE)
     alerts = app.topic(topics.named(topics.ALERTS), key_serializer="raw", value_serializer=codec.ALERT)
-    evaluator = Evaluator(engine, store, alerts, lambda: app.consumer.assignment(), lambda: app.producer.flush())
+    evaluator = Evaluator(engine, store, alerts, lambda: app.consumer.assignment(), lambda: app.producer.flush(),
+                          progress.applied)
     zones = [z.id for z in config.city.zones]
 
     @app.on_partitions_revoked.connect

@@ -313,14 +313,20 @@ def end_offsets(kafka: str, names: list[str]) -> dict[str, int]:
 
 
 async def latency(kafka: str, city: City, probes: list[str]) -> dict[str, Any]:
-    """Send one panic per probe beeper, PROBE_EVERY_S apart; milliseconds until each alert is read."""
+    """Send one panic per probe beeper, PROBE_EVERY_S apart; milliseconds until each alert is read.
+
+    Each delay is also split at the alert's `opened_at` (when admission accepted the panic, by
+    the same clock): `admit` from the produce to there, `evaluate` from there to the alert read.
+    """
     from aiokafka import AIOKafkaProducer
 
     consumer = await alert_consumer(kafka)
     producer = AIOKafkaProducer(bootstrap_servers=kafka, linger_ms=0, acks=1)
     await producer.start()
     sent_at: dict[str, float] = {}
+    sent_wall: dict[str, float] = {}
     took: dict[str, float] = {}
+    admit: dict[str, float] = {}
 
     async def read() -> None:
         while True:
@@ -332,6 +338,8 @@ async def latency(kafka: str, city: City, probes: list[str]) -> dict[str, Any]:
                     for event_id in alert["event_ids"]:
                         if event_id in sent_at and event_id not in took:
                             took[event_id] = (now - sent_at[event_id]) * 1000
+                            opened = datetime.fromisoformat(alert["opened_at"].replace("Z", "+00:00")).timestamp()
+                            admit[event_id] = (opened - sent_wall[event_id]) * 1000
 
     reader = asyncio.create_task(read())
     try:
@@ -340,7 +348,7 @@ async def latency(kafka: str, city: City, probes: list[str]) -> dict[str, Any]:
             await asyncio.sleep(max(0.0, started + i * PROBE_EVERY_S - time.perf_counter()))
             event_id = uid()
             value = encode({"event_id": event_id, "device_id": device, "ts": now_ts(), "kind": "panic"})
-            sent_at[event_id] = time.perf_counter()
+            sent_at[event_id], sent_wall[event_id] = time.perf_counter(), time.time()
             await producer.send(topics.named(topics.BEEPS), key=device.encode(), value=value)
         deadline = time.perf_counter() + 20
         while len(took) < len(sent_at) and time.perf_counter() < deadline:
@@ -353,8 +361,11 @@ async def latency(kafka: str, city: City, probes: list[str]) -> dict[str, Any]:
     if len(values) < 2:
         return {"probes": len(sent_at), "received": len(values), "p50_ms": math.inf, "p99_ms": math.inf, "max_ms": None}
     q = statistics.quantiles(values, n=100)
+    hops = {"admit": list(admit.values()), "evaluate": [took[e] - admit[e] for e in admit]}
+    split = {f"{hop}_p50_p99_ms": [round(statistics.quantiles(v, n=100)[k], 1) for k in (49, 98)]
+             for hop, v in hops.items()}
     return {"probes": len(sent_at), "received": len(values), "p50_ms": round(q[49], 1), "p99_ms": round(q[98], 1),
-            "max_ms": round(values[-1], 1)}
+            "max_ms": round(values[-1], 1), **split}
 
 
 # -- the run ---------------------------------------------------------------------------
@@ -400,7 +411,8 @@ def main() -> int:
     figures: dict[str, Any] = {}
     progress(f"starting Tansu and Redis ({PARTITIONS} partitions) in {work}")
     tables = ["--data", str(work / "tables")]  # as `centinela up` runs its workers: the zone table in RocksDB
-    with Stack(partitions=PARTITIONS, workdir=work) as stack, worker(stack, config, work / "worker.log", args=tables) as process:
+    with Stack(partitions=PARTITIONS, workdir=work) as stack, \
+            worker(stack, config, work / "worker.log", args=tables) as process:
         progress(f"worker pid {process.pid}; waiting for it to join and answer")
         figures["worker_ready_s"] = round(wait_until_ready(stack.kafka, city), 1)
 

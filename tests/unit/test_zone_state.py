@@ -37,6 +37,10 @@ class Recorder(dict[bytes, bytes]):
         self.log.append("|flush|")
 
 
+async def nothing(_: object) -> None:
+    return None
+
+
 def saved(partitions: int) -> tuple[Center, Recorder, ZoneStore]:
     center = Center()
     center.send(beep("e1", "panic", "bpr-1", 10))  # an open alert in norte: a deadline in 30 s
@@ -82,7 +86,8 @@ def test_a_state_that_does_not_load_is_reported_and_the_zone_starts_afresh(caplo
 
 def test_a_zone_is_ticked_when_due_or_not_yet_loaded_and_not_again_until_its_state_is_saved() -> None:
     center, _, store = saved(partitions=1)
-    evaluator = Evaluator(center.engine, store, alerts=None, assigned=set, flush=Recorder().flush)  # type: ignore[arg-type]
+    evaluator = Evaluator(center.engine, store, alerts=None, assigned=set, flush=Recorder().flush,  # type: ignore[arg-type]
+                          applied=nothing)
     escalation = store.deadlines["norte"]
     assert evaluator.due_zones(["centro", "norte", "sur"], escalation - 1) == ["sur"]  # sur: never loaded here
     assert evaluator.due_zones(["centro", "norte", "sur"], escalation) == ["norte"]
@@ -97,7 +102,8 @@ def test_a_save_that_fails_leaves_its_zones_and_events_for_the_next_one() -> Non
     async def broken() -> None:
         raise ConnectionError("broker gone")
 
-    evaluator = Evaluator(center.engine, store, alerts=None, assigned=set, flush=broken)  # type: ignore[arg-type]
+    evaluator = Evaluator(center.engine, store, alerts=None, assigned=set, flush=broken,  # type: ignore[arg-type]
+                          applied=nothing)
     events: list = [object(), object()]  # type: ignore[type-arg]
 
     async def attempt() -> None:

@@ -1,0 +1,47 @@
+"""Back-pressure: camera motion waits while evaluation is behind what the motion lane sent."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from types import SimpleNamespace
+from typing import Any
+
+from streams.flow import MOTION_AHEAD_S, Backpressure, newest_per_partition
+
+
+def event(partition: int, timestamp: float) -> Any:
+    return SimpleNamespace(message=SimpleNamespace(partition=partition, timestamp=timestamp))
+
+
+def test_progress_is_the_newest_produce_time_applied_per_partition() -> None:
+    batch = [event(0, 10.0), event(1, 12.0), event(0, 11.5), event(0, 11.0)]
+    assert newest_per_partition(batch) == {0: 11.5, 1: 12.0}
+    assert newest_per_partition([]) == {}
+
+
+class Evaluation:
+    """Redis as the evaluate lane leaves it: it catches up with partition 2 after `lag_s`."""
+
+    def __init__(self, sent_at: float, lag_s: float) -> None:
+        self.sent_at, self.lag_s, self.reads = sent_at, lag_s, 0
+        self.started = time.time()
+
+    async def hgetall(self, _: str) -> dict[bytes, bytes]:
+        self.reads += 1
+        caught_up = time.time() - self.started >= self.lag_s
+        return {b"2": str(self.sent_at if caught_up else self.sent_at - 5).encode(), b"3": b"0"}
+
+
+def test_motion_waits_until_evaluation_is_near_what_it_sent_and_only_for_those_partitions() -> None:
+    pressure = Backpressure(client=None)  # type: ignore[arg-type]
+    assert pressure.behind({}) == 0.0  # nothing sent: nothing to wait for
+    pressure.sending(2)
+    sent_at = pressure.sent[2]
+    assert pressure.behind({2: sent_at - 1}) == 1.0 > MOTION_AHEAD_S
+    assert pressure.behind({2: sent_at}) <= 0.0
+    evaluation = Evaluation(sent_at, lag_s=0.2)
+    pressure.client = evaluation  # type: ignore[assignment]
+    started = time.monotonic()
+    asyncio.run(pressure.wait())
+    assert time.monotonic() - started >= 0.2 and evaluation.reads > 2  # partition 3 was never written to: ignored
