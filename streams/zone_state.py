@@ -96,8 +96,9 @@ class ZoneStore:
                 (zone_id.encode(), dump(state)))
             due = engine.next_deadline(state)
             self.deadlines[zone_id] = due.timestamp() if due else math.inf
-        save = Save(zones=set(self.dirty), last=[records.pop() for records in by_partition.values()],
-                    first=[record for records in by_partition.values() for record in records])
+        last = [records.pop() for records in by_partition.values()]  # what remains goes first
+        first = [record for records in by_partition.values() for record in records]
+        save = Save(zones=set(self.dirty), first=first, last=last)
         self.dirty.clear()
         return save
 
