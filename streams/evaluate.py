@@ -73,13 +73,12 @@ class Evaluator:
     """Applies batches of zone items, publishes their alerts, saves and acknowledges."""
 
     def __init__(self, engine: RuleEngine, store: ZoneStore, alerts: faust.TopicT,
-                 assigned: Callable[[], set[TP]], flush: Callable[[], Awaitable[None]],
+                 assigned: Callable[[], set[TP]],
                  applied: Callable[[Sequence[EventT]], Awaitable[None]]) -> None:
         self.engine = engine
         self.store = store
         self.alerts = alerts
         self.assigned = assigned
-        self.flush = flush
         self.applied = applied  # tells motion admission how far evaluation is (streams.flow)
         self.stream: faust.StreamT | None = None
         self.unsaved: list[EventT] = []
@@ -125,10 +124,10 @@ class Evaluator:
         """Deliver the alerts, then the states that caused them; only then acknowledge the events applied."""
         try:
             await asyncio.gather(*delivering)
-            await self.store.write(save, self.flush)
+            await self.store.write(save)
             for zone_id in save.zones:
                 self.ticked.pop(zone_id, None)
-            if self.stream is not None:  # Faust delivers the table's changelog before it commits these
+            if self.stream is not None:
                 for event in applied:
                     await self.stream.ack(event)
         except Exception:  # the next save writes these zones again; the events wait for it
@@ -185,8 +184,7 @@ def install(app: faust.App, config: Config, redis_url: str, partitions: int) -> 
     inbox = app.topic(inbox_name, key_serializer="raw", value_serializer="raw")
     ticks = app.topic(inbox_name, key_serializer="raw", value_serializer=codec.ZONE)
     alerts = app.topic(topics.named(topics.ALERTS), key_serializer="raw", value_serializer=codec.ALERT)
-    evaluator = Evaluator(engine, store, alerts, lambda: app.consumer.assignment(), lambda: app.producer.flush(),
-                          progress.applied)
+    evaluator = Evaluator(engine, store, alerts, lambda: app.consumer.assignment(), progress.applied)
     zones = [z.id for z in config.city.zones]
 
     @app.on_partitions_revoked.connect

@@ -10,12 +10,14 @@ after that save, not yet acknowledged, are applied again.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from faust.stores import STORES
 from faust.stores.rocksdb import Store as RocksDBStore
@@ -55,6 +57,15 @@ class ZoneDB(RocksDBStore):
 STORES.aliases["zonedb"] = f"{__name__}:ZoneDB"
 
 
+class ChangelogTable(Protocol):
+    """What the store needs of a Faust table: its local data, and its changelog."""
+
+    @property
+    def data(self) -> MutableMapping[bytes, bytes]: ...
+
+    def send_changelog(self, partition: int | None, key: bytes, value: bytes) -> Awaitable[object]: ...
+
+
 def dump(state: ZoneState) -> bytes:
     return to_json(state.to_json(), inf_nan_mode="constants")
 
@@ -66,7 +77,7 @@ class ZoneStore:
     memory is the truth and the table its copy; `forget()` at every rebalance.
     """
 
-    def __init__(self, table: MutableMapping[bytes, bytes], partitions: int) -> None:
+    def __init__(self, table: ChangelogTable, partitions: int) -> None:
         self.table = table
         self.partitions = partitions
         self.states: dict[str, ZoneState] = {}
@@ -80,7 +91,7 @@ class ZoneStore:
 
     def load(self, zone_id: str) -> ZoneState | None:
         state = self.states.get(zone_id)
-        if state is None and (raw := self.table.get(zone_id.encode())) is not None:
+        if state is None and (raw := self.table.data.get(zone_id.encode())) is not None:
             try:
                 state = self.states[zone_id] = ZoneState.from_json(json.loads(raw))
             except (ValueError, KeyError, TypeError) as error:  # a bug, not input: start the zone afresh, loudly
@@ -102,17 +113,21 @@ class ZoneStore:
         self.dirty.clear()
         return save
 
-    async def write(self, save: Save, flush: Callable[[], Awaitable[None]]) -> None:
-        """Write a save: the last record of each partition alone, after the others are delivered.
+    async def write(self, save: Save) -> None:
+        """Write a save and wait until the broker has all of it; each partition's last record alone.
 
         Tansu reports a partition's end as the first offset of its last batch plus one, and a
-        worker recovering the table reads only up to there.
+        worker recovering the table reads only up to there. This waits for each record's own
+        delivery: Faust's producer flush gives up after 0.1 s with messages still in its
+        buffer, so after it the records, and the offsets committed behind them, may not be.
         """
-        for key, value in save.first:
-            self.table[key] = value
-        await flush()
-        for key, value in save.last:
-            self.table[key] = value
+        await asyncio.gather(*(self._keep(key, value) for key, value in save.first))
+        await asyncio.gather(*(self._keep(key, value) for key, value in save.last))
+
+    def _keep(self, key: bytes, value: bytes) -> Awaitable[object]:
+        """What `table[key] = value` does, but with the changelog record's delivery to wait for."""
+        self.table.data[key] = value
+        return self.table.send_changelog(None, key, value)  # None: by key, the zone's own partition
 
 
 @dataclass

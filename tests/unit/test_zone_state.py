@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable
 
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
@@ -22,19 +23,20 @@ def test_a_zone_is_on_the_partition_kafka_gives_its_events() -> None:
             assert partition_of(zone, partitions) == kafka(zone.encode(), every, every)
 
 
-class Recorder(dict[bytes, bytes]):
-    """A table that remembers the order of its writes, and where the flushes fell."""
+class Recorder:
+    """A table that logs each changelog record when it is sent and when its delivery is awaited."""
 
     def __init__(self) -> None:
-        super().__init__()
+        self.data: dict[bytes, bytes] = {}
         self.log: list[str] = []
 
-    def __setitem__(self, key: bytes, value: bytes) -> None:
-        self.log.append(key.decode())
-        super().__setitem__(key, value)
+    def send_changelog(self, partition: int | None, key: bytes, value: bytes) -> Awaitable[object]:
+        assert partition is None and self.data[key] == value, "the local copy first, then by key"
+        self.log.append(f"send {key.decode()}")
 
-    async def flush(self) -> None:
-        self.log.append("|flush|")
+        async def delivered() -> None:
+            self.log.append(f"delivered {key.decode()}")
+        return delivered()
 
 
 async def nothing(_: object) -> None:
@@ -51,16 +53,16 @@ def saved(partitions: int) -> tuple[Center, Recorder, ZoneStore]:
     save = store.take(center.engine)
     assert save.zones == {"centro", "norte"} and not store.dirty
     assert table.log == [], "taking a save writes nothing"
-    asyncio.run(store.write(save, table.flush))
+    asyncio.run(store.write(save))
     return center, table, store
 
 
 def test_the_last_record_of_each_partition_is_written_alone_after_the_others_are_delivered() -> None:
     _, together, _ = saved(partitions=1)  # both zones on partition 0
-    assert together.log == ["centro", "|flush|", "norte"]
+    assert together.log == ["send centro", "delivered centro", "send norte", "delivered norte"]
     apart = next(p for p in range(2, 20) if partition_of("centro", p) != partition_of("norte", p))
     _, alone, _ = saved(partitions=apart)
-    assert alone.log[0] == "|flush|" and sorted(alone.log[1:]) == ["centro", "norte"]
+    assert alone.log == ["send centro", "send norte", "delivered centro", "delivered norte"]
 
 
 def test_a_saved_zone_loads_as_it_was_and_its_deadline_is_known() -> None:
@@ -70,14 +72,16 @@ def test_a_saved_zone_loads_as_it_was_and_its_deadline_is_known() -> None:
     norte = store.load("norte")
     assert norte is not None and norte is not center.states["norte"]
     assert json.dumps(norte.to_json()) == json.dumps(center.states["norte"].to_json())
-    assert table[b"norte"] == dump(center.states["norte"])
+    assert table.data[b"norte"] == dump(center.states["norte"])
     _, _, again = saved(partitions=1)
     [alert] = center.states["norte"].alerts.values()
     assert again.deadlines["norte"] == alert.escalate_at
 
 
 def test_a_state_that_does_not_load_is_reported_and_the_zone_starts_afresh(caplog: pytest.LogCaptureFixture) -> None:
-    store = ZoneStore({b"centro": b'{"zone_id": "centro"}'}, 1)
+    table = Recorder()
+    table.data[b"centro"] = b'{"zone_id": "centro"}'
+    store = ZoneStore(table, 1)
     with caplog.at_level(logging.ERROR, logger="centinela.evaluate"):
         assert store.load("centro") is None
     assert "zone centro: its saved state does not load" in caplog.text
@@ -86,8 +90,7 @@ def test_a_state_that_does_not_load_is_reported_and_the_zone_starts_afresh(caplo
 
 def test_a_zone_is_ticked_when_due_or_not_yet_loaded_and_not_again_until_its_state_is_saved() -> None:
     center, _, store = saved(partitions=1)
-    evaluator = Evaluator(center.engine, store, alerts=None, assigned=set, flush=Recorder().flush,  # type: ignore[arg-type]
-                          applied=nothing)
+    evaluator = Evaluator(center.engine, store, alerts=None, assigned=set, applied=nothing)  # type: ignore[arg-type]
     escalation = store.deadlines["norte"]
     assert evaluator.due_zones(["centro", "norte", "sur"], escalation - 1) == ["sur"]  # sur: never loaded here
     assert evaluator.due_zones(["centro", "norte", "sur"], escalation) == ["norte"]
@@ -102,8 +105,8 @@ def test_a_save_that_fails_leaves_its_zones_and_events_for_the_next_one() -> Non
     async def broken() -> None:
         raise ConnectionError("broker gone")
 
-    evaluator = Evaluator(center.engine, store, alerts=None, assigned=set, flush=broken,  # type: ignore[arg-type]
-                          applied=nothing)
+    store.table.send_changelog = lambda *_: broken()  # type: ignore[method-assign]
+    evaluator = Evaluator(center.engine, store, alerts=None, assigned=set, applied=nothing)  # type: ignore[arg-type]
     events: list = [object(), object()]  # type: ignore[type-arg]
 
     async def attempt() -> None:
