@@ -20,13 +20,28 @@ LINGER_S = 0.005  # under load, a batch waits this long for company: fewer, larg
 
 
 async def in_batches(stream: faust.StreamT, most: int) -> AsyncIterator[list[EventT]]:
-    """The stream's events, unacknowledged, in batches of 1 to `most`: at rest at once, under load after LINGER_S."""
-    queue: asyncio.Queue[EventT] = asyncio.Queue(maxsize=2 * most)  # bounded: a slow handler slows the fetch
+    """The stream's events, unacknowledged, in batches of 1 to `most`: at rest at once, under load after LINGER_S.
+
+    Events still queued when a rebalance revokes the partitions are dropped, unacknowledged:
+    the consumer fetches them again from the committed offsets, in order. Handled after
+    events fetched since, they would be applied out of order.
+    """
+    # Bounded: a slow handler slows the fetch. Each event is tagged with the rebalances before it.
+    queue: asyncio.Queue[tuple[int, EventT]] = asyncio.Queue(maxsize=2 * most)
+    rebalances = 0
+
+    async def on_revoked(*_: object, **__: object) -> None:
+        nonlocal rebalances
+        rebalances += 1
 
     async def fill() -> None:
         async for event in stream.noack().events():
-            await queue.put(event)
+            await queue.put((rebalances, event))
 
+    def current(tagged: list[tuple[int, EventT]]) -> list[EventT]:
+        return [event for fetched_in, event in tagged if fetched_in == rebalances]
+
+    stream.app.on_partitions_revoked.connect(on_revoked)
     filling = asyncio.ensure_future(fill())
     busy = False
     try:
@@ -38,14 +53,17 @@ async def in_batches(stream: faust.StreamT, most: int) -> AsyncIterator[list[Eve
                     taking.cancel()
                     filling.result()  # the stream ended or failed: say so here
                     return
-                batch = [taking.result()]
+                tagged = [taking.result()]
             else:
-                batch = []
+                tagged = []
             if busy:
                 await asyncio.sleep(LINGER_S)
-            while len(batch) < most and not queue.empty():
-                batch.append(queue.get_nowait())
+            while len(tagged) < most and not queue.empty():
+                tagged.append(queue.get_nowait())
+            batch = current(tagged)
             busy = len(batch) > 1
-            yield batch
+            if batch:
+                yield batch
     finally:
         filling.cancel()
+        stream.app.on_partitions_revoked.disconnect(on_revoked)

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 
 import faust
 import redis.asyncio as aioredis
-from faust.types import TP, EventT
+from faust.types import EventT
 from pydantic import ValidationError
 
 from alert_rules.engine import Outcome, RuleEngine, ZoneState
@@ -73,12 +73,10 @@ class Evaluator:
     """Applies batches of zone items, publishes their alerts, saves and acknowledges."""
 
     def __init__(self, engine: RuleEngine, store: ZoneStore, alerts: faust.TopicT,
-                 assigned: Callable[[], set[TP]],
                  applied: Callable[[Sequence[EventT]], Awaitable[None]]) -> None:
         self.engine = engine
         self.store = store
         self.alerts = alerts
-        self.assigned = assigned
         self.applied = applied  # tells motion admission how far evaluation is (streams.flow)
         self.stream: faust.StreamT | None = None
         self.unsaved: list[EventT] = []
@@ -90,9 +88,6 @@ class Evaluator:
 
     async def process(self, batch: Sequence[EventT]) -> None:
         async with self.lock:
-            assigned = self.assigned()
-            # Events fetched before a rebalance took their partition away are the new owner's now.
-            batch = [event for event in batch if event.message.tp in assigned]
             try:
                 await self._apply(batch)
             except BaseException:  # the engine may have changed states that will never be saved
@@ -184,7 +179,7 @@ def install(app: faust.App, config: Config, redis_url: str, partitions: int) -> 
     inbox = app.topic(inbox_name, key_serializer="raw", value_serializer="raw")
     ticks = app.topic(inbox_name, key_serializer="raw", value_serializer=codec.ZONE)
     alerts = app.topic(topics.named(topics.ALERTS), key_serializer="raw", value_serializer=codec.ALERT)
-    evaluator = Evaluator(engine, store, alerts, lambda: app.consumer.assignment(), progress.applied)
+    evaluator = Evaluator(engine, store, alerts, progress.applied)
     zones = [z.id for z in config.city.zones]
 
     @app.on_partitions_revoked.connect

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import AsyncIterator
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
 from streams.admission import ZONE_BATCH_BYTES, per_zone
 from streams.admit import Received, admit
+from streams.batching import in_batches
 from streams.codec import ZoneBatch, decode_zone_items
 from tests.unit.test_admit import CITY, NOW, SETTINGS, alarm, motion
 
@@ -45,3 +50,54 @@ def test_an_unknown_zone_events_message_is_an_error_not_an_empty_batch() -> None
     with pytest.raises(ValueError):
         decode_zone_items(b'{"zone_id": "tigre-centro"}')
     assert isinstance(ZoneBatch.model_validate({"zone_id": "tigre-centro", "events": []}), ZoneBatch)
+
+
+class Revocations:
+    """The app's on_partitions_revoked signal, as in_batches uses it."""
+
+    def __init__(self) -> None:
+        self.handlers: list[Any] = []
+
+    def connect(self, handler: Any) -> None:
+        self.handlers.append(handler)
+
+    def disconnect(self, handler: Any) -> None:
+        self.handlers.remove(handler)
+
+    async def send(self) -> None:
+        for handler in list(self.handlers):
+            await handler(set())
+
+
+class Stream:
+    """A Faust stream fed by hand."""
+
+    def __init__(self) -> None:
+        self.source: asyncio.Queue[str] = asyncio.Queue()
+        self.app = SimpleNamespace(on_partitions_revoked=Revocations())
+
+    def noack(self) -> Stream:
+        return self
+
+    async def events(self) -> AsyncIterator[str]:
+        while True:
+            yield await self.source.get()
+
+
+def test_events_queued_when_a_rebalance_revokes_the_partitions_are_dropped_to_be_fetched_again() -> None:
+    async def run() -> list[list[str]]:
+        stream = Stream()
+        batches = in_batches(stream, 10)  # type: ignore[arg-type]
+        stream.source.put_nowait("e1")
+        first = await anext(batches)
+        for event in ("e2", "e3"):
+            stream.source.put_nowait(event)
+        await asyncio.sleep(0.01)  # fetched and queued, not yet handled
+        await stream.app.on_partitions_revoked.send()
+        stream.source.put_nowait("e2 again")  # the consumer fetches from the committed offset
+        second = await anext(batches)
+        await batches.aclose()
+        assert stream.app.on_partitions_revoked.handlers == []
+        return [first, second]
+
+    assert asyncio.run(run()) == [["e1"], ["e2 again"]]

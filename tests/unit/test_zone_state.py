@@ -90,7 +90,7 @@ def test_a_state_that_does_not_load_is_reported_and_the_zone_starts_afresh(caplo
 
 def test_a_zone_is_ticked_when_due_or_not_yet_loaded_and_not_again_until_its_state_is_saved() -> None:
     center, _, store = saved(partitions=1)
-    evaluator = Evaluator(center.engine, store, alerts=None, assigned=set, applied=nothing)  # type: ignore[arg-type]
+    evaluator = Evaluator(center.engine, store, alerts=None, applied=nothing)  # type: ignore[arg-type]
     escalation = store.deadlines["norte"]
     assert evaluator.due_zones(["centro", "norte", "sur"], escalation - 1) == ["sur"]  # sur: never loaded here
     assert evaluator.due_zones(["centro", "norte", "sur"], escalation) == ["norte"]
@@ -106,7 +106,7 @@ def test_a_save_that_fails_leaves_its_zones_and_events_for_the_next_one() -> Non
         raise ConnectionError("broker gone")
 
     store.table.send_changelog = lambda *_: broken()  # type: ignore[method-assign]
-    evaluator = Evaluator(center.engine, store, alerts=None, assigned=set, applied=nothing)  # type: ignore[arg-type]
+    evaluator = Evaluator(center.engine, store, alerts=None, applied=nothing)  # type: ignore[arg-type]
     events: list = [object(), object()]  # type: ignore[type-arg]
 
     async def attempt() -> None:
