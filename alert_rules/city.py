@@ -10,7 +10,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from alert_rules.events import Category, Id, Location
+from vocabulary.motion import MotionSettings
+from vocabulary.events import Category, Id, Location
 
 LonLat = Annotated[list[float], Field(min_length=2, max_length=2)]
 HexKey = Annotated[str, StringConstraints(pattern=r"^([0-9a-fA-F]{2})+$")]
@@ -86,7 +87,7 @@ class Camera(Entry):
     loop: bool = Field(False, description="play a video file source again when it ends (demos, rehearsals)")
     regions: dict[str, FramePolygon] = Field({}, description="named frame-relative polygons")
     masks: list[FramePolygon] = Field([], description="frame-relative polygons never analysed")
-    motion: dict[str, Any] = Field({}, description="detector settings (detectors.settings.MotionSettings)")
+    motion: MotionSettings = Field(default_factory=MotionSettings, description="the motion detector's settings")
 
 
 Role = Literal["operator", "supervisor", "responder", "viewer"]

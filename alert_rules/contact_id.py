@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from alert_rules.events import Category
+from vocabulary.events import Category
 
 QUALIFIER_NEW = 1
 QUALIFIER_RESTORE = 3

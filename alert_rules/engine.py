@@ -28,7 +28,7 @@ from pydantic import BaseModel
 
 from alert_rules.city import City
 from alert_rules.contact_id import QUALIFIER_RESTORE
-from alert_rules.events import (
+from vocabulary.events import (
     AlarmSignal,
     Alert,
     AlertSource,

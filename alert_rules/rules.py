@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from alert_rules.contact_id import DEFAULT_ALERTS, describe
-from alert_rules.events import Category, Id, Timestamp
+from vocabulary.events import Category, Id, Timestamp
 
 Priority = Annotated[int, Field(ge=1, le=5)]
 Seconds = Annotated[float, Field(gt=0)]

@@ -15,7 +15,7 @@ from typing import Literal
 from aiokafka import AIOKafkaProducer
 
 from alert_rules.city import Token
-from alert_rules.events import Alert, OperatorAction
+from vocabulary.events import Alert, OperatorAction
 from center.hub import AlertHub
 from center.metrics import CenterMetrics
 

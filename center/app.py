@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from redis.asyncio import Redis
 
 from alert_rules.city import City, Token
-from alert_rules.events import Alert, Category, Id, Timestamp
+from vocabulary.events import Alert, Category, Id, Timestamp
 from center import errors
 from center.actions import ActionDesk, ActionName
 from center.auth import Tokens, require_actor, sees
@@ -38,7 +38,7 @@ from center.snapshots import snapshot_file
 from center.sse import HEADERS, alert_events
 from center.views import AlertViews, matching
 from center.webhooks import Webhook
-from streams.topics import ALERTS, ZONE_EVENTS, named
+from vocabulary.topics import ALERTS, ZONE_EVENTS, named
 
 log = logging.getLogger("centinela.center")
 P = TypeVar("P")

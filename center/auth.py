@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 
 from alert_rules.city import City, Token
-from alert_rules.events import Alert
+from vocabulary.events import Alert
 from center.errors import ApiError
 
 

@@ -12,7 +12,7 @@ import logging
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from alert_rules.events import Alert
+from vocabulary.events import Alert
 from center.metrics import CenterMetrics
 from center.views import AlertViews, Consumed
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from redis.asyncio import Redis
 
 from alert_rules.city import Token
-from alert_rules.events import Alert
+from vocabulary.events import Alert
 from center.metrics import CenterMetrics
 
 log = logging.getLogger("centinela.center.hub")

@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
 
 from alert_rules.city import Token
-from alert_rules.events import Timestamp
+from vocabulary.events import Timestamp
 from alert_rules.rules import SilenceCommand
 from alert_rules.rules import Matcher, Silence
 

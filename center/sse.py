@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 from alert_rules.city import Token
-from alert_rules.events import Alert
+from vocabulary.events import Alert
 from center.hub import AlertHub
 
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}

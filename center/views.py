@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from alert_rules.events import Alert
+from vocabulary.events import Alert
 
 _APPLY = """
 local versions, alerts, history, open_queue, all_queue, offsets = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]

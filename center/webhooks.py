@@ -15,7 +15,7 @@ from collections import deque
 import httpx
 
 from alert_rules.city import Token
-from alert_rules.events import Alert
+from vocabulary.events import Alert
 from center.metrics import CenterMetrics
 
 log = logging.getLogger("centinela.center.webhooks")

@@ -11,14 +11,11 @@ Command = Callable[[argparse.Namespace], int]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from alert_rules import cli as rules_cli
-    from centinela import commands
-    from deploy import cli as deploy_cli
-    from detectors import cli as camera_cli
+    from centinela import camera_commands, commands, demo_commands, rules_commands
 
     parser = argparse.ArgumentParser(prog="centinela", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (commands, rules_cli, camera_cli, deploy_cli):
+    for module in (commands, rules_commands, camera_commands, demo_commands):
         module.add_commands(sub)
     return parser
 

@@ -90,7 +90,7 @@ def run_config_check(args: argparse.Namespace) -> int:
 
 
 def run_schema(args: argparse.Namespace) -> int:
-    from alert_rules import events
+    from vocabulary import events
 
     models = {m.__name__: m for m in (events.PanicBeep, events.AlarmSignal, events.MotionEvent,
                                        events.Alert, events.Rejected)}
@@ -117,7 +117,7 @@ def run_worker(args: argparse.Namespace) -> int:
 
     from streams.app import create_app
 
-    app = create_app(config, kafka, redis_url, web_port=args.web_port, partitions=args.partitions, lane=args.lane,
+    app = create_app(config.city, config.rules, config.admission, kafka, redis_url, web_port=args.web_port, partitions=args.partitions, lane=args.lane,
                      tables=args.data.resolve() if args.data else None)
     faust.Worker(app, loglevel="INFO", quiet=True).execute_from_commandline()
     return 0

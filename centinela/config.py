@@ -16,8 +16,8 @@ from pydantic import BaseModel, ValidationError
 
 from alert_rules.city import Beeper, Camera, City, Panel, Token, Zone
 from alert_rules.rules import Rules
-from detectors.settings import MotionSettings
 from streams.admit import AdmissionSettings
+from vocabulary.errors import ConfigError
 
 LIST_SECTIONS: dict[str, type[BaseModel]] = {
     "zones": Zone,
@@ -39,14 +39,6 @@ class Config:
     city: City
     rules: Rules
     admission: AdmissionSettings
-
-
-class ConfigError(Exception):
-    """The configuration does not validate; `problems` are one line each."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
 
 
 def config_dir(given: str | Path | None) -> Path:
@@ -141,12 +133,6 @@ def _validate_entries(section: str, found: list[tuple[str, str, Any]], problems:
         except ValidationError as error:
             problems.extend(f"{where}: {_field(e['loc'])}: {e['msg']}" for e in error.errors())
             continue
-        if isinstance(parsed, Camera):
-            try:
-                MotionSettings.model_validate(parsed.motion)
-            except ValidationError as error:
-                problems.extend(f"{where}: motion.{_field(e['loc'])}: {e['msg']}" for e in error.errors())
-                continue
         key = parsed.token if isinstance(parsed, Token) else parsed.id  # type: ignore[attr-defined]
         if key in seen:
             what = "token" if isinstance(parsed, Token) else "id"

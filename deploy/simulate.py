@@ -1,7 +1,7 @@
 """Simulated city traffic: what beepers, alarm panels and cameras send next.
 
 Pure: given a seeded random and the time, it says which events to publish; publishing
-them (Kafka, pacing, progress) is `deploy.cli`'s job, so the generation is tested alone.
+them (Kafka, pacing, progress) is `centinela.demo_commands`' job, so the generation is tested alone.
 """
 
 from __future__ import annotations
@@ -11,13 +11,15 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from alert_rules.city import Beeper, Camera, City, Panel, Zone
-from alert_rules.events import format_timestamp
-from streams import topics
-from streams.admit import signature
+from vocabulary.events import format_timestamp
+from vocabulary import topics
+from vocabulary.signing import signature
 
+DEMO_CITY = Path(__file__).resolve().parent / "city"  # the bundled city of `centinela demo`
 SILENT_BELOW_S = 60  # a panel supervised more tightly than this is left silent: it shows supervision
 KEEPALIVE_BELOW_S = 3600  # panels supervised more tightly than this send a test every third of it
 BURGLARY_CODES = (130, 131, 132, 134)  # burglary, perimeter, interior, entry/exit

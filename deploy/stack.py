@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from streams import topics
+from vocabulary import topics
 
 LOOPBACK = "127.0.0.1"
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from detectors.settings import MotionSettings
+from vocabulary.motion import MotionSettings
 
 Box = tuple[float, float, float, float]
 Polygon = Sequence[Sequence[float]]

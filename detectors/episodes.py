@@ -15,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from alert_rules.events import MotionEvent
+from vocabulary.events import MotionEvent
 from detectors.detector import Box, Detection
-from detectors.settings import MotionSettings
+from vocabulary.motion import MotionSettings
 
 PEAK_GROWTH = 1.2  # a new "largest motion" snapshot only when the motion is this much larger
 

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from detectors.detector import MotionDetector
-from detectors.settings import MotionSettings
+from vocabulary.motion import MotionSettings
 
 
 class DatasetError(ValueError):

@@ -14,10 +14,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from alert_rules.city import Camera
-from alert_rules.events import MotionEvent
+from vocabulary.events import MotionEvent
 from detectors.detector import MotionDetector
 from detectors.episodes import EpisodeTracker
-from detectors.settings import MotionSettings
+from vocabulary.motion import MotionSettings
 from detectors.snapshots import write_snapshot
 from detectors.sources import Frame, FrameSource, SourceError
 
@@ -41,7 +41,7 @@ class CameraWatch:
 
     @classmethod
     def for_camera(cls, camera: Camera, snapshots: Path | None) -> CameraWatch:
-        settings = MotionSettings.model_validate(camera.motion)
+        settings = camera.motion
         detector = MotionDetector(settings, masks=camera.masks, regions=camera.regions)
         return cls(camera.id, settings, detector, snapshots)
 
@@ -147,7 +147,7 @@ class KafkaPublisher:
     def __init__(self, bootstrap: str) -> None:
         from kafka import KafkaProducer
 
-        from streams.topics import MOTION, named
+        from vocabulary.topics import MOTION, named
 
         self.topic = named(MOTION)
         self._producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=5)

@@ -20,9 +20,10 @@ import faust
 import redis.asyncio as aioredis
 from faust.types import EventT
 
-from alert_rules.events import ZoneEvent
-from centinela.config import Config
-from streams import codec, topics
+from vocabulary.events import ZoneEvent
+from alert_rules.city import City
+from streams import codec
+from vocabulary import topics
 from streams.admit import AdmissionSettings, Received, Refusal, admit, rejection
 from streams.batching import in_batches
 from streams.codec import ZoneBatch
@@ -53,8 +54,7 @@ def per_zone(admitted: Iterable[tuple[ZoneEvent, Received]]) -> list[ZoneBatch]:
     return done + [batch for batch, _ in open_batches.values()]
 
 
-def install(app: faust.App, config: Config, redis_url: str, inputs: Iterable[str]) -> None:
-    settings: AdmissionSettings = config.admission
+def install(app: faust.App, city: City, settings: AdmissionSettings, redis_url: str, inputs: Iterable[str]) -> None:
     client = aioredis.Redis.from_url(redis_url)
     memory = DuplicateMemory(client, settings.duplicate_memory_s)
     backpressure = Backpressure(client)  # used for camera motion only
@@ -72,7 +72,7 @@ def install(app: faust.App, config: Config, redis_url: str, inputs: Iterable[str
             message = Received(topic, event.message.key, event.message.value,
                                event.message.partition, event.message.offset)
             try:
-                admitted.append((admit(message, config.city, settings, now), message))
+                admitted.append((admit(message, city, settings, now), message))
             except Refusal as refusal:
                 refused.append((message, refusal))
             except Exception:  # no input may kill the worker: keep it, say why, go on

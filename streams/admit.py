@@ -8,8 +8,6 @@ Pure: no Kafka, no Redis, no clock. The Faust agents (streams.app) feed it bytes
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alert_rules.city import City
 from alert_rules.engine import zone_event
-from alert_rules.events import (
+from vocabulary.events import (
     INPUT_MODELS,
     AlarmSignal,
     MotionEvent,
@@ -27,7 +25,8 @@ from alert_rules.events import (
     RejectReason,
     ZoneEvent,
 )
-from streams import topics
+from vocabulary import topics
+from vocabulary.signing import signature_matches
 
 
 class AdmissionSettings(BaseModel):
@@ -113,19 +112,12 @@ def _registered_key(event: PanicBeep | AlarmSignal | MotionEvent, city: City) ->
     return None
 
 
-def signature(key_hex: str, source_id: str, event_id: str, ts: str, kind_or_code: str) -> str:
-    """Contract section 6: hex HMAC-SHA256 of "{source_id}|{event_id}|{ts}|{kind_or_code}"."""
-    message = f"{source_id}|{event_id}|{ts}|{kind_or_code}".encode()
-    return hmac.new(bytes.fromhex(key_hex), message, hashlib.sha256).hexdigest()
-
-
 def _check_signature(event: PanicBeep | AlarmSignal | MotionEvent, raw: bytes, key: str) -> None:
     assert not isinstance(event, MotionEvent)
     if event.sig is None:
         raise Refusal("bad_signature", f"{event.source_id} has a key and must sign its events")
     sent_ts = json.loads(raw)["ts"]  # signed as sent, not as we re-format it
-    expected = signature(key, event.source_id, event.event_id, sent_ts, event.signed_part)
-    if not hmac.compare_digest(expected, event.sig.lower()):
+    if not signature_matches(key, event.sig, event.source_id, event.event_id, sent_ts, event.signed_part):
         raise Refusal("bad_signature", f"sig does not match {event.source_id}'s key")
 
 

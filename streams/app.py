@@ -17,14 +17,17 @@ from pathlib import Path
 
 import faust
 
-from centinela.config import Config
-from streams import admission, codec, evaluate, topics
+from alert_rules.city import City
+from alert_rules.rules import Rules
+from streams import admission, codec, evaluate
+from vocabulary import topics
 from streams.fetching import use_prompt_fetches
+from streams.admit import AdmissionSettings
 from streams.lanes import Lane
 from streams.zone_state import table_store
 
 
-def create_app(config: Config, kafka: str, redis_url: str, web_port: int, partitions: int, lane: Lane,
+def create_app(city: City, rules: Rules, admission_settings: AdmissionSettings, kafka: str, redis_url: str, web_port: int, partitions: int, lane: Lane,
                tables: Path | None = None) -> faust.App:
     """`tables`: a directory for the zone table's RocksDB files, shared by the workers of one machine."""
     use_prompt_fetches()
@@ -60,9 +63,9 @@ def create_app(config: Config, kafka: str, redis_url: str, web_port: int, partit
     )
     codec.register()
     if lane == "urgent":
-        admission.install(app, config, redis_url, inputs=(topics.BEEPS, topics.ALARMS))
+        admission.install(app, city, admission_settings, redis_url, inputs=(topics.BEEPS, topics.ALARMS))
     elif lane == "motion":
-        admission.install(app, config, redis_url, inputs=(topics.MOTION,))
+        admission.install(app, city, admission_settings, redis_url, inputs=(topics.MOTION,))
     else:
-        evaluate.install(app, config, redis_url, partitions)
+        evaluate.install(app, city, rules, redis_url, partitions)
     return app

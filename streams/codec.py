@@ -13,7 +13,7 @@ from typing import Any
 from faust.serializers import codecs
 from pydantic import BaseModel
 
-from alert_rules.events import Alert, Contract, Id, OperatorAction, Rejected, Timestamp, ZoneEvent
+from vocabulary.events import Alert, Contract, Id, OperatorAction, Rejected, Timestamp, ZoneEvent
 from alert_rules.rules import SilenceCommand
 
 ALERT = "centinela.alert"

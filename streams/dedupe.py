@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import redis.asyncio as aioredis
 
-from alert_rules.events import ZoneEvent
+from vocabulary.events import ZoneEvent
 from streams.admit import Received
 
 PREFIX = "centinela:seen:"

@@ -27,10 +27,12 @@ from faust.types import EventT
 from pydantic import ValidationError
 
 from alert_rules.engine import Outcome, RuleEngine, ZoneState
-from alert_rules.events import Alert, OperatorAction
+from vocabulary.events import Alert, OperatorAction
 from alert_rules.rules import SilenceCommand
-from centinela.config import Config
-from streams import codec, topics
+from alert_rules.city import City
+from alert_rules.rules import Rules
+from streams import codec
+from vocabulary import topics
 from streams.batching import in_batches
 from streams.codec import Tick, ZoneItem, decode_zone_items
 from streams.flow import Progress
@@ -169,8 +171,8 @@ class Evaluator:
         self.sending += [await self.alerts.send(key=a.zone_id.encode(), value=a) for a in snapshots]
 
 
-def install(app: faust.App, config: Config, redis_url: str, partitions: int) -> None:
-    engine = RuleEngine(config.city, config.rules)
+def install(app: faust.App, city: City, rules: Rules, redis_url: str, partitions: int) -> None:
+    engine = RuleEngine(city, rules)
     progress = Progress(aioredis.Redis.from_url(redis_url))
     # Raw bytes in and out, partitioned by key (the zone id) like zone.events, from agent or timer alike.
     table = app.Table(TABLE, partitions=partitions, key_type=bytes, value_type=bytes, use_partitioner=True)
@@ -180,7 +182,7 @@ def install(app: faust.App, config: Config, redis_url: str, partitions: int) -> 
     ticks = app.topic(inbox_name, key_serializer="raw", value_serializer=codec.ZONE)
     alerts = app.topic(topics.named(topics.ALERTS), key_serializer="raw", value_serializer=codec.ALERT)
     evaluator = Evaluator(engine, store, alerts, progress.applied)
-    zones = [z.id for z in config.city.zones]
+    zones = [z.id for z in city.zones]
 
     @app.on_partitions_revoked.connect
     async def on_revoked(*_: object, **__: object) -> None:

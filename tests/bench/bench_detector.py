@@ -19,7 +19,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from detectors.detector import MotionDetector  # noqa: E402
-from detectors.settings import MotionSettings  # noqa: E402
+from vocabulary.motion import MotionSettings  # noqa: E402
 from detectors.sources import FrameSource  # noqa: E402
 from tests.bench._report import report  # noqa: E402
 

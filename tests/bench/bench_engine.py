@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from alert_rules.city import City  # noqa: E402
 from alert_rules.engine import RuleEngine, zone_event  # noqa: E402
-from alert_rules.events import AlarmSignal, MotionEvent, OperatorAction, PanicBeep, ZoneEvent  # noqa: E402
+from vocabulary.events import AlarmSignal, MotionEvent, OperatorAction, PanicBeep, ZoneEvent  # noqa: E402
 from alert_rules.rules import Rules  # noqa: E402
 from tests.bench._report import report  # noqa: E402
 

@@ -22,11 +22,11 @@ import uvicorn
 from kafka import KafkaProducer
 
 from alert_rules.city import City, Token, Zone
-from alert_rules.events import Alert, AlertSource
+from vocabulary.events import Alert, AlertSource
 from center.app import create_app
 from centinela.config import load_config
 from deploy.stack import Stack, free_port
-from streams.topics import ALERTS, named
+from vocabulary.topics import ALERTS, named
 from tests.integration.support import worker
 
 OPERATOR = "operator-secret-1"

@@ -17,7 +17,7 @@ from typing import Any
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from deploy.stack import Stack, free_port
-from streams import topics
+from vocabulary import topics
 
 
 def now_ts(offset_s: float = 0.0) -> str:

@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from deploy.stack import Stack
-from streams.admit import signature
+from vocabulary.signing import signature
 from streams.dedupe import COUNTS
 from tests.integration.support import Producer, TopicReader, now_ts, worker
 

@@ -13,9 +13,9 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from alert_rules.city import Camera
-from alert_rules.events import MotionEvent
+from vocabulary.events import MotionEvent
 from detectors.runner import KafkaPublisher, run_cameras
-from streams.topics import MOTION, named
+from vocabulary.topics import MOTION, named
 
 pytestmark = pytest.mark.integration
 FPS = 10

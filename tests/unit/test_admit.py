@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 import pytest
 
 from alert_rules.city import Beeper, Camera, City, Panel, Zone
-from streams.admit import AdmissionSettings, Received, Refusal, admit, rejection, signature
+from streams.admit import AdmissionSettings, Received, Refusal, admit, rejection
+from vocabulary.signing import signature
 
 NOW = datetime(2026, 11, 21, 14, 0, 0, tzinfo=UTC)
 TS = "2026-11-21T13:59:58.500Z"
@@ -180,7 +181,7 @@ def test_panels_and_cameras_land_in_their_registered_zones() -> None:
 
 
 def test_the_zone_event_round_trips_through_json() -> None:
-    from alert_rules.events import ZoneEvent
+    from vocabulary.events import ZoneEvent
 
     admitted = admit(Received("devices.alarms", None, encoded(alarm())), CITY, SETTINGS, NOW)
     again = ZoneEvent.model_validate_json(admitted.model_dump_json())

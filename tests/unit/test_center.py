@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from alert_rules.city import City, Token
-from alert_rules.events import Alert
+from vocabulary.events import Alert
 from center.auth import Tokens, require_actor
 from center.errors import ApiError
 from center.hub import AlertHub

@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from detectors.detector import MotionDetector
-from detectors.settings import MotionSettings
+from vocabulary.motion import MotionSettings
 
 
 def scene(square_at: tuple[int, int] | None = None) -> np.ndarray:
@@ -80,5 +80,5 @@ def test_settings_reject_unknown_and_bad_fields() -> None:
 
 
 def test_settings_import_without_opencv() -> None:
-    code = "import sys; import detectors.settings; assert 'cv2' not in sys.modules"
+    code = "import sys; import vocabulary.motion; assert 'cv2' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)

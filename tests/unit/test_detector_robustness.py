@@ -17,7 +17,7 @@ import pytest
 
 from detectors.detector import MotionDetector
 from detectors.episodes import EpisodeTracker
-from detectors.settings import MotionSettings
+from vocabulary.motion import MotionSettings
 
 HIGHWAY = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "cdnet2014-highway"
 pytestmark = pytest.mark.skipif(

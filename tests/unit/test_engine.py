@@ -9,7 +9,7 @@ import pytest
 
 from alert_rules.city import City
 from alert_rules.engine import Outcome, RuleEngine, ZoneState, alert_id_for, zone_event
-from alert_rules.events import AlarmSignal, Alert, MotionEvent, OperatorAction, PanicBeep, ZoneEvent
+from vocabulary.events import AlarmSignal, Alert, MotionEvent, OperatorAction, PanicBeep, ZoneEvent
 from alert_rules.rules import Rules
 
 T0 = datetime(2026, 11, 21, 14, 0, tzinfo=UTC)  # 11:00 in Buenos Aires

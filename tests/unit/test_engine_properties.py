@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alert_rules.events import AlarmSignal, MotionEvent, PanicBeep
+from vocabulary.events import AlarmSignal, MotionEvent, PanicBeep
 from alert_rules.rules import Rules
 from tests.unit.test_engine import Center, alarm, beep, motion
 

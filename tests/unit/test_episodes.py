@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 from detectors.detector import Detection
 from detectors.episodes import EpisodeTracker
-from detectors.settings import MotionSettings
+from vocabulary.motion import MotionSettings
 
 T0 = datetime(2026, 11, 21, 14, 0, tzinfo=timezone.utc)
 MOVING = Detection(boxes=[(0.1, 0.2, 0.1, 0.3)], area_pct=3.0, regions=["gate"])

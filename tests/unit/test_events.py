@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from alert_rules.events import Alert, AlarmSignal, PanicBeep, parse_timestamp
+from vocabulary.events import Alert, AlarmSignal, PanicBeep, parse_timestamp
 from centinela.cli import main
 
 

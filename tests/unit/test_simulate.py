@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from centinela.config import Config, load_config
-from deploy.cli import CITY
+from deploy.simulate import DEMO_CITY as CITY
 from deploy.scenarios import script
 from deploy.simulate import Outgoing, Traffic
-from streams import topics
+from vocabulary import topics
 from streams.admit import AdmissionSettings, Received, admit
 
 START = datetime(2026, 11, 21, 14, 0, tzinfo=UTC)

@@ -21,9 +21,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from alert_rules.city import City
+from centinela.config import config_dir, load_config
 from alert_rules.contact_id import describe
 from alert_rules.engine import Outcome, RuleEngine, ZoneState, zone_event
-from alert_rules.events import (
+from vocabulary.events import (
     INPUT_MODELS,
     AlarmSignal,
     Alert,
@@ -93,12 +94,7 @@ def parse_event(text: str) -> DeviceEvent:
 
 
 def _load(config: str | None) -> tuple[City, RuleEngine]:
-    from centinela.config import ConfigError, config_dir, load_config
-
-    try:
-        loaded = load_config(config_dir(config))
-    except ConfigError as error:
-        raise BadInput(f"configuration: {'; '.join(error.problems)}") from None
+    loaded = load_config(config_dir(config))
     return loaded.city, RuleEngine(loaded.city, loaded.rules)
 
 

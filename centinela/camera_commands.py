@@ -152,7 +152,7 @@ def _progress(total: int) -> Callable[..., None]:
 
 def run_eval(args: argparse.Namespace) -> int:
     from detectors.evaluate import DatasetError, evaluate
-    from detectors.settings import MotionSettings
+    from vocabulary.motion import MotionSettings
 
     overrides: dict[str, str] = {}
     for item in args.set:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import yaml
 
+from deploy.simulate import DEMO_CITY
 from centinela.commands import DEFAULT_HTTP, fail, load_or_report, run_system
 
 if TYPE_CHECKING:
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
     from deploy.scenarios import Step
     from deploy.simulate import Outgoing, Traffic
 
-CITY = Path(__file__).resolve().parent / "city"
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_KAFKA = "127.0.0.1:9092"
 USAGE_ERROR = 2
@@ -67,7 +67,7 @@ class KafkaSink:
         self.failed = 0
 
     def send(self, message: Outgoing) -> None:
-        from streams.topics import named
+        from vocabulary.topics import named
 
         if message.snapshot:
             self._write_snapshot(message.snapshot, message.value["camera_id"], message.value["boxes"])
@@ -217,7 +217,7 @@ def demo_config(target: Path) -> tuple[Path, list[str]]:
     is missing lose their source. Returns the directory and the cameras without video."""
     target.mkdir(parents=True, exist_ok=True)
     missing: list[str] = []
-    for path in sorted(CITY.glob("*.yaml")):
+    for path in sorted(DEMO_CITY.glob("*.yaml")):
         text = path.read_text(encoding="utf-8")
         document = yaml.safe_load(text) or {}
         if "cameras" in document:
