@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 import yaml
 
 from deploy.simulate import DEMO_CITY
-from centinela.commands import DEFAULT_HTTP, fail, load_or_report, run_system
+from centinela.commands import DEFAULT_HTTP, load, run_system
+from vocabulary.errors import Unavailable, UsageError
 
 if TYPE_CHECKING:
     from alert_rules.city import Camera
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_KAFKA = "127.0.0.1:9092"
-USAGE_ERROR = 2
 PACE_S = 0.1
 
 
@@ -102,28 +102,23 @@ class KafkaSink:
 
 
 def run_simulate(args: argparse.Namespace) -> int:
-    from deploy.scenarios import ScenarioError, script
+    from deploy.scenarios import script
     from deploy.simulate import Traffic
 
     if args.rate < 0:
-        return fail("--rate must be 0 or more", USAGE_ERROR)
+        raise UsageError("--rate must be 0 or more")
     if args.duration is not None and args.duration <= 0:
-        return fail("--duration must be positive", USAGE_ERROR)
-    config = load_or_report(args.config)
-    if config is None:
-        return USAGE_ERROR
+        raise UsageError("--duration must be positive")
+    config = load(args.config)
     city = config.city
     start = datetime.now(UTC)
     snapshots = str(args.snapshots.resolve()) if args.snapshots else None
     traffic = Traffic(city, args.seed, run_tag=f"{int(start.timestamp() * 1000):x}", start=start, snapshots=snapshots)
-    try:
-        steps = deque(script(args.scenario, city) if args.scenario else [])
-    except ScenarioError as error:
-        return fail(f"scenario {args.scenario}: {error}", USAGE_ERROR)
+    steps = deque(script(args.scenario, city) if args.scenario else [])
     try:
         sink = KafkaSink(args.kafka, city.camera_by_id)
     except Exception as error:  # kafka-python raises several unrelated types for an unreachable broker
-        return fail(f"cannot reach Kafka at {args.kafka}: {error}")
+        raise Unavailable(f"cannot reach Kafka at {args.kafka}: {error}") from None
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -185,14 +180,12 @@ def say(line: str) -> None:
 
 def run_demo(args: argparse.Namespace) -> int:
     if args.rate < 0:
-        return fail("--rate must be 0 or more", USAGE_ERROR)
+        raise UsageError("--rate must be 0 or more")
     if args.duration is not None and args.duration <= 0:
-        return fail("--duration must be positive", USAGE_ERROR)
+        raise UsageError("--duration must be positive")
     data = Path(args.data).resolve()
     directory, missing = demo_config(data / "config")
-    config = load_or_report(directory)
-    if config is None:
-        return 1
+    config = load(directory)
     if missing:
         print(f"cameras  no video for {', '.join(missing)}: those run without a source "
               "(fetch the videos with `make videos`)")

@@ -17,9 +17,10 @@ import numpy as np
 
 from detectors.detector import MotionDetector
 from vocabulary.motion import MotionSettings
+from vocabulary.errors import UsageError
 
 
-class DatasetError(ValueError):
+class DatasetError(UsageError):
     """The folder is not a CDnet sequence."""
 
 

@@ -14,11 +14,12 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from vocabulary.errors import UsageError
 
 DEFAULT_FILE_FPS = 25.0  # what a file that does not say its rate is taken to have
 
 
-class SourceError(RuntimeError):
+class SourceError(UsageError):
     """The source cannot be opened."""
 
 
