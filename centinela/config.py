@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from alert_rules.city import Beeper, Camera, City, Panel, Token, Zone
-from alert_rules.rules import Rules
+from alert_rules.rules import Rules, SilenceSettings
 from streams.admit import AdmissionSettings
 from vocabulary.errors import ConfigError
 
@@ -29,6 +29,7 @@ LIST_SECTIONS: dict[str, type[BaseModel]] = {
 MAPPING_SECTIONS: dict[str, type[BaseModel]] = {
     "rules": Rules,
     "admission": AdmissionSettings,
+    "silences": SilenceSettings,
 }
 SECTIONS = (*LIST_SECTIONS, *MAPPING_SECTIONS)
 
@@ -39,6 +40,7 @@ class Config:
     city: City
     rules: Rules
     admission: AdmissionSettings
+    silences: SilenceSettings
 
 
 def config_dir(given: str | Path | None) -> Path:
