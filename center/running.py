@@ -23,7 +23,9 @@ from center.errors import ApiError
 from center.feed import AlertFeed
 from center.hub import AlertHub
 from center.metrics import CenterMetrics
+from alert_rules.rules import SilenceSettings
 from center.silences import SilenceDesk
+from vocabulary.kafka_security import KafkaSecurity
 from center.views import AlertViews
 from vocabulary.events import Alert
 
@@ -47,6 +49,9 @@ class Center:
     keepalive_s: float
     action_wait_s: float
     silences: SilenceDesk
+    silence_settings: SilenceSettings
+    security: KafkaSecurity
+    secret: bytes  # the internal key: what the center publishes to zone.events carries its MAC
     producer: AIOKafkaProducer | None = None
     desk: ActionDesk | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)

@@ -69,15 +69,40 @@ def apply(engine: RuleEngine, state: ZoneState, item: ZoneItem) -> Outcome:
     return engine.evaluate(state, item, item.admitted_at)
 
 
+def held_back_by_silences(outcome: Outcome, zone_id: str) -> dict[str, int]:
+    """"silence id|zone" -> signals held back so far: absolute counts, so a replay writes the same."""
+    state = outcome.state
+    return {f"{h.by.removeprefix('silence:')}|{zone_id}": state.held_back[h.by].count
+            for h in outcome.held_back if h.by.startswith("silence:") and h.by in state.held_back}
+
+
+class Tally:
+    """What the console and /metrics show of this lane, kept in Redis; a Redis outage costs a count, never the lane."""
+
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self.redis = redis
+
+    async def forged(self, count: int) -> None:
+        try:
+            await self.redis.hincrby(topics.prefix() + internal.FORGED_COUNTS, topics.ZONE_EVENTS, count)
+        except aioredis.RedisError:
+            log.warning("could not count %d forged messages in Redis", count)
+
+    async def held_back(self, counts: dict[str, int]) -> None:
+        try:
+            await self.redis.hset(topics.prefix() + internal.HELD_BACK, mapping=counts)  # type: ignore[arg-type]
+        except aioredis.RedisError:
+            log.warning("could not record what %d silences held back", len(counts))
+
+
 class Evaluator:
     """Applies batches of zone items, publishes their alerts, saves and acknowledges."""
 
     def __init__(self, engine: RuleEngine, store: ZoneStore, alerts: faust.TopicT,
-                 applied: Callable[[Sequence[EventT]], Awaitable[None]], secret: bytes,
-                 forged: Callable[[int], Awaitable[None]]) -> None:
+                 applied: Callable[[Sequence[EventT]], Awaitable[None]], secret: bytes, tally: Tally) -> None:
         self.engine = engine
         self.secret = secret  # the internal key: only what Centinela wrote is applied
-        self.forged = forged  # counts what was not
+        self.tally = tally
         self.store = store
         self.alerts = alerts
         self.applied = applied  # tells motion admission how far evaluation is (streams.flow)
@@ -145,6 +170,7 @@ class Evaluator:
     async def _apply(self, batch: Sequence[EventT]) -> None:
         snapshots: list[Alert] = []
         since_yield, ignored = 0, 0
+        held: dict[str, int] = {}
         for event in batch:
             message = event.message
             if not internal.verify(self.secret, topics.ZONE_EVENTS, message.key, message.value, message.headers):
@@ -162,7 +188,9 @@ class Evaluator:
                 if state is None:
                     state = self.store.states[zone_id] = self.engine.new_state(zone_id, since=moment(item))
                 try:
-                    snapshots.extend(apply(self.engine, state, item).alerts)
+                    outcome = apply(self.engine, state, item)
+                    snapshots.extend(outcome.alerts)
+                    held.update(held_back_by_silences(outcome, zone_id))
                 except Exception:  # one bad item must not stop the zone's other alerts
                     log.exception("the engine failed on an item of zone %s", zone_id)
                 self.store.dirty.add(zone_id)
@@ -174,7 +202,9 @@ class Evaluator:
         await self._publish(snapshots)
         if ignored:
             log.warning("zone.events: ignored %d unauthenticated or undecodable messages", ignored)
-            await self.forged(ignored)
+            await self.tally.forged(ignored)
+        if held:
+            await self.tally.held_back(held)
 
     async def _publish(self, snapshots: Sequence[Alert]) -> None:
         for alert in snapshots:
@@ -187,13 +217,6 @@ def install(app: faust.App, city: City, rules: Rules, redis_url: str, partitions
     engine = RuleEngine(city, rules)
     redis = aioredis.Redis.from_url(redis_url)
     progress = Progress(redis)
-
-    async def count_forged(count: int) -> None:
-        try:
-            await redis.hincrby(topics.prefix() + internal.FORGED_COUNTS, topics.ZONE_EVENTS, count)
-        except aioredis.RedisError:  # a count is not worth stopping the lane for
-            log.warning("could not count %d forged messages in Redis", count)
-
     # Raw bytes in and out, partitioned by key (the zone id) like zone.events, from agent or timer alike.
     table = app.Table(TABLE, partitions=partitions, key_type=bytes, value_type=bytes, use_partitioner=True)
     store = ZoneStore(table, partitions)
@@ -201,7 +224,7 @@ def install(app: faust.App, city: City, rules: Rules, redis_url: str, partitions
     inbox = app.topic(inbox_name, key_serializer="raw", value_serializer="raw")
     ticks = app.topic(inbox_name, key_serializer="raw", value_serializer="raw")
     alerts = app.topic(topics.named(topics.ALERTS), key_serializer="raw", value_serializer="raw")
-    evaluator = Evaluator(engine, store, alerts, progress.applied, secret, count_forged)
+    evaluator = Evaluator(engine, store, alerts, progress.applied, secret, Tally(redis))
     zones = [z.id for z in city.zones]
 
     @app.on_partitions_revoked.connect

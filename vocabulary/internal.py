@@ -25,7 +25,9 @@ KEY_ENV = "CENTINELA_INTERNAL_KEY"
 KEY_FILE_ENV = "CENTINELA_INTERNAL_KEY_FILE"
 KEY_FILE = "internal.key"
 KEY_BYTES = 32
-FORGED_COUNTS = "centinela:forged"  # Redis hash: topic -> messages ignored as unauthenticated or undecodable
+# Redis hashes that evaluate writes and the center reads (under the topic prefix):
+FORGED_COUNTS = "centinela:forged"  # topic -> messages ignored as unauthenticated or undecodable
+HELD_BACK = "centinela:held-back"  # "silence id|zone" -> signals the silence held back in the zone
 
 Headers = Iterable[tuple[str, bytes]] | None
 

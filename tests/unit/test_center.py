@@ -36,7 +36,7 @@ PATROL = Token(
 
 def alert(zone: str = "north", category: str = "panic", priority: int = 1, opened: str = "2026-11-21T14:00:00Z", **more: object) -> Alert:
     return Alert.model_validate_json(json.dumps({
-        "alert_id": more.pop("alert_id", f"{zone}-{category}-{priority}-{opened}"), "zone_id": zone, "priority": priority,
+        "alert_id": more.pop("alert_id", f"{zone}-{category}-{priority}-{opened}".replace("+", "p")), "zone_id": zone, "priority": priority,
         "category": category, "title": "t", "status": "open", "opened_at": opened, "updated_at": opened,
         "source": {"kind": "beeper", "id": "b-1"}, "count": 1, "event_ids": [], "rule": "r", **more,
     }))
@@ -77,17 +77,33 @@ def test_matching_filters_by_zone_category_and_scope() -> None:
     assert matching(bodies, sees=PATROL.sees) == bodies[:1]
 
 
-def test_snapshots_never_leave_their_directory(tmp_path: Path) -> None:
+def test_snapshots_are_served_only_from_the_alerts_own_cameras_folders(tmp_path: Path) -> None:
     shots = tmp_path / "shots"
-    shots.mkdir()
-    (shots / "a.jpg").write_bytes(b"jpeg")
-    (tmp_path / "secret").write_text("no")
-    (shots / "link.jpg").symlink_to(tmp_path / "secret")
-    assert snapshot_file(shots, "a.jpg") == (shots / "a.jpg").resolve()
-    assert snapshot_file(shots, str(shots / "a.jpg")) == (shots / "a.jpg").resolve()
-    for reference in ("../secret", str(tmp_path / "secret"), "link.jpg", "/etc/passwd", "missing.jpg", "http://x/a.jpg", "", None, "a.jpg\x00"):
-        assert snapshot_file(shots, reference) is None, reference
-    assert snapshot_file(None, "a.jpg") is None
+    (shots / "cam-1").mkdir(parents=True)
+    (shots / "cam-2").mkdir()
+    (shots / "cam-1" / "a.jpg").write_bytes(b"jpeg")
+    (shots / "cam-2" / "b.jpg").write_bytes(b"jpeg")
+    (shots / "cam-1" / "page.html").write_text("<script>alert(1)</script>")
+    (shots / "top.jpg").write_bytes(b"jpeg")
+    (tmp_path / "secret.jpg").write_text("no")
+    (shots / "cam-1" / "link.jpg").symlink_to(tmp_path / "secret.jpg")
+    mine = ["cam-1"]
+    assert snapshot_file(shots, "cam-1/a.jpg", mine) == (shots / "cam-1" / "a.jpg").resolve()
+    assert snapshot_file(shots, str(shots / "cam-1" / "a.jpg"), mine) == (shots / "cam-1" / "a.jpg").resolve()
+    for reference in ("cam-2/b.jpg", "cam-1/page.html", "top.jpg", "cam-1/../cam-2/b.jpg", "../secret.jpg",
+                      str(tmp_path / "secret.jpg"), "cam-1/link.jpg", "/etc/passwd", "cam-1/missing.jpg",
+                      "http://x/a.jpg", "", None, "cam-1/a.jpg\x00"):
+        assert snapshot_file(shots, reference, mine) is None, reference
+    for cameras in ([], [".", ".."], ["cam-2"]):
+        assert snapshot_file(shots, "cam-1/a.jpg", cameras) is None, cameras
+    assert snapshot_file(None, "cam-1/a.jpg", mine) is None
+
+
+def test_an_alert_id_is_an_identifier_so_it_cannot_break_an_sse_frame() -> None:
+    with pytest.raises(ValueError, match="alert_id"):
+        alert(alert_id="x\ndata: {}\n\nevent: alert")
+    with pytest.raises(ValueError, match="alert_id"):
+        alert(alert_id="x" * 65)
 
 
 def test_sse_frame_is_one_alert_event() -> None:

@@ -95,7 +95,7 @@ def test_a_state_that_does_not_load_is_reported_and_the_zone_starts_afresh(caplo
 
 def test_a_zone_is_ticked_when_due_or_not_yet_loaded_and_not_again_until_its_state_is_saved() -> None:
     center, _, store = saved(partitions=1)
-    evaluator = Evaluator(center.engine, store, alerts=None, applied=nothing, secret=KEY, forged=nothing)  # type: ignore[arg-type]
+    evaluator = Evaluator(center.engine, store, alerts=None, applied=nothing, secret=KEY, tally=Counted())  # type: ignore[arg-type]
     escalation = store.deadlines["norte"]
     assert evaluator.due_zones(["centro", "norte", "sur"], escalation - 1) == ["sur"]  # sur: never loaded here
     assert evaluator.due_zones(["centro", "norte", "sur"], escalation) == ["norte"]
@@ -111,7 +111,7 @@ def test_a_save_that_fails_leaves_its_zones_and_events_for_the_next_one() -> Non
         raise ConnectionError("broker gone")
 
     store.table.send_changelog = lambda *_: broken()  # type: ignore[method-assign]
-    evaluator = Evaluator(center.engine, store, alerts=None, applied=nothing, secret=KEY, forged=nothing)  # type: ignore[arg-type]
+    evaluator = Evaluator(center.engine, store, alerts=None, applied=nothing, secret=KEY, tally=Counted())  # type: ignore[arg-type]
     events: list = [object(), object()]  # type: ignore[type-arg]
 
     async def attempt() -> None:
@@ -121,6 +121,18 @@ def test_a_save_that_fails_leaves_its_zones_and_events_for_the_next_one() -> Non
     asyncio.run(attempt())
     assert store.dirty == {"centro", "norte"} and evaluator.unsaved == events
     assert not evaluator.writing.locked()
+
+
+class Counted:
+    def __init__(self) -> None:
+        self.forged_counts: list[int] = []
+        self.held: dict[str, int] = {}
+
+    async def forged(self, count: int) -> None:
+        self.forged_counts.append(count)
+
+    async def held_back(self, counts: dict[str, int]) -> None:
+        self.held.update(counts)
 
 
 class Message:
@@ -150,13 +162,9 @@ def signed(key: bytes, value: bytes, secret: bytes = KEY) -> Event:
 
 def test_only_authenticated_decodable_zone_events_are_applied_and_the_rest_counted() -> None:
     center, _, store = saved(partitions=1)
-    counted: list[int] = []
-
-    async def forged(count: int) -> None:
-        counted.append(count)
-
+    tally = Counted()
     sent = Sent()
-    evaluator = Evaluator(center.engine, store, alerts=sent, applied=nothing, secret=KEY, forged=forged)  # type: ignore[arg-type]
+    evaluator = Evaluator(center.engine, store, alerts=sent, applied=nothing, secret=KEY, tally=tally)  # type: ignore[arg-type]
     zone_batch = ZoneBatch(zone_id="norte", events=[
         zone_event(center.engine.city, beep("e9", "panic", "bpr-2", 20), at(20))])
     body = zone_batch.model_dump_json().encode()
@@ -171,7 +179,7 @@ def test_only_authenticated_decodable_zone_events_are_applied_and_the_rest_count
     ]
     batch[5].message.key = b"centro"
     asyncio.run(evaluator._apply(batch))  # type: ignore[arg-type]
-    assert counted == [6]
+    assert tally.forged_counts == [6]
     assert len(sent.alerts) == 1, "the one authentic event is applied"
     key, value, headers = sent.alerts[0]
     assert internal.verify(KEY, topics.ALERTS, key, value, headers)
