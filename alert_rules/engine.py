@@ -28,6 +28,7 @@ from pydantic import BaseModel
 
 from alert_rules.city import City
 from alert_rules.contact_id import QUALIFIER_RESTORE
+from alert_rules.rules import WEEKDAYS, MotionRule, Route, Rules, Silence, SilenceCommand, ZonePolicy
 from vocabulary.events import (
     AlarmSignal,
     Alert,
@@ -39,7 +40,6 @@ from vocabulary.events import (
     PanicBeep,
     ZoneEvent,
 )
-from alert_rules.rules import WEEKDAYS, MotionRule, Route, Rules, Silence, SilenceCommand, ZonePolicy
 
 SUPERVISION_RULE = "supervision"
 HELD_BACK_IDS = 20
@@ -123,7 +123,7 @@ class AlertRecord:
         })
 
     def to_json(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
+        return {name: getattr(self, name) for name in self.__slots__}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> AlertRecord:

@@ -172,8 +172,9 @@ Escalation = Annotated[
     dict[Priority, Seconds | None],
     Field(description="seconds an open alert of each priority waits before escalating; null: never"),
 ]
+BeepKind = Literal["panic", "test", "heartbeat", "low_battery"]
 BeepTable = Annotated[
-    dict[Literal["panic", "test", "heartbeat", "low_battery"], AlertSpec | None],
+    dict[BeepKind, AlertSpec | None],
     Field(description="beep kind -> alert; null: none. `cancel` always marks the panic alert"),
 ]
 ContactIdTable = Annotated[
@@ -181,7 +182,7 @@ ContactIdTable = Annotated[
     Field(description="Contact ID code -> alert; null: none. Merged over the standard table"),
 ]
 
-DEFAULT_BEEPS: dict[str, AlertSpec | None] = {
+DEFAULT_BEEPS: dict[BeepKind, AlertSpec | None] = {
     "panic": AlertSpec(category="panic", priority=1),
     "low_battery": AlertSpec(category="trouble", priority=4),
     "test": None,
@@ -257,7 +258,7 @@ class Rules(RuleModel):
 
     @field_validator("beeps")
     @classmethod
-    def _all_beeps(cls, value: dict[str, AlertSpec | None]) -> dict[str, AlertSpec | None]:
+    def _all_beeps(cls, value: dict[BeepKind, AlertSpec | None]) -> dict[BeepKind, AlertSpec | None]:
         return {**DEFAULT_BEEPS, **value}
 
     @model_validator(mode="after")
