@@ -15,10 +15,10 @@ from typing import Literal
 from aiokafka import AIOKafkaProducer
 
 from alert_rules.city import Token
-from vocabulary.events import Alert, OperatorAction
 from center.hub import AlertHub
 from center.metrics import CenterMetrics
 from vocabulary import internal
+from vocabulary.events import Alert, OperatorAction
 from vocabulary.topics import ZONE_EVENTS
 
 ActionName = Literal["ack", "dispatch", "resolve"]

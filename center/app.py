@@ -19,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from redis.asyncio import Redis
 
 from alert_rules.city import City
+from alert_rules.rules import SilenceSettings
 from center import errors
 from center.actions import ActionDesk
 from center.auth import Tokens
@@ -30,7 +31,6 @@ from center.running import Center
 from center.silences import SilenceDesk
 from center.views import AlertViews
 from center.webhooks import Webhook
-from alert_rules.rules import SilenceSettings
 from vocabulary import internal
 from vocabulary.kafka_security import KafkaSecurity
 from vocabulary.topics import ALERTS, ZONE_EVENTS, named
@@ -60,7 +60,7 @@ def create_app(
     namespace: str = "centinela:center:",
     keepalive_s: float = 15.0,
     action_wait_s: float = 2.0,
-    silence_settings: SilenceSettings = SilenceSettings(),
+    silence_settings: SilenceSettings | None = None,
     internal_key: bytes | None = None,
     security: KafkaSecurity | None = None,
 ) -> FastAPI:
@@ -84,7 +84,7 @@ def create_app(
             hub=AlertHub(redis, views.channel, metrics),
             feed=AlertFeed(kafka, named(ALERTS), views, metrics, secret, security),
             snapshot_dir=snapshot_dir, keepalive_s=keepalive_s, action_wait_s=action_wait_s,
-            silences=SilenceDesk(redis, namespace, secret), silence_settings=silence_settings,
+            silences=SilenceDesk(redis, namespace, secret), silence_settings=silence_settings or SilenceSettings(),
             security=security, secret=secret,
         )
         app.state.center = center

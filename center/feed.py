@@ -13,12 +13,12 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from center.metrics import CenterMetrics
+from center.views import AlertViews, Consumed
 from vocabulary import internal
 from vocabulary.events import Alert
 from vocabulary.kafka_security import KafkaSecurity
 from vocabulary.topics import ALERTS
-from center.metrics import CenterMetrics
-from center.views import AlertViews, Consumed
 
 log = logging.getLogger("centinela.center.feed")
 

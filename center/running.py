@@ -17,17 +17,17 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from redis.asyncio import Redis
 
 from alert_rules.city import City, Token
+from alert_rules.rules import SilenceSettings
 from center.actions import ActionDesk
 from center.auth import Tokens, require_actor, sees
 from center.errors import ApiError
 from center.feed import AlertFeed
 from center.hub import AlertHub
 from center.metrics import CenterMetrics
-from alert_rules.rules import SilenceSettings
 from center.silences import SilenceDesk
-from vocabulary.kafka_security import KafkaSecurity
 from center.views import AlertViews
 from vocabulary.events import Alert
+from vocabulary.kafka_security import KafkaSecurity
 
 log = logging.getLogger("centinela.center")
 P = TypeVar("P")

@@ -50,7 +50,7 @@ async def serve(
     host: str = "127.0.0.1",
     port: int = 8080,
     snapshot_dir: Path | None = None,
-    silence_settings: SilenceSettings = SilenceSettings(),
+    silence_settings: SilenceSettings | None = None,
 ) -> None:
     """Serve until cancelled or until uvicorn is told to exit; raises PortTaken first if it must."""
     sock = bind(host, port)
@@ -64,7 +64,7 @@ async def serve(
             lifespan="on",
         )
     )
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # the caller owns signals
+    server.install_signal_handlers = lambda: None  # type: ignore[attr-defined]  # the caller owns signals; uvicorn has no setting for it
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         await asyncio.shield(serving)

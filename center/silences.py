@@ -10,15 +10,15 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime
+from typing import Literal
 
 from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
 
 from alert_rules.city import Token
-from vocabulary.events import Timestamp
-from alert_rules.rules import SilenceCommand
-from alert_rules.rules import Matcher, Silence
+from alert_rules.rules import Matcher, Silence, SilenceCommand
 from vocabulary import internal, topics
+from vocabulary.events import Timestamp
 from vocabulary.topics import ZONE_EVENTS
 
 
@@ -41,8 +41,9 @@ class SilenceDesk:
     async def active(self, now: datetime) -> list[ActiveSilence]:
         """Every silence not yet ended, earliest start first; ended ones leave Redis."""
         stored = await self._redis.hgetall(self._key)
-        found, ended = [], []
-        for silence_id, raw in stored.items():
+        found: list[ActiveSilence] = []
+        ended: list[ActiveSilence] = []
+        for raw in stored.values():
             silence = ActiveSilence.model_validate(json.loads(raw))
             (found if silence.ends_at > now else ended).append(silence)
         if ended:
@@ -55,7 +56,7 @@ class SilenceDesk:
         fields = [(s.id, f"{s.id}|{zone}") for s in silences for zone in s.zones]
         totals = {s.id: 0 for s in silences}
         if fields:
-            for (silence_id, _), count in zip(fields, await self._redis.hmget(self._held_back, [f for _, f in fields])):
+            for (silence_id, _), count in zip(fields, await self._redis.hmget(self._held_back, [f for _, f in fields]), strict=True):
                 totals[silence_id] += int(count or 0)
         return totals
 
@@ -82,11 +83,12 @@ class SilenceDesk:
         await self._redis.hdel(self._key, silence.id)
         await self._forget_counts([silence])
 
-    async def _publish(self, producer: AIOKafkaProducer, topic: str, silence: ActiveSilence, action: str) -> None:
+    async def _publish(self, producer: AIOKafkaProducer, topic: str, silence: ActiveSilence,
+                       action: Literal["add", "end"]) -> None:
         now = datetime.now(UTC)
         for zone_id in silence.zones:  # one command per zone, keyed by zone: each zone's only writer applies it
             command = SilenceCommand(
-                silence_command=uuid.uuid4().hex, zone_id=zone_id, action=action,  # type: ignore[arg-type]
+                silence_command=uuid.uuid4().hex, zone_id=zone_id, action=action,
                 silence=for_zone(silence, zone_id), at=now)
             key, body = zone_id.encode(), command.model_dump_json().encode()
             await producer.send_and_wait(

@@ -20,11 +20,8 @@ import faust
 import redis.asyncio as aioredis
 from faust.types import EventT
 
-from vocabulary import internal
-from vocabulary.events import Rejected, ZoneEvent
 from alert_rules.city import City
 from streams import codec
-from vocabulary import topics
 from streams.admit import AdmissionSettings, Received, Refusal, admit, cut_short, rejection
 from streams.batching import in_batches
 from streams.codec import ZoneBatch
@@ -32,6 +29,8 @@ from streams.dedupe import DuplicateMemory
 from streams.delivery import Acknowledger
 from streams.flow import Backpressure
 from streams.zone_state import partition_of
+from vocabulary import internal, topics
+from vocabulary.events import Rejected, ZoneEvent
 
 log = logging.getLogger("centinela.admission")
 T = TypeVar("T")
@@ -93,8 +92,8 @@ def install(app: faust.App, city: City, settings: AdmissionSettings, redis_url: 
                 log.exception("admission failed on %s", message.position)
                 refused.append((message, Refusal("malformed", "could not be processed")))
         fresh = await _with_retry(lambda: memory.first_sightings(admitted))
-        sent = []
-        for zone_batch in per_zone(a for a, keep in zip(admitted, fresh) if keep):
+        sent: list[Awaitable[object]] = []
+        for zone_batch in per_zone(a for a, keep in zip(admitted, fresh, strict=True) if keep):
             if topic == topics.MOTION:
                 backpressure.sending(partition_of(zone_batch.zone_id, partitions))
             key, body = zone_batch.zone_id.encode(), zone_batch.model_dump_json().encode()

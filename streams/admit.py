@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from alert_rules.city import City
 from alert_rules.engine import zone_event
+from vocabulary import topics
 from vocabulary.events import (
     INPUT_MODELS,
     AlarmSignal,
@@ -25,9 +26,7 @@ from vocabulary.events import (
     RejectReason,
     ZoneEvent,
 )
-from vocabulary import topics
 from vocabulary.signing import signature_matches
-
 
 # A rejection must fit the workers' producer requests (32 MiB) with its key and other fields.
 MAX_KEPT_BYTES = 16 * 1024 * 1024

@@ -25,16 +25,15 @@ import faust
 import redis.asyncio as aioredis
 from faust.types import EventT
 
-from alert_rules.engine import Outcome, RuleEngine, ZoneState
-from vocabulary.events import Alert, OperatorAction
-from alert_rules.rules import SilenceCommand
 from alert_rules.city import City
-from alert_rules.rules import Rules
-from vocabulary import internal, topics
+from alert_rules.engine import Outcome, RuleEngine, ZoneState
+from alert_rules.rules import Rules, SilenceCommand
 from streams.batching import in_batches
 from streams.codec import Tick, ZoneItem, decode_zone_items
 from streams.flow import Progress
 from streams.zone_state import Save, ZoneStore, partition_of
+from vocabulary import internal, topics
+from vocabulary.events import Alert, OperatorAction
 
 log = logging.getLogger("centinela.evaluate")
 
@@ -113,6 +112,7 @@ class Evaluator:
         self.lock = asyncio.Lock()  # held while states change: applying a batch, taking a save, forgetting
         self.writing = asyncio.Lock()  # held while a save is written, so that events go on being applied
         self.ticked: dict[str, float] = {}  # zone -> when its last tick was sent, until its state is saved
+        self.write_task: asyncio.Future[None] | None = None
 
     async def process(self, batch: Sequence[EventT]) -> None:
         async with self.lock:
@@ -141,7 +141,7 @@ class Evaluator:
             await self.writing.acquire()
             save, delivering, applied = self.store.take(self.engine), self.sending, self.unsaved
             self.sending, self.unsaved, self.saved_at = [], [], time.monotonic()
-            asyncio.ensure_future(self._write(save, delivering, applied))
+            self.write_task = asyncio.ensure_future(self._write(save, delivering, applied))
 
     async def _write(self, save: Save, delivering: list[Awaitable[object]], applied: list[EventT]) -> None:
         """Deliver the alerts, then the states that caused them; only then acknowledge the events applied."""
@@ -172,12 +172,12 @@ class Evaluator:
         since_yield, ignored = 0, 0
         held: dict[str, int] = {}
         for event in batch:
-            message = event.message
-            if not internal.verify(self.secret, topics.ZONE_EVENTS, message.key, message.value, message.headers):
+            message, value = event.message, event.message.value or b""
+            if not internal.verify(self.secret, topics.ZONE_EVENTS, message.key, value, message.headers):
                 ignored += 1
                 continue
             try:
-                items = decode_zone_items(message.value)
+                items = decode_zone_items(value)
             except Exception as error:  # RecursionError included: nothing on the topic may stop the lane
                 log.error("zone.events: skipped an undecodable message (%s)", type(error).__name__)
                 ignored += 1

@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import os
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from vocabulary.errors import ConfigError
@@ -29,7 +29,7 @@ KEY_BYTES = 32
 FORGED_COUNTS = "centinela:forged"  # topic -> messages ignored as unauthenticated or undecodable
 HELD_BACK = "centinela:held-back"  # "silence id|zone" -> signals the silence held back in the zone
 
-Headers = Iterable[tuple[str, bytes]] | None
+Headers = Iterable[tuple[str, bytes]] | Mapping[str, bytes] | None  # as aiokafka, kafka-python or Faust give them
 
 
 def sign(key: bytes, topic: str, message_key: bytes | None, value: bytes) -> bytes:
@@ -50,7 +50,8 @@ def verify(key: bytes, topic: str, message_key: bytes | None, value: bytes | Non
     """True only when the message carries exactly one MAC and it matches."""
     if value is None or found is None:
         return False
-    macs = [v for name, v in found if name == HEADER]
+    pairs = found.items() if isinstance(found, Mapping) else found
+    macs = [v for name, v in pairs if name == HEADER]
     if len(macs) != 1 or not isinstance(macs[0], bytes):
         return False
     return hmac.compare_digest(macs[0], sign(key, topic, message_key, value))

@@ -22,14 +22,14 @@ import uvicorn
 from kafka import KafkaProducer
 
 from alert_rules.city import City, Token, Zone
-from vocabulary.events import Alert, AlertSource
 from center.app import create_app
 from centinela.config import load_config
 from deploy.stack import Stack, free_port
 from tests.conftest import INTERNAL_KEY
-from vocabulary import internal
-from vocabulary.topics import ALERTS, named
 from tests.integration.support import worker
+from vocabulary import internal
+from vocabulary.events import Alert, AlertSource
+from vocabulary.topics import ALERTS, named
 
 OPERATOR = "operator-secret-1"
 SUPERVISOR = "supervisor-secret-1"

@@ -7,10 +7,9 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-
-from alert_rules.city import Beeper, Camera, City, Panel, Zone
 from pydantic import ValidationError
 
+from alert_rules.city import Beeper, Camera, City, Panel, Zone
 from streams.admit import CUT_SHORT_BYTES, AdmissionSettings, Received, Refusal, admit, cut_short, rejection
 from vocabulary.signing import signature
 

@@ -13,9 +13,9 @@ from aiokafka.partitioner import DefaultPartitioner
 from alert_rules.engine import zone_event
 from streams.codec import ZoneBatch
 from streams.evaluate import TICK_RESEND_S, Evaluator
-from vocabulary import internal, topics
 from streams.zone_state import ZoneStore, dump, partition_of
 from tests.unit.test_engine import Center, at, beep
+from vocabulary import internal, topics
 
 KEY = b"k" * 32
 
