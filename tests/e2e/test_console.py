@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from tests.integration.alerts import IN_ZONE_A, beep
+from tests.integration.alerts import IN_ZONE_A, beep, signal
 from tests.integration.center_support import RunningCenter, center_with_worker, wait_until
-from tests.integration.support import Producer
+from tests.integration.support import Producer, now_ts
 
 pytestmark = pytest.mark.e2e
 
@@ -67,4 +67,42 @@ def test_a_priority_1_alert_appears_live_and_is_acknowledged(center: RunningCent
     expect(page.locator("#action-message")).to_have_text("ack recorded by Operator 1")
     expect(page.locator("#history-rows tr").first).to_contain_text("Operator 1")
     assert page.evaluate("sessionStorage.getItem('centinela.token')") == OPERATOR
+    assert problems == []
+
+
+SUPERVISOR = "sup-secret"  # examples/tigre: "Supervisor"
+
+
+def test_the_console_lists_active_silences_with_what_they_held_back_and_a_supervisor_ends_one(
+        center: RunningCenter, page: Page, stack) -> None:  # type: ignore[no-untyped-def]
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    with center.client(SUPERVISOR) as supervisor:
+        created = supervisor.post("/api/silences", json={
+            "zones": ["tigre-delta"], "category": "intrusion", "ends_at": now_ts(3600), "reason": "panel maintenance"})
+        assert created.status_code == 201, created.text
+        silence_id = created.json()["id"]
+    producer = Producer(stack)
+    for _ in range(2):
+        producer.send("devices.alarms", "acct-1003", signal("acct-1003", 130))  # intrusions in tigre-delta: held back
+    producer.close()
+
+    page.goto(center.url + "/")
+    page.fill("#token", OPERATOR)
+    page.press("#token", "Enter")
+    row = page.locator(f'#silence-rows tr[data-silence-id="{silence_id}"]')
+    expect(row).to_contain_text("panel maintenance")
+    expect(row.locator(".end-silence")).to_be_hidden()  # operators see silences but may not end them
+    page.click("#logout")
+
+    page.fill("#token", SUPERVISOR)
+    page.press("#token", "Enter")
+    expect(row).to_contain_text("tigre-delta")
+    expect(row).to_contain_text("intrusion")
+    expect(row.locator(".held-back")).to_have_text("2", timeout=30_000)  # refreshed while the console is open
+    row.locator(".end-silence").click()
+    expect(row).to_have_count(0)
+    expect(page.locator("#silence-message")).to_have_text("silence ended: panel maintenance")
+    with center.client(SUPERVISOR) as supervisor:
+        assert supervisor.get("/api/silences").json() == {"silences": []}
     assert problems == []
