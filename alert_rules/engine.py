@@ -293,7 +293,8 @@ class RuleEngine:
             self._restore(state, policy, f"{route.category}|alarm:{signal.panel_id}", signal.event_id, t, out)
             return
         self._raise(state, policy, route, "alarm", signal.panel_id, signal.event_id, t, out,
-                    title=f"{route.title} ({signal.code}): panel {signal.panel_id}, zone {signal.zone}")
+                    title=f"{route.title} ({signal.code}{f', SIA {signal.sia}' if signal.sia else ''}): "
+                          f"panel {signal.panel_id}, zone {signal.zone}")
 
     def _motion(self, state: ZoneState, policy: ZonePolicy, motion: MotionEvent, t: float, out: Outcome) -> None:
         episode = f"{motion.camera_id}|{motion.motion_id}"

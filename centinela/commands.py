@@ -205,6 +205,7 @@ def run_system(config: Config, workers: int, partitions: int, data: Path,
     worker = [*centinela, "worker", "--partitions", str(partitions), "--data", str(data / "tables")]
     commands = [(f"worker-{n + 1}", [*worker, "--web-port", str(free_port())]) for n in range(workers)]
     commands.append(("center", [*centinela, "center", "--snapshots", str(snapshots)]))
+    commands.append(("receiver", [*centinela, "receiver"]))  # DC-09 and HTTP ingestion (contract section 7)
     if any(camera.source is not None for camera in config.city.cameras):
         commands.append(("cameras", [*centinela, "cameras", "run", "--kafka", stack.kafka, "--snapshots", str(snapshots)]))
     commands += extra or []
