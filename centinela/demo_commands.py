@@ -19,9 +19,11 @@ import yaml
 
 from deploy.simulate import DEMO_CITY
 from centinela.commands import DEFAULT_HTTP, fail, load_or_report, run_system
+from centinela.device_links import ReceiverSink, wait_for_ingestion
+from vocabulary.errors import CentinelaError
 
 if TYPE_CHECKING:
-    from alert_rules.city import Camera
+    from alert_rules.city import Camera, City
     from deploy.scenarios import Step
     from deploy.simulate import Outgoing, Traffic
 
@@ -29,6 +31,7 @@ REPO = Path(__file__).resolve().parent.parent
 DEFAULT_KAFKA = "127.0.0.1:9092"
 USAGE_ERROR = 2
 PACE_S = 0.1
+RECEIVER_WAIT_S = 60.0
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -42,6 +45,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     simulate.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
     simulate.add_argument("--seed", type=int, default=7, help="seed of every random choice")
     simulate.add_argument("--snapshots", type=Path, help="folder for simulated motion snapshots (default: none)")
+    simulate.add_argument("--direct", action="store_true",
+                          help="publish every event to Kafka instead of through the receivers (DC-09, HTTP)")
+    simulate.add_argument("--dc09", default=os.environ.get("CENTINELA_DC09", "127.0.0.1:9020"),
+                          help="the receiver's DC-09 host:port, for the panels")
+    simulate.add_argument("--ingest", default=os.environ.get("CENTINELA_INGEST", "127.0.0.1:8090"),
+                          help="the receiver's HTTP ingestion host:port, for beepers with a key")
     simulate.set_defaults(run=run_simulate)
 
     demo = sub.add_parser("demo", help="the whole system on this machine with a simulated city (Tigre)")
@@ -121,9 +130,15 @@ def run_simulate(args: argparse.Namespace) -> int:
     except ScenarioError as error:
         return fail(f"scenario {args.scenario}: {error}", USAGE_ERROR)
     try:
-        sink = KafkaSink(args.kafka, city.camera_by_id)
+        sink: KafkaSink | ReceiverSink = KafkaSink(args.kafka, city.camera_by_id)
     except Exception as error:  # kafka-python raises several unrelated types for an unreachable broker
         return fail(f"cannot reach Kafka at {args.kafka}: {error}")
+    if not args.direct:
+        try:
+            sink = _receiver_sink(args, city, sink, start)
+        except CentinelaError as error:
+            sink.close()
+            return fail(error.message, USAGE_ERROR)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -134,10 +149,24 @@ def run_simulate(args: argparse.Namespace) -> int:
     finally:
         sink.close()
     say(f"stopped: sent {sum(sent.values())} ({_counts(sent)}), {sink.failed} failed")
+    if isinstance(sink, ReceiverSink):
+        say("by path: " + ", ".join(f"{path} {count}" for path, count in sorted(sink.counts.items())))
     return 0
 
 
-def _publish_until(stop: threading.Event, traffic: Traffic, steps: deque[Step], sink: KafkaSink,
+def _receiver_sink(args: argparse.Namespace, city: City, kafka: KafkaSink, start: datetime) -> ReceiverSink:
+    """Devices through the receivers, once they answer (they may start with us)."""
+    from receivers.service import parse_address
+
+    dc09 = parse_address(args.dc09, "--dc09")
+    ingest_host, ingest_port = parse_address(args.ingest, "--ingest")
+    ingest_url = f"http://{ingest_host}:{ingest_port}"
+    if not wait_for_ingestion(ingest_url, RECEIVER_WAIT_S):
+        say(f"the receiver does not answer at {ingest_url} yet; its devices will retry")
+    return ReceiverSink(city, kafka, dc09, ingest_url, first_sequence=int(start.timestamp()) % 9999)
+
+
+def _publish_until(stop: threading.Event, traffic: Traffic, steps: deque[Step], sink: KafkaSink | ReceiverSink,
                    rate: float, duration: float | None) -> Counter[str]:
     sent: Counter[str] = Counter()
     total_steps = len(steps)

@@ -4,6 +4,9 @@ stream worker and the center's API. Panels speak DC-09 over TCP and UDP; phones 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -230,3 +233,27 @@ def test_ingestion_429_above_the_per_device_rate(running: RunningReceiver) -> No
     codes = [httpx.post(running.ingest_url + "/v1/beeps", json=signed_beep("rx-bpr-busy", "heartbeat"),
                         timeout=30).status_code for _ in range(4)]
     assert codes == [202, 202, 202, 429]  # ingest.per_device_per_min is 3 here
+
+
+# -- the simulator's devices -------------------------------------------------------------------------
+
+
+def test_the_simulators_devices_go_through_the_receivers(running: RunningReceiver, stack: Stack,
+                                                         config: Path) -> None:
+    alarms = TopicReader(stack, "devices.alarms")
+    env = {**os.environ, "CENTINELA_KAFKA": stack.kafka}
+    done = subprocess.run(
+        [sys.executable, "-m", "centinela", "simulate", "--config", str(config), "--rate", "6", "--duration", "8",
+         "--seed", "3", "--dc09", f"127.0.0.1:{running.dc09_port}", "--ingest", running.ingest_url.split("//")[1]],
+        env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    [paths] = [line for line in done.stderr.splitlines() if "by path:" in line]
+    counts = {path: int(count) for path, count in (part.rsplit(" ", 1) for part in paths.split("by path: ")[1].split(", "))}
+    assert sum(n for p, n in counts.items() if p.startswith("dc09")) > 0
+    assert all(p.endswith(" ACK") for p in counts if p.startswith("dc09")), counts
+    assert all(p in ("http 202", "http 429") for p in counts if p.startswith("http")), counts
+    found = alarms.read_until(lambda got: sum(v["event_id"].startswith("dc09-") for _, v in got) >= 1, timeout_s=30)
+    alarms.close()
+    panels = {v["panel_id"] for _, v in found if v["event_id"].startswith("dc09-")}
+    assert panels and panels <= {"rx-plain", "rx-foc", "rx-enc", "rx-retx", "rx-udp", "rx-http",
+                                 "acct-a", "acct-b", "acct-c", "acct-d"}
