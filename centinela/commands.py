@@ -185,6 +185,7 @@ def run_system(config: Config, workers: int, partitions: int, data: Path,
                extra: list[tuple[str, list[str]]] | None = None, banner: str = "") -> int:
     """Start the stack, workers, center and cameras (and `extra` commands); stop all on a signal."""
     from center.service import parse_http
+    from centinela.receiver_commands import receiver_ports
     from deploy.stack import Stack, StackError, ensure_free, free_port
     from deploy.supervisor import Child, Supervisor
 
@@ -194,6 +195,8 @@ def run_system(config: Config, workers: int, partitions: int, data: Path,
     try:
         http_host, http_port = parse_http(http)
         ensure_free(http_host, http_port, "center (CENTINELA_HTTP)")
+        for host, port, what in receiver_ports():
+            ensure_free(host, port, what)
         stack.start(kafka_port=DEFAULT_KAFKA_PORT, redis_port=DEFAULT_REDIS_PORT)
     except (StackError, ValueError) as error:
         return fail(str(error))

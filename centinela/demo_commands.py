@@ -20,7 +20,6 @@ import yaml
 from deploy.simulate import DEMO_CITY
 from centinela.commands import DEFAULT_HTTP, fail, load_or_report, run_system
 from centinela.device_links import ReceiverSink, wait_for_ingestion
-from vocabulary.errors import CentinelaError
 
 if TYPE_CHECKING:
     from alert_rules.city import Camera, City
@@ -136,9 +135,9 @@ def run_simulate(args: argparse.Namespace) -> int:
     if not args.direct:
         try:
             sink = _receiver_sink(args, city, sink, start)
-        except CentinelaError as error:
+        except ValueError as error:
             sink.close()
-            return fail(error.message, USAGE_ERROR)
+            return fail(str(error), USAGE_ERROR)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())

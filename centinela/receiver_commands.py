@@ -9,7 +9,7 @@ import os
 import signal
 
 from centinela.commands import fail, load_or_report
-from vocabulary.errors import CentinelaError
+from vocabulary.errors import USAGE, CentinelaError
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -21,7 +21,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
 
 
 def run_receiver(args: argparse.Namespace) -> int:
-    from receivers.service import DEFAULT_DC09, DEFAULT_INGEST, parse_address, serve
+    from receivers.service import addresses, serve
 
     config = load_or_report(args.config)
     if config is None:
@@ -29,6 +29,10 @@ def run_receiver(args: argparse.Namespace) -> int:
     kafka = os.environ.get("CENTINELA_KAFKA")
     if not kafka:
         return fail("the receiver needs CENTINELA_KAFKA (host:port)")
+    try:
+        dc09, ingest = addresses(os.environ)
+    except ValueError as error:
+        return fail(str(error), USAGE)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
 
@@ -38,8 +42,6 @@ def run_receiver(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, task.cancel)
-        dc09 = parse_address(os.environ.get("CENTINELA_DC09", DEFAULT_DC09), "CENTINELA_DC09")
-        ingest = parse_address(os.environ.get("CENTINELA_INGEST", DEFAULT_INGEST), "CENTINELA_INGEST")
         await serve(config.city, config.ingest, config.admission.max_bytes, kafka, dc09, ingest)
 
     try:
@@ -49,3 +51,11 @@ def run_receiver(args: argparse.Namespace) -> int:
     except asyncio.CancelledError:
         pass
     return 0
+
+
+def receiver_ports() -> list[tuple[str, int, str]]:
+    """The receivers' addresses, for `up` to check before it starts anything (ValueError if unreadable)."""
+    from receivers.service import addresses
+
+    dc09, ingest = addresses(os.environ)
+    return [(*dc09, "DC-09 receiver (CENTINELA_DC09)"), (*ingest, "ingestion (CENTINELA_INGEST)")]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+from collections.abc import Mapping
 
 import uvicorn
 
@@ -23,11 +24,17 @@ DEFAULT_INGEST = "127.0.0.1:8090"
 
 
 def parse_address(address: str, name: str) -> tuple[str, int]:
-    """"host:port" (IPv6 as "[::1]:9020")."""
+    """"host:port" (IPv6 as "[::1]:9020"); ValueError names the setting."""
     host, _, port = address.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise Unavailable(f"{name}: expected host:port, got {address!r}")
+        raise ValueError(f"{name}: expected host:port, got {address!r}")
     return host.strip("[]"), int(port)
+
+
+def addresses(environ: Mapping[str, str]) -> tuple[tuple[str, int], tuple[str, int]]:
+    """CENTINELA_DC09 and CENTINELA_INGEST, or their defaults."""
+    return (parse_address(environ.get("CENTINELA_DC09", DEFAULT_DC09), "CENTINELA_DC09"),
+            parse_address(environ.get("CENTINELA_INGEST", DEFAULT_INGEST), "CENTINELA_INGEST"))
 
 
 def _bind(host: str, port: int) -> socket.socket:
