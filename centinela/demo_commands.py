@@ -17,18 +17,18 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from deploy.simulate import DEMO_CITY
-from centinela.commands import DEFAULT_HTTP, fail, load_or_report, run_system
+from centinela.commands import DEFAULT_HTTP, load, run_system
 from centinela.device_links import ReceiverSink, wait_for_ingestion
+from deploy.simulate import DEMO_CITY
+from vocabulary.errors import Unavailable, UsageError
 
 if TYPE_CHECKING:
-    from alert_rules.city import Camera, City
+    from alert_rules.city import Camera
     from deploy.scenarios import Step
     from deploy.simulate import Outgoing, Traffic
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_KAFKA = "127.0.0.1:9092"
-USAGE_ERROR = 2
 PACE_S = 0.1
 RECEIVER_WAIT_S = 60.0
 
@@ -110,34 +110,28 @@ class KafkaSink:
 
 
 def run_simulate(args: argparse.Namespace) -> int:
-    from deploy.scenarios import ScenarioError, script
+    from deploy.scenarios import script
     from deploy.simulate import Traffic
 
     if args.rate < 0:
-        return fail("--rate must be 0 or more", USAGE_ERROR)
+        raise UsageError("--rate must be 0 or more")
     if args.duration is not None and args.duration <= 0:
-        return fail("--duration must be positive", USAGE_ERROR)
-    config = load_or_report(args.config)
-    if config is None:
-        return USAGE_ERROR
+        raise UsageError("--duration must be positive")
+    config = load(args.config)
     city = config.city
     start = datetime.now(UTC)
     snapshots = str(args.snapshots.resolve()) if args.snapshots else None
     traffic = Traffic(city, args.seed, run_tag=f"{int(start.timestamp() * 1000):x}", start=start, snapshots=snapshots)
+    steps = deque(script(args.scenario, city) if args.scenario else [])
+    receivers = None if args.direct else _receivers(args)
     try:
-        steps = deque(script(args.scenario, city) if args.scenario else [])
-    except ScenarioError as error:
-        return fail(f"scenario {args.scenario}: {error}", USAGE_ERROR)
-    try:
-        sink: KafkaSink | ReceiverSink = KafkaSink(args.kafka, city.camera_by_id)
+        kafka = KafkaSink(args.kafka, city.camera_by_id)
     except Exception as error:  # kafka-python raises several unrelated types for an unreachable broker
-        return fail(f"cannot reach Kafka at {args.kafka}: {error}")
-    if not args.direct:
-        try:
-            sink = _receiver_sink(args, city, sink, start)
-        except ValueError as error:
-            sink.close()
-            return fail(str(error), USAGE_ERROR)
+        raise Unavailable(f"cannot reach Kafka at {args.kafka}: {error}") from None
+    sink: KafkaSink | ReceiverSink = kafka
+    if receivers is not None:
+        dc09, ingest_url = receivers
+        sink = ReceiverSink(city, kafka, dc09, ingest_url, first_sequence=int(start.timestamp()) % 9999)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -153,8 +147,8 @@ def run_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _receiver_sink(args: argparse.Namespace, city: City, kafka: KafkaSink, start: datetime) -> ReceiverSink:
-    """Devices through the receivers, once they answer (they may start with us)."""
+def _receivers(args: argparse.Namespace) -> tuple[tuple[str, int], str]:
+    """The receiver's DC-09 address and ingestion URL, once it answers (it may start with us)."""
     from receivers.service import parse_address
 
     dc09 = parse_address(args.dc09, "--dc09")
@@ -162,7 +156,7 @@ def _receiver_sink(args: argparse.Namespace, city: City, kafka: KafkaSink, start
     ingest_url = f"http://{ingest_host}:{ingest_port}"
     if not wait_for_ingestion(ingest_url, RECEIVER_WAIT_S):
         say(f"the receiver does not answer at {ingest_url} yet; its devices will retry")
-    return ReceiverSink(city, kafka, dc09, ingest_url, first_sequence=int(start.timestamp()) % 9999)
+    return dc09, ingest_url
 
 
 def _publish_until(stop: threading.Event, traffic: Traffic, steps: deque[Step], sink: KafkaSink | ReceiverSink,
@@ -213,14 +207,12 @@ def say(line: str) -> None:
 
 def run_demo(args: argparse.Namespace) -> int:
     if args.rate < 0:
-        return fail("--rate must be 0 or more", USAGE_ERROR)
+        raise UsageError("--rate must be 0 or more")
     if args.duration is not None and args.duration <= 0:
-        return fail("--duration must be positive", USAGE_ERROR)
+        raise UsageError("--duration must be positive")
     data = Path(args.data).resolve()
     directory, missing = demo_config(data / "config")
-    config = load_or_report(directory)
-    if config is None:
-        return 1
+    config = load(directory)
     if missing:
         print(f"cameras  no video for {', '.join(missing)}: those run without a source "
               "(fetch the videos with `make videos`)")

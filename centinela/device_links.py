@@ -15,12 +15,11 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 from alert_rules.city import City, Panel
+from deploy.simulate import KEEPALIVE_BELOW_S, TEST_CODE
 from receivers import dc09
 from receivers.signals import SIA_TO_CONTACT_ID
 from vocabulary import topics
 from vocabulary.events import parse_timestamp
-
-from deploy.simulate import KEEPALIVE_BELOW_S, TEST_CODE
 
 if TYPE_CHECKING:
     from centinela.demo_commands import KafkaSink

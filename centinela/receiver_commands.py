@@ -8,8 +8,8 @@ import logging
 import os
 import signal
 
-from centinela.commands import fail, load_or_report
-from vocabulary.errors import USAGE, CentinelaError
+from centinela.commands import load
+from vocabulary.errors import UsageError
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -23,16 +23,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
 def run_receiver(args: argparse.Namespace) -> int:
     from receivers.service import addresses, serve
 
-    config = load_or_report(args.config)
-    if config is None:
-        return 1
+    config = load(args.config)
     kafka = os.environ.get("CENTINELA_KAFKA")
     if not kafka:
-        return fail("the receiver needs CENTINELA_KAFKA (host:port)")
-    try:
-        dc09, ingest = addresses(os.environ)
-    except ValueError as error:
-        return fail(str(error), USAGE)
+        raise UsageError("the receiver needs CENTINELA_KAFKA (host:port)")
+    dc09, ingest = addresses(os.environ)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
 
@@ -46,15 +41,13 @@ def run_receiver(args: argparse.Namespace) -> int:
 
     try:
         asyncio.run(until_signal())
-    except CentinelaError as error:
-        return fail(error.message, error.exit_code)
     except asyncio.CancelledError:
         pass
     return 0
 
 
 def receiver_ports() -> list[tuple[str, int, str]]:
-    """The receivers' addresses, for `up` to check before it starts anything (ValueError if unreadable)."""
+    """The receivers' addresses, for `up` to check before it starts anything."""
     from receivers.service import addresses
 
     dc09, ingest = addresses(os.environ)

@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vocabulary import topics
+from vocabulary.errors import Unavailable
 
 LOOPBACK = "127.0.0.1"
 
 
-class StackError(Exception):
+class StackError(Unavailable):
     """A one-line reason the stack cannot start."""
 
 

@@ -18,6 +18,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
@@ -97,19 +98,18 @@ class Framer:
         header = _header(buffer)
         if header is None:
             return None
-        if header is _NOT_A_HEADER:
+        if not header.lengths:
             del buffer[:1]
             return b""
-        quote, lengths, expected_crc = header  # type: ignore[misc]
         waiting = False
-        for length in lengths:
-            end = quote + length
+        for length in header.lengths:
+            end = header.quote + length
             if end >= len(buffer):
                 waiting = True
             elif buffer[end] == CR:
-                body = bytes(buffer[quote:end])
+                body = bytes(buffer[header.quote:end])
                 del buffer[: end + 1]
-                if crc16(body) != expected_crc:
+                if crc16(body) != header.crc:
                     self.dropped += 1
                     return b""
                 return body
@@ -120,24 +120,26 @@ class Framer:
         return b""
 
 
-_NOT_A_HEADER = object()
+class _Header(NamedTuple):
+    quote: int  # index of the first quote: where the CRC's and the length's span begins
+    lengths: list[int]  # candidate lengths; none: not a frame's header
+    crc: int
 
 
-def _header(buffer: bytearray) -> tuple[int, list[int], int] | object | None:
-    """(index of the first quote, candidate lengths, the CRC sent) for the frame starting at
-    buffer[0] (a LF); None when more bytes are needed; _NOT_A_HEADER when it is none."""
+_NOT_A_HEADER = _Header(0, [], 0)
+
+
+def _header(buffer: bytearray) -> _Header | None:
+    """The header of the frame starting at buffer[0] (a LF); None when more bytes are needed."""
     if len(buffer) < 8:
         return None
     if buffer[7] == QUOTE:  # CRC as 2 raw bytes
-        lengths = _lengths(buffer[3:7])
-        crc = int.from_bytes(buffer[1:3], "big")
-        return (7, lengths, crc) if lengths else _NOT_A_HEADER
+        return _Header(7, _lengths(buffer[3:7]), int.from_bytes(buffer[1:3], "big"))
     if len(buffer) < 10:
         return None
     if buffer[9] != QUOTE or not all(b in _HEX for b in buffer[1:5]):
         return _NOT_A_HEADER
-    lengths = _lengths(buffer[5:9])
-    return (9, lengths, int(buffer[1:5], 16)) if lengths else _NOT_A_HEADER
+    return _Header(9, _lengths(buffer[5:9]), int(buffer[1:5], 16))
 
 
 def _lengths(text: bytes | bytearray) -> list[int]:

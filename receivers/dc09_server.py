@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from receivers.dc09 import Framer, FrameOverflow
+from receivers.dc09 import FrameOverflow, Framer
 from receivers.handling import FrameHandler, Outcome
 from receivers.publisher import Publish
 from receivers.settings import IngestSettings

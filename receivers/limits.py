@@ -39,7 +39,7 @@ class BodyLimit:
 
         async def counting_receive() -> Message:
             nonlocal received
-            message = await receive()
+            message: Message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.limit:

@@ -15,7 +15,7 @@ from receivers.handling import FrameHandler
 from receivers.ingest import create_ingest_app
 from receivers.publisher import Publisher
 from receivers.settings import IngestSettings
-from vocabulary.errors import Unavailable
+from vocabulary.errors import Unavailable, UsageError
 
 log = logging.getLogger("centinela.receivers")
 
@@ -24,10 +24,10 @@ DEFAULT_INGEST = "127.0.0.1:8090"
 
 
 def parse_address(address: str, name: str) -> tuple[str, int]:
-    """"host:port" (IPv6 as "[::1]:9020"); ValueError names the setting."""
+    """"host:port" (IPv6 as "[::1]:9020")."""
     host, _, port = address.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"{name}: expected host:port, got {address!r}")
+        raise UsageError(f"{name}: expected host:port, got {address!r}")
     return host.strip("[]"), int(port)
 
 
@@ -63,7 +63,7 @@ async def serve(city: City, settings: IngestSettings, max_bytes: int, kafka: str
         app = create_ingest_app(city, settings, max_bytes, publisher.publish)
         http = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
                                              timeout_graceful_shutdown=3))
-        http.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # the caller owns signals
+        http.install_signal_handlers = lambda: None  # type: ignore[attr-defined]  # the caller owns signals
         log.info("receivers: DC-09 on %s:%d (TCP and UDP), ingestion on http://%s:%d/", *dc09, *ingest)
         serving = asyncio.create_task(http.serve(sockets=[ingest_socket]))
         try:

@@ -83,9 +83,9 @@ def test_an_empty_or_missing_directory_is_an_error(tmp_path: Path) -> None:
     assert problems(tmp_path / "nope") == [f"{tmp_path / 'nope'}: not a directory"]
 
 
-def test_config_check_exits_1_and_prints_every_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_config_check_exits_2_and_prints_every_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write(tmp_path, **{"zones.yaml": "zones: [{id: z1, polygon: []}, {id: z2}]"})
-    assert main(["config", "check", str(tmp_path)]) == 1
+    assert main(["config", "check", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "zones.yaml: zones[0] (id 'z1'): polygon" in err
     assert "zones.yaml: zones[1] (id 'z2'): polygon: Field required" in err

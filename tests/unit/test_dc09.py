@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from receivers import dc09
-from receivers.dc09 import Framer, FrameOverflow, Unreadable
+from receivers.dc09 import FrameOverflow, Framer, Unreadable
 
 VECTOR_SIA = '"SIA-DCS"0001RF3L77#1234[#1234|NRR|Atest]'
 VECTOR_NAK = '"NAK"0000R0L0A0[]_16:20:01,09-24-2025'
