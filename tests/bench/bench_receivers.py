@@ -1,12 +1,14 @@
 """One DC-09 receiver on the real embedded broker: frames per second over many TCP connections,
 and frame-to-ACK latency, against a bare produce round trip measured in the same run.
 
-1. The receiver: `centinela receiver` in its own process. CONNECTIONS panels' connections each
+1. Unloaded: one connection sends SOLO frames one at a time (the three kinds in turn), against
+   SOLO produce round trips from one task: what the receiver adds to a single frame's ACK.
+2. The receiver: `centinela receiver` in its own process. CONNECTIONS panels' connections each
    send a frame and wait for its ACK, then the next (as a panel does), FRAMES in all: a mix
    of clear ADM-CID, clear SIA-DCS and encrypted SIA-DCS (AES-128). Every ACK means the
    event was acknowledged by the broker. Timed from the first send to the last ACK; the
    latency of each frame is from just before its send to its ACK.
-2. The baseline: a bare AIOKafkaProducer in this process, CONNECTIONS tasks each awaiting
+3. The baseline: a bare AIOKafkaProducer in this process, CONNECTIONS tasks each awaiting
    send_and_wait of an AlarmSignal-sized value, then the next; FRAMES in all.
 
 The load generator shares the 2 cores with the receiver and the broker, as the baseline's
@@ -38,6 +40,7 @@ from tests.bench._report import report  # noqa: E402
 from vocabulary import topics  # noqa: E402
 
 FRAMES = int(os.environ.get("BENCH_RECEIVERS_FRAMES", "20000"))
+SOLO = 600  # frames, one at a time: the latency of an unloaded receiver
 CONNECTIONS = int(os.environ.get("BENCH_RECEIVERS_CONNECTIONS", "100"))
 AES_KEY = "00112233445566778899AABBCCDDEEFF"
 PARTITIONS = 4
@@ -45,6 +48,9 @@ PARTITIONS = 4
 
 def progress(text: str) -> None:
     print(f"[bench_receivers {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+EACH_ALONE = [[panel] for panel in range(CONNECTIONS)]  # one panel per connection
 
 
 def write_city(directory: Path) -> None:
@@ -67,12 +73,14 @@ def frame_for(panel: int, sequence: int) -> bytes:
     return dc09.frame(f'"ADM-CID"{header}[#{account}|1130 01 {sequence % 999:03d}]')
 
 
-async def panel_connection(port: int, panel: int, count: int, latencies: list[float], kinds: dict[str, int]) -> None:
+async def panel_connection(port: int, panels: list[int], count: int, latencies: list[float],
+                           kinds: dict[str, int]) -> None:
+    """One connection sending `count` frames one at a time, from `panels` in turn."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     framer = Framer()
     answers: list[bytes] = []
     for n in range(count):
-        frame = frame_for(panel, n + 1)
+        frame = frame_for(panels[n % len(panels)], n + 1)
         sent = time.perf_counter()
         writer.write(frame)
         while not answers:
@@ -86,15 +94,15 @@ async def panel_connection(port: int, panel: int, count: int, latencies: list[fl
     writer.close()
 
 
-async def through_receiver(port: int, share: int) -> tuple[float, list[float], dict[str, int]]:
+async def through_receiver(port: int, connections: list[list[int]], share: int) -> tuple[float, list[float], dict[str, int]]:
     latencies: list[float] = []
     kinds: dict[str, int] = {}
     began = time.perf_counter()
-    await asyncio.gather(*(panel_connection(port, p, share, latencies, kinds) for p in range(CONNECTIONS)))
+    await asyncio.gather(*(panel_connection(port, panels, share, latencies, kinds) for panels in connections))
     return time.perf_counter() - began, latencies, kinds
 
 
-async def bare_produce(kafka: str) -> tuple[float, list[float]]:
+async def bare_produce(kafka: str, tasks: int, total: int) -> tuple[float, list[float]]:
     from aiokafka import AIOKafkaProducer
 
     value = (b'{"event_id":"dc09-0123456789abcdef0123456789abcdef01234567","panel_id":"p0001",'
@@ -102,7 +110,7 @@ async def bare_produce(kafka: str) -> tuple[float, list[float]]:
     producer = AIOKafkaProducer(bootstrap_servers=kafka, acks="all", linger_ms=1)
     await producer.start()
     latencies: list[float] = []
-    share = FRAMES // CONNECTIONS
+    share = total // tasks
 
     async def one(panel: int) -> None:
         for _ in range(share):
@@ -112,7 +120,7 @@ async def bare_produce(kafka: str) -> tuple[float, list[float]]:
 
     try:
         began = time.perf_counter()
-        await asyncio.gather(*(one(p) for p in range(CONNECTIONS)))
+        await asyncio.gather(*(one(p) for p in range(tasks)))
         return time.perf_counter() - began, latencies
     finally:
         await producer.stop()
@@ -153,23 +161,33 @@ def main() -> None:
             wait_for_port(ingest_port, receiver)  # ingestion serves once the producer is connected
             progress("warming up")
             asyncio.run(bare_produce_warmup(stack.kafka))
-            asyncio.run(through_receiver(dc09_port, 1))
+            asyncio.run(through_receiver(dc09_port, EACH_ALONE, 1))
+            progress(f"unloaded: {SOLO} frames over one connection, {SOLO} produce round trips from one task")
+            _, solo_base = asyncio.run(bare_produce(stack.kafka, 1, SOLO))
+            _, solo_rx, solo_kinds = asyncio.run(through_receiver(dc09_port, [[0, 1, 2]], SOLO))
             progress(f"baseline: bare produce round trips, {FRAMES} over {CONNECTIONS} tasks")
-            base_s, base_latencies = asyncio.run(bare_produce(stack.kafka))
+            base_s, base_latencies = asyncio.run(bare_produce(stack.kafka, CONNECTIONS, FRAMES))
             progress(f"receiver: {FRAMES} frames over {CONNECTIONS} TCP connections")
-            rx_s, rx_latencies, kinds = asyncio.run(through_receiver(dc09_port, FRAMES // CONNECTIONS))
+            rx_s, rx_latencies, kinds = asyncio.run(through_receiver(dc09_port, EACH_ALONE, FRAMES // CONNECTIONS))
         finally:
             receiver.terminate()
             receiver.wait(15)
             log.close()
     sent = len(rx_latencies)
     rx_rate, base_rate = sent / rx_s, len(base_latencies) / base_s
+    for kind, count in solo_kinds.items():
+        kinds[kind] = kinds.get(kind, 0) + count
     report("receivers", {
-        "frames": sent, "connections": CONNECTIONS, "mix": "1/3 ADM-CID, 1/3 SIA-DCS, 1/3 *SIA-DCS (AES-128)",
+        "frames": sent, "unloaded frames": len(solo_rx), "connections": CONNECTIONS, "mix": "1/3 ADM-CID, 1/3 SIA-DCS, 1/3 *SIA-DCS (AES-128)",
         "broker": "embedded Tansu (memory), acks=all", "partitions": PARTITIONS,
         "load generator": "this process (asyncio), sharing the cores",
     }, {
         "answers": dict(sorted(kinds.items())),
+        "unloaded frame->ACK p50 ms": round(percentile(solo_rx, 0.5) * 1000, 2),
+        "unloaded frame->ACK p99 ms": round(percentile(solo_rx, 0.99) * 1000, 2),
+        "unloaded produce round trip p50 ms": round(percentile(solo_base, 0.5) * 1000, 2),
+        "unloaded produce round trip p99 ms": round(percentile(solo_base, 0.99) * 1000, 2),
+        "ratio unloaded p50 frame->ACK to produce p50": round(percentile(solo_rx, 0.5) / percentile(solo_base, 0.5), 2),
         "receiver frames/s": round(rx_rate),
         "receiver frame->ACK p50 ms": round(percentile(rx_latencies, 0.5) * 1000, 2),
         "receiver frame->ACK p99 ms": round(percentile(rx_latencies, 0.99) * 1000, 2),
