@@ -250,12 +250,11 @@ def format_timestamp(moment: datetime) -> str:
 # -- encryption --------------------------------------------------------------------------------
 
 Pad = Callable[[int], str]
-_PAD_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 def random_pad(size: int) -> str:
-    """Pad characters: never "|", "[" or "]", which delimit what follows."""
-    return "".join(secrets.choice(_PAD_ALPHABET) for _ in range(size))
+    """Random hex digits: never "|", "[" or "]", which delimit what follows."""
+    return secrets.token_hex(size)[:size].upper()
 
 
 def _cipher(key_hex: str) -> Cipher[modes.CBC]:
