@@ -113,7 +113,7 @@ class Dc09Server:
                     answer = await self.answer(body)
                     if answer is not None:
                         writer.write(answer)
-                        await writer.drain()
+                        await asyncio.wait_for(writer.drain(), self.settings.dc09_idle_s)  # a peer that never reads
         except TimeoutError:
             self.counts["idle"] += 1
         except FrameOverflow:
