@@ -5,7 +5,7 @@ alert changes out. Pure: no I/O, no clock, no Kafka.
     state = engine.new_state("tigre-centro", since=now)
     outcome = engine.evaluate(state, zone_event, now)      # a device event
     outcome = engine.tick(state, now)                       # supervision and escalation timers
-    outcome = engine.act(state, operator_action)            # ack, dispatch, resolve
+    outcome = engine.act(state, operator_action)            # ack, dispatch, resolve, plan steps
     outcome = engine.silence(state, silence_command)        # a supervisor's run-time silence
     engine.next_deadline(state)                             # when tick() next has work
 
@@ -37,13 +37,16 @@ from vocabulary.events import (
     MotionEvent,
     OperatorAction,
     PanicBeep,
+    StepOutcome,
     ZoneEvent,
 )
+from alert_rules.plans import PlanStep
 from alert_rules.rules import WEEKDAYS, MotionRule, Route, Rules, Silence, SilenceCommand, ZonePolicy
 
 SUPERVISION_RULE = "supervision"
 HELD_BACK_IDS = 20
 MAX_EVENT_IDS = 50
+MAX_STEPS = 100  # plan step outcomes kept per alert, newest last
 MAX_RUNTIME_SILENCES = 100  # per zone; ended and expired ones leave the state
 
 
@@ -99,6 +102,8 @@ class AlertRecord:
     responder: str | None = None
     disposition: str | None = None
     note: str | None = None
+    address: str | None = None
+    steps: list[list[Any]] = field(default_factory=list)  # [step, outcome, by, at, note], oldest first
     last_signal_at: float = 0.0
     escalate_at: float | None = None
 
@@ -119,7 +124,9 @@ class AlertRecord:
             "cameras": list(self.cameras), "snapshot": self.snapshot, "cancel_requested": self.cancel_requested,
             "escalation": self.escalation, "rule": self.rule, "version": self.version, "change": self.change,
             "changed_by": self.changed_by, "responder": self.responder, "disposition": self.disposition,
-            "note": self.note,
+            "note": self.note, "address": self.address,
+            "steps": [_construct(StepOutcome, {"step": step, "outcome": outcome, "by": by, "at": _time(at),
+                                               "note": note}) for step, outcome, by, at, note in self.steps],
         })
 
     def to_json(self) -> dict[str, Any]:
@@ -215,7 +222,12 @@ class RuleEngine:
         self._cameras = city.cameras_by_zone
         self._policies: dict[str, ZonePolicy] = {}
         self._panels_by_zone: dict[str, list[tuple[str, float]]] = {}
+        # panel -> (address, location): what an alert raised by the panel carries (contract section 8)
+        self._premises: dict[str, tuple[str | None, tuple[float, float, None] | None]] = {}
         for panel in city.panels:
+            if panel.address is not None or panel.location is not None:
+                where = None if panel.location is None else (panel.location.lat, panel.location.lon, None)
+                self._premises[panel.id] = (panel.address, where)
             if panel.supervision_s:
                 self._panels_by_zone.setdefault(panel.zone, []).append((panel.id, float(panel.supervision_s)))
 
@@ -292,8 +304,10 @@ class RuleEngine:
         if signal.qualifier == QUALIFIER_RESTORE:
             self._restore(state, policy, f"{route.category}|alarm:{signal.panel_id}", signal.event_id, t, out)
             return
+        address, where = self._premises.get(signal.panel_id, (None, None))
         self._raise(state, policy, route, "alarm", signal.panel_id, signal.event_id, t, out,
-                    title=f"{route.title} ({signal.code}): panel {signal.panel_id}, zone {signal.zone}")
+                    title=f"{route.title} ({signal.code}): panel {signal.panel_id}, zone {signal.zone}",
+                    location=where, address=address)
 
     def _motion(self, state: ZoneState, policy: ZonePolicy, motion: MotionEvent, t: float, out: Outcome) -> None:
         episode = f"{motion.camera_id}|{motion.motion_id}"
@@ -335,7 +349,7 @@ class RuleEngine:
         self, state: ZoneState, policy: ZonePolicy, route: Route, source_kind: str, source_id: str,
         event_id: str | None, t: float, out: Outcome, *, title: str,
         location: tuple[float, float, float | None] | None = None, snapshot: str | None = None,
-        first: str | None = None,
+        first: str | None = None, address: str | None = None,
     ) -> AlertRecord | None:
         """Open an alert for a signal, or group it into the open one, unless held back."""
         out.route = route
@@ -368,7 +382,7 @@ class RuleEngine:
             title=title, status="open", opened_at=t, updated_at=t, source_kind=source_kind,
             source_id=source_id, rule=route.rule, event_ids=[] if event_id is None else [event_id],
             location=location, cameras=list(self._cameras.get(state.zone_id, ())), snapshot=snapshot,
-            last_signal_at=t,
+            last_signal_at=t, address=address,
         )
         self._schedule_escalation(record, policy, t)
         state.alerts[alert_id] = record
@@ -468,9 +482,10 @@ class RuleEngine:
     def _supervise(self, state: ZoneState, policy: ZonePolicy, panel_id: str, heard: float, t: float,
                    out: Outcome) -> None:
         route = Route("supervision", policy.supervision_priority, SUPERVISION_RULE, "Panel silent")
+        address, where = self._premises.get(panel_id, (None, None))
         record = self._raise(state, policy, route, "alarm", panel_id, None, t, out,
                              title=f"Panel {panel_id} silent since {_time(heard).isoformat(timespec='seconds')}",
-                             first=f"silent-since-{heard:.3f}")
+                             first=f"silent-since-{heard:.3f}", location=where, address=address)
         state.overdue[panel_id] = record.alert_id if record is not None else "held back"
 
     def _panel_heard(self, state: ZoneState, policy: ZonePolicy, panel_id: str, t: float,
@@ -492,7 +507,8 @@ class RuleEngine:
     # -- operators ------------------------------------------------------------------------
 
     def act(self, state: ZoneState, action: OperatorAction) -> Outcome:
-        """Apply an operator's ack, dispatch or resolve; alerts never move backwards."""
+        """Apply an operator's ack, dispatch or resolve (alerts never move backwards), a step
+        of the alert's action plan, or the record that the account's passcode was revealed."""
         out = Outcome(state)
         t = action.at.timestamp()
         if not _first_time(state, f"action|{action.action_id}", t, out, f"action {action.action_id}"):
@@ -500,6 +516,9 @@ class RuleEngine:
         record = state.alerts.get(action.alert_id)
         if record is None:
             out.notes.append(f"alert {action.alert_id} is not unresolved in zone {state.zone_id}")
+            return out
+        if action.action in ("step", "reveal"):
+            self._plan_action(record, action, t, out)
             return out
         if action.action == "ack":
             if record.status != "open":
@@ -524,6 +543,23 @@ class RuleEngine:
         if record.status == "resolved":
             _retire(state, record)
         return out
+
+    def _plan_action(self, record: AlertRecord, action: OperatorAction, t: float, out: Outcome) -> None:
+        """Steps and reveals change no status and leave the escalation timer running."""
+        if action.action == "reveal":
+            self._publish(record, "passcode_revealed", action.by, t, out)
+            return
+        if action.outcome is None or action.step not in {s.id for s in self.plan(record)}:
+            out.notes.append(f"step {action.step!r} ({action.outcome}) is not in the plan of {record.alert_id}")
+            return
+        record.steps.append([action.step, action.outcome, action.by, t, action.note or None])
+        del record.steps[:-MAX_STEPS]
+        self._publish(record, "step", action.by, t, out)
+
+    def plan(self, record: AlertRecord) -> list[PlanStep]:
+        """The action plan of an alert: its panel's own, else its zone's, else the city's."""
+        panel = self.city.panel_by_id.get(record.source_id) if record.source_kind == "alarm" else None
+        return self.rules.action_plan(record.zone_id, record.category, panel.action_plans if panel else None)
 
     # -- supervisors' silences -------------------------------------------------------------
 
