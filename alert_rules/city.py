@@ -6,13 +6,13 @@ Pure models: loading them from YAML is `centinela.config`'s job.
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, field_validator, model_validator
 
 from alert_rules.plans import ActionPlans
-from vocabulary.motion import MotionSettings
 from vocabulary.events import Category, Id, Location
+from vocabulary.motion import MotionSettings
 
 LonLat = Annotated[list[float], Field(min_length=2, max_length=2)]
 HexKey = Annotated[str, StringConstraints(pattern=r"^([0-9a-fA-F]{2})+$")]

@@ -8,7 +8,7 @@ specific plan wins, whole: panel, then zone, then the city's.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -38,7 +38,7 @@ ActionPlans = Annotated[
 ]
 
 
-def plan_for(category: str, *layers: Mapping[str, list[PlanStep]] | None) -> list[PlanStep]:
+def plan_for(category: str, *layers: Mapping[Any, list[PlanStep]] | None) -> list[PlanStep]:
     """The steps of the first layer (most specific first) with a plan for `category`; [] if none."""
     for plans in layers:
         if plans and category in plans:

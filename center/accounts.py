@@ -7,7 +7,6 @@ instructions), never a phone or the passcode.
 
 from __future__ import annotations
 
-
 from pydantic import BaseModel
 
 from alert_rules.city import Beeper, City, Contact, Panel

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from centinela.config import Config, config_dir, load_config
 from streams.lanes import LANES
-from vocabulary.errors import Unavailable, UsageError
+from vocabulary.errors import UsageError
 
 DEFAULT_KAFKA_PORT = 9092
 DEFAULT_REDIS_PORT = 6390  # not 6379, so a system Redis is never mistaken for ours

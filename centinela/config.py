@@ -81,7 +81,7 @@ def load_config(directory: str | Path) -> Config:
 
     validated = {name: _validate_entries(name, found, problems) for name, found in entries.items()}
     settings = {name: _validate_mapping(name, mappings.get(name), problems) for name in MAPPING_SECTIONS}
-    city = City.model_construct(**validated)
+    city = City.model_construct(None, **validated)
     _check_references(city, entries, problems)
     if problems:
         raise ConfigError(problems)

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from deploy.simulate import DEMO_CITY
 from centinela.commands import DEFAULT_HTTP, load, run_system
+from deploy.simulate import DEMO_CITY
 from vocabulary.errors import Unavailable, UsageError
 
 if TYPE_CHECKING:

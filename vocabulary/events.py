@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
@@ -147,7 +147,7 @@ class MotionEvent(Contract):
         return self.camera_id
 
 
-DeviceEvent = Union[PanicBeep, AlarmSignal, MotionEvent]
+DeviceEvent = PanicBeep | AlarmSignal | MotionEvent
 
 Category = Literal[
     "panic", "duress", "medical", "fire", "intrusion", "motion", "tamper", "trouble", "supervision"

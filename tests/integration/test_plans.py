@@ -167,7 +167,7 @@ def every_topic(stack: Stack) -> list[bytes]:
 
 def _drain(consumer: KafkaConsumer, ends: dict[TopicPartition, int], pending: set[TopicPartition],
            found: list[bytes]) -> None:
-    for tp, records in consumer.poll(timeout_ms=500).items():
+    for records in consumer.poll(timeout_ms=500).values():
         found.extend((r.key or b"") + b"\n" + (r.value or b"") for r in records)
     for tp in list(pending):
         if consumer.position(tp) >= ends[tp]:
