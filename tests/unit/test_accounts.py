@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
@@ -13,7 +14,7 @@ from center import accounts
 from centinela.config import load_config
 from tests.unit.test_config import ZONE, problems, write
 from tests.unit.test_engine import CENTRO, Center, alarm, beep
-from vocabulary.events import Alert
+from vocabulary.events import Alert, Category
 
 PHONE, PASSCODE = "+54 11 5555 0101", "girasol"
 
@@ -184,3 +185,15 @@ def test_a_beepers_account_is_its_wearer_and_call_list() -> None:
     assert (plan.account.wearer, plan.account.contacts[0].name) == ("Ana", "Jorge")  # type: ignore[index]
     assert [s.id for s in plan.steps] == ["call-wearer"]
     assert accounts.plan(RULES, CITY, alert, full=False).account.contacts is None
+
+
+def test_the_demo_city_has_an_account_for_every_device_and_a_plan_for_every_category() -> None:
+    config = load_config(Path(__file__).resolve().parents[2] / "deploy" / "city")
+    city, rules = config.city, config.rules
+    for panel in city.panels:
+        assert panel.address and panel.location and panel.occupants and panel.contacts and panel.passcode, panel.id
+        assert city.zone_by_id[panel.zone].contains(panel.location.lat, panel.location.lon), panel.id
+    assert all(b.wearer and b.contacts for b in city.beepers)
+    for zone in city.zones:
+        for category in get_args(Category):
+            assert rules.action_plan(zone.id, category), (zone.id, category)
