@@ -565,9 +565,7 @@ class RuleEngine:
         self._publish(record, "step", action.by, t, out)
 
     def plan(self, record: AlertRecord) -> list[PlanStep]:
-        """The action plan of an alert: its panel's own, else its zone's, else the city's."""
-        panel = self.city.panel_by_id.get(record.source_id) if record.source_kind == "alarm" else None
-        return self.rules.action_plan(record.zone_id, record.category, panel.action_plans if panel else None)
+        return plan_of(self.city, self.rules, record.zone_id, record.category, record.source_kind, record.source_id)
 
     # -- supervisors' silences -------------------------------------------------------------
 
@@ -704,6 +702,12 @@ def _first_motion_rule(policy: ZonePolicy, motion: MotionEvent, duration: float,
                 continue
         return rule
     return None
+
+
+def plan_of(city: City, rules: Rules, zone_id: str, category: str, source_kind: str, source_id: str) -> list[PlanStep]:
+    """An alert's action plan: its panel's own, else its zone's, else the city's (contract section 8)."""
+    panel = city.panel_by_id.get(source_id) if source_kind == "alarm" else None
+    return rules.action_plan(zone_id, category, panel.action_plans if panel else None)
 
 
 def zone_event(city: City, event: DeviceEvent, admitted_at: datetime) -> ZoneEvent | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from alert_rules.city import Beeper, City, Contact, Panel
+from alert_rules.engine import plan_of
 from alert_rules.plans import PlanStep
 from alert_rules.rules import Rules
 from vocabulary.events import Alert, StepOutcomeName, Timestamp
@@ -62,10 +63,8 @@ def device_of(city: City, alert: Alert) -> Panel | Beeper | None:
 
 
 def plan_steps(rules: Rules, city: City, alert: Alert) -> list[PlanStep]:
-    """The alert's plan: its panel's own, else its zone's, else the city's (as the engine does)."""
-    device = device_of(city, alert)
-    own = device.action_plans if isinstance(device, Panel) else None
-    return rules.action_plan(alert.zone_id, alert.category, own)
+    """The alert's plan, as the engine finds it."""
+    return plan_of(city, rules, alert.zone_id, alert.category, alert.source.kind, alert.source.id)
 
 
 def account(city: City, alert: Alert, full: bool) -> Account:
