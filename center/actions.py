@@ -18,10 +18,10 @@ from alert_rules.city import Token
 from center.hub import AlertHub
 from center.metrics import CenterMetrics
 from vocabulary import internal
-from vocabulary.events import Alert, OperatorAction
+from vocabulary.events import Alert, OperatorAction, StepOutcomeName
 from vocabulary.topics import ZONE_EVENTS
 
-ActionName = Literal["ack", "dispatch", "resolve"]
+ActionName = Literal["ack", "dispatch", "resolve", "step", "reveal"]
 
 
 class ActionDesk:
@@ -44,6 +44,8 @@ class ActionDesk:
         responder: str | None = None,
         disposition: Literal["real", "false_alarm", "test"] | None = None,
         note: str | None = None,
+        step: str | None = None,
+        outcome: StepOutcomeName | None = None,
     ) -> Alert | None:
         """The alert once the action is applied, or None when it is still pending."""
         request = OperatorAction(
@@ -56,6 +58,8 @@ class ActionDesk:
             responder=responder,
             disposition=disposition,
             note=note,
+            step=step,
+            outcome=outcome,
         )
         started = time.perf_counter()
         applied = self._hub.expect(alert.alert_id, alert.version)

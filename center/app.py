@@ -19,14 +19,14 @@ from fastapi.staticfiles import StaticFiles
 from redis.asyncio import Redis
 
 from alert_rules.city import City
-from alert_rules.rules import SilenceSettings
+from alert_rules.rules import Rules, SilenceSettings
 from center import errors
 from center.actions import ActionDesk
 from center.auth import Tokens
 from center.feed import AlertFeed
 from center.hub import AlertHub
 from center.metrics import CenterMetrics
-from center.routes import alerts, operations, people, silences
+from center.routes import alerts, operations, people, plans, silences
 from center.running import Center
 from center.silences import SilenceDesk
 from center.views import AlertViews
@@ -63,12 +63,14 @@ def create_app(
     silence_settings: SilenceSettings | None = None,
     internal_key: bytes | None = None,
     security: KafkaSecurity | None = None,
+    rules: Rules | None = None,
 ) -> FastAPI:
     """The center: `kafka` is "host:port[,host:port]", `redis_url` like "redis://127.0.0.1:6379/0".
 
     Redis keys live under `namespace`; the views are rebuilt from the `alerts` topic when
-    Redis holds none. The internal key and the Kafka security settings come from the
-    environment unless given (vocabulary.internal, vocabulary.kafka_security).
+    Redis holds none. `rules` gives the action plans (contract section 8). The internal key
+    and the Kafka security settings come from the environment unless given
+    (vocabulary.internal, vocabulary.kafka_security).
     """
     tokens = Tokens(city)
     secret = internal_key if internal_key is not None else internal.key_from_environment()
@@ -85,7 +87,7 @@ def create_app(
             feed=AlertFeed(kafka, named(ALERTS), views, metrics, secret, security),
             snapshot_dir=snapshot_dir, keepalive_s=keepalive_s, action_wait_s=action_wait_s,
             silences=SilenceDesk(redis, namespace, secret), silence_settings=silence_settings or SilenceSettings(),
-            security=security, secret=secret,
+            security=security, secret=secret, rules=rules or Rules(),
         )
         app.state.center = center
         async with httpx.AsyncClient(timeout=5.0, follow_redirects=False) as client:
@@ -108,7 +110,7 @@ def create_app(
     errors.install(app)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit)  # outermost: a large body is refused before anything reads it
-    for module in (alerts, silences, people, operations):
+    for module in (alerts, plans, silences, people, operations):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=operations.STATIC), name="static")
     app.openapi = lambda: _openapi_with_json_errors(app)  # type: ignore[method-assign]  # FastAPI's documented override

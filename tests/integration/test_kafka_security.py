@@ -75,7 +75,7 @@ def test_our_scram_settings_negotiate_scram_which_only_the_guarded_broker_offers
         connect(open_broker, SCRAM)
     assert "UnsupportedSaslMechanism" in caplog.text
     caplog.clear()
-    with caplog.at_level(logging.ERROR, logger="aiokafka"), pytest.raises(Exception) as refused:  # noqa: B017
+    with caplog.at_level(logging.ERROR, logger="aiokafka"), pytest.raises(Exception) as refused:
         connect(guarded, SCRAM)  # the mechanism is accepted; the unknown user's proof is not
     assert "UnsupportedSaslMechanism" not in caplog.text
     assert not isinstance(refused.value, asyncio.TimeoutError)
