@@ -60,17 +60,17 @@ def create_app(
     namespace: str = "centinela:center:",
     keepalive_s: float = 15.0,
     action_wait_s: float = 2.0,
+    rules: Rules | None = None,
     silence_settings: SilenceSettings | None = None,
     internal_key: bytes | None = None,
     security: KafkaSecurity | None = None,
-    rules: Rules | None = None,
 ) -> FastAPI:
     """The center: `kafka` is "host:port[,host:port]", `redis_url` like "redis://127.0.0.1:6379/0".
 
     Redis keys live under `namespace`; the views are rebuilt from the `alerts` topic when
-    Redis holds none. `rules` gives the action plans (contract section 8). The internal key
-    and the Kafka security settings come from the environment unless given
-    (vocabulary.internal, vocabulary.kafka_security).
+    Redis holds none. `rules` gives the action plans (contract section 8). The internal key and
+    the Kafka security settings come from the environment unless given (vocabulary.internal,
+    vocabulary.kafka_security).
     """
     tokens = Tokens(city)
     secret = internal_key if internal_key is not None else internal.key_from_environment()
@@ -86,8 +86,8 @@ def create_app(
             hub=AlertHub(redis, views.channel, metrics),
             feed=AlertFeed(kafka, named(ALERTS), views, metrics, secret, security),
             snapshot_dir=snapshot_dir, keepalive_s=keepalive_s, action_wait_s=action_wait_s,
-            silences=SilenceDesk(redis, namespace, secret), silence_settings=silence_settings or SilenceSettings(),
-            security=security, secret=secret, rules=rules or Rules(),
+            silences=SilenceDesk(redis, namespace, secret), rules=rules or Rules(),
+            silence_settings=silence_settings or SilenceSettings(), security=security, secret=secret,
         )
         app.state.center = center
         async with httpx.AsyncClient(timeout=5.0, follow_redirects=False) as client:

@@ -50,12 +50,12 @@ async def serve(
     host: str = "127.0.0.1",
     port: int = 8080,
     snapshot_dir: Path | None = None,
-    silence_settings: SilenceSettings | None = None,
     rules: Rules | None = None,
+    silence_settings: SilenceSettings | None = None,
 ) -> None:
     """Serve until cancelled or until uvicorn is told to exit; raises PortTaken first if it must."""
     sock = bind(host, port)
-    app = create_app(city, kafka, redis_url, snapshot_dir, silence_settings=silence_settings, rules=rules)
+    app = create_app(city, kafka, redis_url, snapshot_dir, rules=rules, silence_settings=silence_settings)
     server = uvicorn.Server(
         uvicorn.Config(
             app,

@@ -30,8 +30,8 @@ LIST_SECTIONS: dict[str, type[BaseModel]] = {
 MAPPING_SECTIONS: dict[str, type[BaseModel]] = {
     "rules": Rules,
     "admission": AdmissionSettings,
-    "silences": SilenceSettings,
     "ingest": IngestSettings,
+    "silences": SilenceSettings,
 }
 SECTIONS = (*LIST_SECTIONS, *MAPPING_SECTIONS)
 
@@ -42,8 +42,8 @@ class Config:
     city: City
     rules: Rules
     admission: AdmissionSettings
-    silences: SilenceSettings
     ingest: IngestSettings
+    silences: SilenceSettings
 
 
 def config_dir(given: str | Path | None) -> Path:

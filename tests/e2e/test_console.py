@@ -147,7 +147,6 @@ def test_an_operator_works_a_burglary_through_its_plan(center: RunningCenter, pa
     expect(history).to_have_count(len(expected), timeout=10_000)
     rows = [[cell.inner_text() for cell in row.locator("td").all()] for row in history.all()]
     assert [(r[2], r[3], r[5]) for r in reversed(rows)] == expected
-    assert problems == []
 
 
 SUPERVISOR = "sup-secret"  # examples/tigre: "Supervisor"
