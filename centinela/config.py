@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from alert_rules.city import Beeper, Camera, City, Panel, Token, Zone
 from alert_rules.rules import Rules
 from streams.admit import AdmissionSettings
+from streams.health import HealthSettings
 from vocabulary.errors import ConfigError
 
 LIST_SECTIONS: dict[str, type[BaseModel]] = {
@@ -29,6 +30,7 @@ LIST_SECTIONS: dict[str, type[BaseModel]] = {
 MAPPING_SECTIONS: dict[str, type[BaseModel]] = {
     "rules": Rules,
     "admission": AdmissionSettings,
+    "health": HealthSettings,
 }
 SECTIONS = (*LIST_SECTIONS, *MAPPING_SECTIONS)
 
@@ -39,6 +41,7 @@ class Config:
     city: City
     rules: Rules
     admission: AdmissionSettings
+    health: HealthSettings
 
 
 def config_dir(given: str | Path | None) -> Path:

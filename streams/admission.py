@@ -1,4 +1,4 @@
-"""The admit agents: one per input topic, each on its lane's consumer (see `streams.app`).
+"""Admission of one input topic's batches (the lanes' agents feed it, see `streams.faust_adapter`).
 
 Each batch is decided by the pure `streams.admit`, checked against the duplicate
 memory, and forwarded (zone.events, one message per zone) or kept (events.rejected);
@@ -12,25 +12,22 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
 
-import faust
 import redis.asyncio as aioredis
-from faust.types import EventT
 
-from vocabulary.events import ZoneEvent
 from alert_rules.city import City
-from streams import codec
-from vocabulary import topics
 from streams.admit import AdmissionSettings, Received, Refusal, admit, rejection
-from streams.batching import in_batches
 from streams.codec import ZoneBatch
 from streams.dedupe import DuplicateMemory
 from streams.delivery import Acknowledger
 from streams.flow import Backpressure
-from streams.zone_state import partition_of
+from streams.ports import Ack, Consumed, partition_of
+from streams.publish import Publisher
+from vocabulary import topics
+from vocabulary.events import ZoneEvent
 
 log = logging.getLogger("centinela.admission")
 T = TypeVar("T")
@@ -54,56 +51,49 @@ def per_zone(admitted: Iterable[tuple[ZoneEvent, Received]]) -> list[ZoneBatch]:
     return done + [batch for batch, _ in open_batches.values()]
 
 
-def install(app: faust.App, city: City, settings: AdmissionSettings, redis_url: str, inputs: Iterable[str]) -> None:
-    client = aioredis.Redis.from_url(redis_url)
-    memory = DuplicateMemory(client, settings.duplicate_memory_s)
-    backpressure = Backpressure(client)  # used for camera motion only
-    partitions = app.conf.topic_partitions
-    zone_events = app.topic(topics.named(topics.ZONE_EVENTS), key_serializer="raw", value_serializer=codec.ZONE)
-    rejected = app.topic(topics.named(topics.REJECTED), key_serializer="raw", value_serializer=codec.REJECTED)
+class Admission:
+    """Admits batches of one input topic: forwards, rejects, and acknowledges once those are delivered."""
 
-    acknowledger = Acknowledger()
+    def __init__(self, city: City, settings: AdmissionSettings, memory: DuplicateMemory, publisher: Publisher,
+                 ack: Ack, partitions: int, backpressure: Backpressure | None = None) -> None:
+        self.city = city
+        self.settings = settings
+        self.memory = memory
+        self.publisher = publisher
+        self.partitions = partitions
+        self.backpressure = backpressure  # camera motion only
+        self.acknowledger = Acknowledger(ack)
 
-    async def handle(stream: faust.StreamT, batch: list[EventT], topic: str) -> None:
+    async def handle(self, batch: Sequence[Consumed], topic: str) -> None:
+        """`topic`: the contract's name of the batch's input."""
         now = datetime.now(UTC)
         admitted: list[tuple[ZoneEvent, Received]] = []
         refused: list[tuple[Received, Refusal]] = []
-        for event in batch:
-            message = Received(topic, event.message.key, event.message.value,
-                               event.message.partition, event.message.offset)
+        for consumed in batch:
+            message = Received(topic, consumed.key, consumed.value, consumed.partition, consumed.offset)
             try:
-                admitted.append((admit(message, city, settings, now), message))
+                admitted.append((admit(message, self.city, self.settings, now), message))
             except Refusal as refusal:
                 refused.append((message, refusal))
             except Exception:  # no input may kill the worker: keep it, say why, go on
                 log.exception("admission failed on %s", message.position)
                 refused.append((message, Refusal("malformed", "could not be processed")))
-        fresh = await _with_retry(lambda: memory.first_sightings(admitted))
+        fresh = await _with_retry(lambda: self.memory.first_sightings(admitted))
         sent = []
         for zone_batch in per_zone(a for a, keep in zip(admitted, fresh) if keep):
-            if topic == topics.MOTION:
-                backpressure.sending(partition_of(zone_batch.zone_id, partitions))
-            sent.append(await zone_events.send(key=zone_batch.zone_id.encode(), value=zone_batch))
+            if self.backpressure is not None:
+                self.backpressure.sending(partition_of(zone_batch.zone_id, self.partitions))
+            sent.append(await self.publisher.publish(topics.ZONE_EVENTS, zone_batch.zone_id, zone_batch))
         sent += [
-            await rejected.send(key=message.key, value=rejection(message, refusal, now, settings))
+            await self.publisher.publish(topics.REJECTED, message.key,
+                                         rejection(message, refusal, now, self.settings))
             for message, refusal in refused
         ]
-        await acknowledger.after_delivery(stream, batch, sent)
+        await self.acknowledger.after_delivery(batch, sent)
         if refused:
             reasons = Counter(refusal.reason for _, refusal in refused)
             log.info("%s: admitted %d, rejected %s, duplicates %d", topic, len(admitted), dict(reasons),
                      len(admitted) - sum(fresh))
-
-    for name in inputs:
-        source = app.topic(topics.named(name), key_serializer="raw", value_serializer="raw")
-
-        async def admit_agent(stream: faust.StreamT, topic: str = name) -> None:
-            async for batch in in_batches(stream, BATCH):
-                await handle(stream, batch, topic)
-                if topic == topics.MOTION:
-                    await backpressure.wait()
-
-        app.agent(source, name=f"admit.{name}")(admit_agent)
 
 
 async def _with_retry(call: Callable[[], Awaitable[T]]) -> T:

@@ -1,24 +1,11 @@
-"""Faust codecs for the messages we write: a pydantic model in, its JSON bytes out, and back.
-
-Inputs from devices are not decoded by a codec: admission needs their exact bytes, to
-keep a rejected one whole.
-"""
+"""What travels on zone.events, and how a message of it is read back."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Any
 
-from faust.serializers import codecs
-from pydantic import BaseModel
-
-from vocabulary.events import Alert, Contract, Id, OperatorAction, Rejected, Timestamp, ZoneEvent
 from alert_rules.rules import SilenceCommand
-
-ALERT = "centinela.alert"
-REJECTED = "centinela.rejected"
-ZONE = "centinela.zone"  # zone.events: admitted events, operators' actions, silence commands, timer ticks
+from vocabulary.events import Contract, Id, OperatorAction, Timestamp, ZoneEvent
 
 
 class Tick(Contract):
@@ -50,23 +37,3 @@ def decode_zone_items(raw: bytes) -> list[ZoneItem]:
     if "silence_command" in data:
         return [SilenceCommand.model_validate(data)]
     raise ValueError("not a zone.events message")
-
-
-class ModelCodec(codecs.Codec):
-    """Writes any of our models as JSON; reads with the parser given for the topic."""
-
-    def __init__(self, parse: Callable[[bytes], Any], **kwargs: Any) -> None:
-        super().__init__(parse=parse, **kwargs)
-        self.parse = parse
-
-    def _dumps(self, obj: BaseModel) -> bytes:
-        return obj.model_dump_json().encode()
-
-    def _loads(self, s: bytes) -> Any:
-        return self.parse(s)
-
-
-def register() -> None:
-    codecs.register(ALERT, ModelCodec(Alert.model_validate_json))
-    codecs.register(REJECTED, ModelCodec(Rejected.model_validate_json))
-    codecs.register(ZONE, ModelCodec(decode_zone_items))

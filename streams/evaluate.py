@@ -1,4 +1,4 @@
-"""The evaluate agent: the one writer of every zone's alerts.
+"""Evaluation: the one writer of every zone's alerts.
 
 zone.events is keyed by zone and carries everything that may change a zone: admitted
 device events, operators' actions, supervisors' silence commands and timer ticks. The
@@ -6,49 +6,47 @@ consumer of a zone's partition is therefore the only writer of that zone, in one
 on any number of workers.
 
 Each batch runs through the pure engine and its alert snapshots, one per change, are
-published at once. The zones' states are saved to a Faust table (`streams.zone_state`)
-at most every SAVE_EVERY_S, and only then are the events behind them acknowledged. A crash
-or a rebalance before a save replays those events onto the last saved state, which
-re-publishes identical snapshots (same alert id and version): consumers that keep the
-newest version see every alert exactly once.
+published at once. At most every SAVE_EVERY_S, once those snapshots are delivered, the
+changed zones' states and each partition's applied position are written to Redis in one
+atomic step (`streams.zone_records`); only then are the events acknowledged. After a crash
+or a rebalance the partition's next owner starts from that step: it skips what the
+position covers and replays the rest onto the saved states, which re-publishes identical
+snapshots (same alert id and version) for what was applied but not saved. Consumers that
+keep the newest version see every alert exactly once.
+
+This module knows no Faust: it takes `Consumed` batches and is given how to publish and
+acknowledge (`streams.ports`); `streams.faust_adapter` wires it to a lane.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import math
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import datetime
 
-import faust
-import redis.asyncio as aioredis
-from faust.types import EventT
 from pydantic import ValidationError
+from pydantic_core import to_json
 
 from alert_rules.engine import Outcome, RuleEngine, ZoneState
-from vocabulary.events import Alert, OperatorAction
 from alert_rules.rules import SilenceCommand
-from alert_rules.city import City
-from alert_rules.rules import Rules
-from streams import codec
-from vocabulary import topics
-from streams.batching import in_batches
 from streams.codec import Tick, ZoneItem, decode_zone_items
-from streams.flow import Progress
-from streams.zone_state import Save, ZoneStore, partition_of
+from streams.ports import Ack, Consumed
+from streams.publish import Publisher
+from streams.zone_records import Advance, Position, ZoneRecords
+from vocabulary import topics
+from vocabulary.events import Alert, OperatorAction
 
 log = logging.getLogger("centinela.evaluate")
 
-BATCH = 100  # messages; one can carry a zone's 500 admitted events, so memory stays bounded
-# Bounds both the table writes and what a crash replays. A busy zone's state is ~250 KB:
-# saving 8 of them every 0.1 s blocked the event loop ~20 % of the time and tripled latency.
-SAVE_EVERY_S = 1.0
+# Bounds both the writes and what a crash replays. A busy zone's state is large under a
+# flood; saving on every batch would write it dozens of times a second.
+SAVE_EVERY_S = 0.5
 YIELD_EVERY = 200  # items applied between two turns of the event loop (~5 ms of work)
-TIMER_S = 0.5
 TICK_RESEND_S = 3.0  # a tick not yet applied after this long is sent again
-
-TABLE = "zone-state"  # its changelog topic: {app id}-zone-state-changelog
 
 
 def zone_of(item: ZoneItem) -> str:
@@ -71,25 +69,37 @@ def apply(engine: RuleEngine, state: ZoneState, item: ZoneItem) -> Outcome:
     return engine.evaluate(state, item, item.admitted_at)
 
 
-class Evaluator:
-    """Applies batches of zone items, publishes their alerts, saves and acknowledges."""
+def dump(state: ZoneState) -> bytes:
+    return to_json(state.to_json(), inf_nan_mode="constants")
 
-    def __init__(self, engine: RuleEngine, store: ZoneStore, alerts: faust.TopicT,
-                 applied: Callable[[Sequence[EventT]], Awaitable[None]]) -> None:
+
+class Evaluator:
+    """Applies batches of zone items, publishes their alerts, saves states with positions, acknowledges."""
+
+    def __init__(self, engine: RuleEngine, records: ZoneRecords, publisher: Publisher, ack: Ack,
+                 applied: Callable[[Sequence[Consumed]], Awaitable[None]]) -> None:
         self.engine = engine
-        self.store = store
-        self.alerts = alerts
-        self.applied = applied  # tells motion admission how far evaluation is (streams.flow)
-        self.stream: faust.StreamT | None = None
-        self.unsaved: list[EventT] = []
+        self.records = records
+        self.publisher = publisher
+        self.ack = ack
+        self.applied = applied  # tells motion admission and the lane's health how far evaluation is
+        self.states: dict[str, ZoneState] = {}
+        self.dirty: set[str] = set()
+        self.deadlines: dict[str, float] = {}  # zone -> when its timer is next due (inf: never)
+        self.stored: dict[int, Position | None] = {}  # partition -> position in Redis, read once per assignment
+        self.reached: dict[int, Position] = {}  # partition -> newest applied, not yet taken for a save
+        self.unsaved: list[Consumed] = []
         self.sending: list[Awaitable[object]] = []
         self.saved_at = time.monotonic()
+        self.fenced = False  # a save found another worker's positions: forget before applying more
         self.lock = asyncio.Lock()  # held while states change: applying a batch, taking a save, forgetting
         self.writing = asyncio.Lock()  # held while a save is written, so that events go on being applied
         self.ticked: dict[str, float] = {}  # zone -> when its last tick was sent, until its state is saved
 
-    async def process(self, batch: Sequence[EventT]) -> None:
+    async def process(self, batch: Sequence[Consumed]) -> None:
         async with self.lock:
+            if self.fenced:
+                self.forget()
             try:
                 await self._apply(batch)
             except BaseException:  # the engine may have changed states that will never be saved
@@ -103,63 +113,53 @@ class Evaluator:
         async with self.lock:
             await self._save_if_due()
 
+    async def revoke(self) -> None:
+        """The partitions go elsewhere: after the batch and the write in flight, forget all unsaved."""
+        async with self.lock, self.writing:
+            self.forget()
+
     def due_zones(self, zones: Sequence[str], wall: float) -> list[str]:
         """The zones to tick now: due, or not yet loaded since this worker was assigned them."""
-        due = [z for z in zones if self.store.deadlines.get(z, -1.0) <= wall
+        due = [z for z in zones if self.deadlines.get(z, -1.0) <= wall
                and wall - self.ticked.get(z, 0.0) >= TICK_RESEND_S]
         self.ticked.update((z, wall) for z in due)
         return due
 
-    async def _save_if_due(self) -> None:
-        if time.monotonic() - self.saved_at >= SAVE_EVERY_S and not self.writing.locked():
-            await self.writing.acquire()
-            save, delivering, applied = self.store.take(self.engine), self.sending, self.unsaved
-            self.sending, self.unsaved, self.saved_at = [], [], time.monotonic()
-            asyncio.ensure_future(self._write(save, delivering, applied))
-
-    async def _write(self, save: Save, delivering: list[Awaitable[object]], applied: list[EventT]) -> None:
-        """Deliver the alerts, then the states that caused them; only then acknowledge the events applied."""
-        try:
-            await asyncio.gather(*delivering)
-            await self.store.write(save)
-            for zone_id in save.zones:
-                self.ticked.pop(zone_id, None)
-            if self.stream is not None:
-                for event in applied:
-                    await self.stream.ack(event)
-        except Exception:  # the next save writes these zones again; the events wait for it
-            log.exception("saving %d zones failed; they are saved again next time", len(save.zones))
-            self.store.dirty |= save.zones
-            self.unsaved[:0] = applied
-        finally:
-            self.writing.release()
-
     def forget(self) -> None:
         """Drop what is not saved; its events are not acknowledged, so they come again."""
+        for held in (self.states, self.dirty, self.deadlines, self.stored, self.reached, self.ticked):
+            held.clear()
         self.unsaved.clear()
         self.sending.clear()
-        self.ticked.clear()
-        self.store.forget()
+        self.fenced = False
 
-    async def _apply(self, batch: Sequence[EventT]) -> None:
-        snapshots: list[Alert] = []
-        since_yield = 0
-        for event in batch:
+    async def _apply(self, batch: Sequence[Consumed]) -> None:
+        self.stored.update(await self.records.positions({c.partition for c in batch} - self.stored.keys()))
+        todo: list[tuple[Consumed, list[ZoneItem]]] = []
+        for message in batch:
+            stored = self.stored[message.partition]
+            if stored is not None and stored.covers(message.offset, message.timestamp_ms):
+                continue  # applied and saved before a crash or a handover
             try:
-                items = decode_zone_items(event.message.value)
+                todo.append((message, decode_zone_items(message.value or b"")))
             except (ValidationError, ValueError, TypeError) as error:  # only we write this topic: a bug, not input
                 log.error("zone.events: skipped an undecodable message: %s", error)
-                continue
+                todo.append((message, []))
+        await self._load({zone_of(item) for _, items in todo for item in items})
+        snapshots: list[Alert] = []
+        since_yield = 0
+        for message, items in todo:
             for item in items:
                 zone_id = zone_of(item)
-                state = self.store.load(zone_id)
+                state = self.states.get(zone_id)
                 if state is None:
-                    state = self.store.states[zone_id] = self.engine.new_state(zone_id, since=moment(item))
+                    state = self.states[zone_id] = self.engine.new_state(zone_id, since=moment(item))
                 try:
                     snapshots.extend(apply(self.engine, state, item).alerts)
                 except Exception:  # one bad item must not stop the zone's other alerts
                     log.exception("the engine failed on an item of zone %s", zone_id)
-                self.store.dirty.add(zone_id)
+                self.dirty.add(zone_id)
+            self._reach(message)
             since_yield += len(items)
             if since_yield >= YIELD_EVERY:  # a burst of motion must not hold the loop that admits panics
                 await self._publish(snapshots)
@@ -167,46 +167,57 @@ class Evaluator:
                 await asyncio.sleep(0)
         await self._publish(snapshots)
 
+    def _reach(self, message: Consumed) -> None:
+        before = self.reached.get(message.partition) or self.stored[message.partition]
+        self.reached[message.partition] = (
+            Position(message.offset, message.timestamp_ms) if before is None
+            else before.then(message.offset, message.timestamp_ms))
+
+    async def _load(self, zone_ids: Iterable[str]) -> None:
+        """The saved states of these zones, for those not in memory."""
+        for zone_id, raw in (await self.records.states(set(zone_ids) - self.states.keys())).items():
+            if raw is None:
+                continue
+            try:
+                self.states[zone_id] = ZoneState.from_json(json.loads(raw))
+            except (ValueError, KeyError, TypeError) as error:  # a bug, not input: start the zone afresh, loudly
+                log.error("zone %s: its saved state does not load (%s); it starts afresh", zone_id, error)
+
     async def _publish(self, snapshots: Sequence[Alert]) -> None:
-        self.sending += [await self.alerts.send(key=a.zone_id.encode(), value=a) for a in snapshots]
+        self.sending += [await self.publisher.publish(topics.ALERTS, a.zone_id, a) for a in snapshots]
 
+    async def _save_if_due(self) -> None:
+        if time.monotonic() - self.saved_at >= SAVE_EVERY_S and not self.writing.locked() and self.unsaved:
+            await self.writing.acquire()
+            states = {zone_id: dump(self.states[zone_id]) for zone_id in sorted(self.dirty)}
+            for zone_id in self.dirty:
+                due = self.engine.next_deadline(self.states[zone_id])
+                self.deadlines[zone_id] = due.timestamp() if due else math.inf
+            advances = {p: Advance(self.stored[p], to) for p, to in self.reached.items()}
+            delivering, applied = self.sending, self.unsaved
+            self.dirty, self.reached, self.sending, self.unsaved = set(), {}, [], []
+            self.saved_at = time.monotonic()
+            asyncio.ensure_future(self._write(states, advances, delivering, applied))
 
-def install(app: faust.App, city: City, rules: Rules, redis_url: str, partitions: int) -> None:
-    engine = RuleEngine(city, rules)
-    progress = Progress(aioredis.Redis.from_url(redis_url))
-    # Raw bytes in and out, partitioned by key (the zone id) like zone.events, from agent or timer alike.
-    table = app.Table(TABLE, partitions=partitions, key_type=bytes, value_type=bytes, use_partitioner=True)
-    store = ZoneStore(table, partitions)
-    inbox_name = topics.named(topics.ZONE_EVENTS)
-    inbox = app.topic(inbox_name, key_serializer="raw", value_serializer="raw")
-    ticks = app.topic(inbox_name, key_serializer="raw", value_serializer=codec.ZONE)
-    alerts = app.topic(topics.named(topics.ALERTS), key_serializer="raw", value_serializer=codec.ALERT)
-    evaluator = Evaluator(engine, store, alerts, progress.applied)
-    zones = [z.id for z in city.zones]
-
-    @app.on_partitions_revoked.connect
-    async def on_revoked(*_: object, **__: object) -> None:
-        # After the batch and the save in flight: a zone's next owner starts from what is written.
-        async with evaluator.lock, evaluator.writing:
-            evaluator.forget()
-
-    async def evaluate(stream: faust.StreamT) -> None:
-        evaluator.stream = stream
-        async for batch in in_batches(stream, BATCH):
-            await evaluator.process(batch)
-
-    app.agent(inbox, name="evaluate")(evaluate)
-
-    @app.timer(TIMER_S, name="wake_due_zones")
-    async def wake_due_zones() -> None:
-        """Save what a quiet stream left unsaved; tick each owned zone whose timers are due.
-
-        A zone this worker has not loaded since it was assigned is ticked once: applying the
-        tick recovers its state, fires what fell due meanwhile, and makes its deadline known.
-        """
-        await evaluator.save_if_due()
-        owned = {tp.partition for tp in app.consumer.assignment() if tp.topic == inbox_name}
-        mine = [z for z in zones if partition_of(z, partitions) in owned]
-        now = datetime.now(UTC)
-        for zone_id in evaluator.due_zones(mine, now.timestamp()):
-            await ticks.send(key=zone_id.encode(), value=Tick(tick=zone_id, at=now))
+    async def _write(self, states: dict[str, bytes], advances: dict[int, Advance],
+                     delivering: list[Awaitable[object]], applied: list[Consumed]) -> None:
+        """Deliver the alerts, then the states and positions that caused them; only then acknowledge."""
+        try:
+            await asyncio.gather(*delivering)
+            if advances and not await self.records.save(states, advances):
+                log.error("another worker has saved partitions %s since this one took them: its states are "
+                          "dropped and its events left to the partitions' owner", sorted(advances))
+                self.fenced = True
+                return
+            self.stored.update((p, advance.to) for p, advance in advances.items())
+            for zone_id in states:
+                self.ticked.pop(zone_id, None)
+            await self.ack(applied)
+        except Exception:  # the next save writes these zones again; the events wait for it
+            log.exception("saving %d zones failed; they are saved again next time", len(states))
+            self.dirty |= states.keys()
+            for partition, advance in advances.items():
+                self.reached.setdefault(partition, advance.to)
+            self.unsaved[:0] = applied
+        finally:
+            self.writing.release()

@@ -99,8 +99,7 @@ def test_two_workers_share_the_zones_without_doubling_alerts_or_deadlines(
         stack: Stack, tmp_path: Path) -> None:
     city = write_city(tmp_path / "city", "pair", supervised_panel_s=4)
     watch = AlertWatch(stack)
-    shared = ["--data", str(tmp_path / "tables")]  # as `centinela up --workers 2` runs them: RocksDB, one directory
-    with worker(stack, city, tmp_path / "one.log", args=shared), worker(stack, city, tmp_path / "two.log", args=shared) as two:
+    with worker(stack, city, tmp_path / "one.log"), worker(stack, city, tmp_path / "two.log") as two:
         watch.wait(lambda a: False, timeout_s=8)  # both join and split the partitions
         sent = send_panics(stack, "pair")
         watch.wait(lambda a: len(find_mine(a, "pair")) >= BEEPERS // 2, timeout_s=30)
