@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 from vocabulary.events import format_timestamp  # noqa: E402
 from deploy.stack import Stack  # noqa: E402
 from vocabulary import topics  # noqa: E402
-from streams.zone_state import partition_of  # noqa: E402
+from streams.ports import partition_of  # noqa: E402
 from tests.bench._report import report  # noqa: E402
 from tests.integration.support import worker  # noqa: E402
 
@@ -410,9 +410,8 @@ def main() -> int:
     city.write(config)
     figures: dict[str, Any] = {}
     progress(f"starting Tansu and Redis ({PARTITIONS} partitions) in {work}")
-    tables = ["--data", str(work / "tables")]  # as `centinela up` runs its workers: the zone table in RocksDB
     with Stack(partitions=PARTITIONS, workdir=work) as stack, \
-            worker(stack, config, work / "worker.log", args=tables) as process:
+            worker(stack, config, work / "worker.log") as process:
         progress(f"worker pid {process.pid}; waiting for it to join and answer")
         figures["worker_ready_s"] = round(wait_until_ready(stack.kafka, city), 1)
 
@@ -474,7 +473,7 @@ def main() -> int:
     figures["target_p99_flood"] = f"<= {TARGET_P99_FLOOD_MS} ms: {'met' if p99f <= TARGET_P99_FLOOD_MS else 'NOT met'}"
     settings = {
         "broker": "Tansu (memory storage), same machine", "partitions": PARTITIONS, "workers": 1,
-        "zone table": "RocksDB (--data), changelog on Tansu",
+        "zone states": "Redis (append-only file), saved with the applied positions",
         "zones": f"{BUSY_ZONES} busy + {PARTITIONS} quiet (sentinels)", "beepers": BEEPERS,
         "panels": PANELS, "cameras": len(city.cameras),
         "mix": "40% beeps (70% heartbeat, 8% panic), 30% Contact ID, 30% motion episodes",
