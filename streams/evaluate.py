@@ -38,7 +38,7 @@ from streams.ports import Ack, Consumed
 from streams.publish import Publisher
 from streams.zone_records import Advance, Position, ZoneRecords
 from vocabulary import topics
-from vocabulary.events import Alert, OperatorAction
+from vocabulary.events import Alert, OperatorAction, ZoneEvent
 
 log = logging.getLogger("centinela.evaluate")
 
@@ -47,6 +47,7 @@ log = logging.getLogger("centinela.evaluate")
 SAVE_EVERY_S = 0.5
 YIELD_EVERY = 200  # items applied between two turns of the event loop (~5 ms of work)
 TICK_RESEND_S = 3.0  # a tick not yet applied after this long is sent again
+URGENT_SEND_S = 0.05  # how long the rest of a batch waits for its urgent alerts to reach the broker
 
 
 def zone_of(item: ZoneItem) -> str:
@@ -57,6 +58,25 @@ def moment(item: ZoneItem) -> datetime:
     if isinstance(item, (Tick, OperatorAction, SilenceCommand)):
         return item.at
     return item.admitted_at
+
+
+def urgent(item: ZoneItem) -> bool:
+    """Panics, alarm signals and people's commands: anything but camera motion and timer ticks."""
+    if isinstance(item, ZoneEvent):
+        return item.motion is None
+    return not isinstance(item, Tick)
+
+
+def urgent_first(todo: list[tuple[Consumed, list[ZoneItem]]]) -> tuple[list[tuple[Consumed, list[ZoneItem]]], int]:
+    """The batch with every zone that has an urgent item first (each zone keeps its own order), and how many.
+
+    Zones are independent, so this changes no outcome; it only keeps a panic from waiting while
+    other zones' camera motion is applied.
+    """
+    hurried = {zone_of(item) for _, items in todo for item in items if urgent(item)}
+    first = [entry for entry in todo if any(zone_of(item) in hurried for item in entry[1])]
+    rest = [entry for entry in todo if not any(zone_of(item) in hurried for item in entry[1])]
+    return first + rest, len(first)
 
 
 def apply(engine: RuleEngine, state: ZoneState, item: ZoneItem) -> Outcome:
@@ -89,7 +109,7 @@ class Evaluator:
         self.stored: dict[int, Position | None] = {}  # partition -> position in Redis, read once per assignment
         self.reached: dict[int, Position] = {}  # partition -> newest applied, not yet taken for a save
         self.unsaved: list[Consumed] = []
-        self.sending: list[Awaitable[object]] = []
+        self.sending: list[asyncio.Future[object]] = []
         self.saved_at = time.monotonic()
         self.fenced = False  # a save found another worker's positions: forget before applying more
         self.lock = asyncio.Lock()  # held while states change: applying a batch, taking a save, forgetting
@@ -146,9 +166,13 @@ class Evaluator:
                 log.error("zone.events: skipped an undecodable message: %s", error)
                 todo.append((message, []))
         await self._load({zone_of(item) for _, items in todo for item in items})
+        ordered, hurried = urgent_first(todo)
         snapshots: list[Alert] = []
         since_yield = 0
-        for message, items in todo:
+        for n, (_, items) in enumerate(ordered):
+            if n == hurried and snapshots:  # the urgent zones' alerts leave before the rest is applied
+                await asyncio.wait(await self._publish(snapshots), timeout=URGENT_SEND_S)
+                snapshots = []
             for item in items:
                 zone_id = zone_of(item)
                 state = self.states.get(zone_id)
@@ -159,13 +183,14 @@ class Evaluator:
                 except Exception:  # one bad item must not stop the zone's other alerts
                     log.exception("the engine failed on an item of zone %s", zone_id)
                 self.dirty.add(zone_id)
-            self._reach(message)
             since_yield += len(items)
             if since_yield >= YIELD_EVERY:  # a burst of motion must not hold the loop that admits panics
                 await self._publish(snapshots)
                 snapshots, since_yield = [], 0
                 await asyncio.sleep(0)
         await self._publish(snapshots)
+        for message, _ in todo:  # in offset order
+            self._reach(message)
 
     def _reach(self, message: Consumed) -> None:
         before = self.reached.get(message.partition) or self.stored[message.partition]
@@ -183,8 +208,10 @@ class Evaluator:
             except (ValueError, KeyError, TypeError) as error:  # a bug, not input: start the zone afresh, loudly
                 log.error("zone %s: its saved state does not load (%s); it starts afresh", zone_id, error)
 
-    async def _publish(self, snapshots: Sequence[Alert]) -> None:
-        self.sending += [await self.publisher.publish(topics.ALERTS, a.zone_id, a) for a in snapshots]
+    async def _publish(self, snapshots: Sequence[Alert]) -> list[asyncio.Future[object]]:
+        sent = [asyncio.ensure_future(await self.publisher.publish(topics.ALERTS, a.zone_id, a)) for a in snapshots]
+        self.sending += sent
+        return sent
 
     async def _save_if_due(self) -> None:
         if time.monotonic() - self.saved_at >= SAVE_EVERY_S and not self.writing.locked() and self.unsaved:

@@ -9,6 +9,7 @@ lane's progress for its worker and the center (`streams.health`).
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
@@ -95,6 +96,9 @@ class FaustLane:
 
     async def _assigned(self, *_: object, **__: object) -> None:
         self.progress.assigned(time.time())
+        # What lives now (the libraries, the city, the rules) lives as long as the process: leave it out
+        # of full collections, which otherwise paused the evaluate lane 60 to 500 ms several times a minute.
+        gc.freeze()
 
     async def _report(self) -> None:
         assigned = [tp for tp in self.app.consumer.assignment() if tp.topic in self.streams]

@@ -249,3 +249,29 @@ def test_zones_not_loaded_since_the_assignment_are_ticked_once_then_by_deadline(
     e.deadlines["norte"] = 200.0
     assert e.due_zones(["norte"], 100.0 + evaluate.TICK_RESEND_S) == []
     assert e.due_zones(["norte"], 200.0) == ["norte"]
+
+
+def test_zones_with_a_panic_are_applied_and_published_before_other_zones_motion(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.unit.test_engine import motion
+
+    memory, acked = Memory(), []
+    applied: list[str] = []
+    engine_apply = evaluate.apply
+
+    def spying(engine, state, item):  # type: ignore[no-untyped-def]
+        applied.append(item.event.event_id)
+        return engine_apply(engine, state, item)
+    monkeypatch.setattr(evaluate, "apply", spying)
+    camera = zone_event(CITY, motion("m1", camera="cam-1"), at(0))  # zone centro
+    assert camera is not None
+    batch = [Consumed("zone.events", 0, 0, 1_000, b"centro",
+                      ZoneBatch(zone_id="centro", events=[camera]).model_dump_json().encode()),
+             *panics(1, ["p1"])]  # zone norte
+
+    async def run() -> None:
+        e = evaluator(memory, acked)
+        await e.process(batch)
+        await settle(e)
+    asyncio.run(run())
+    assert applied == ["p1", "m1"]
+    assert memory.positions[0].offset == 1 and acked == [0, 1], "positions still follow the offsets"
