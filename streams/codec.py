@@ -1,8 +1,15 @@
-"""What travels on zone.events, and how a message of it is read back."""
+"""What travels on zone.events, and how a message of it is read back.
+
+Every message is one of `ZoneMessage`, told apart by its `type`: admitted events (from
+admission), operators' actions and silence commands (from the center), timer ticks (from
+evaluation itself).
+"""
 
 from __future__ import annotations
 
-import json
+from typing import Annotated, Literal
+
+from pydantic import Field, TypeAdapter
 
 from alert_rules.rules import SilenceCommand
 from vocabulary.events import Contract, Id, OperatorAction, Timestamp, ZoneEvent
@@ -11,6 +18,7 @@ from vocabulary.events import Contract, Id, OperatorAction, Timestamp, ZoneEvent
 class Tick(Contract):
     """Wakes a zone's timers (supervision, escalation) at `at`."""
 
+    type: Literal["tick"] = "tick"
     tick: Id
     at: Timestamp
 
@@ -18,22 +26,17 @@ class Tick(Contract):
 class ZoneBatch(Contract):
     """The events one admission batch admitted for one zone, in order: one message, not hundreds."""
 
+    type: Literal["zone_batch"] = "zone_batch"
     zone_id: Id
     events: list[ZoneEvent]
 
 
 ZoneItem = ZoneEvent | OperatorAction | SilenceCommand | Tick
+ZoneMessage = Annotated[ZoneBatch | OperatorAction | SilenceCommand | Tick, Field(discriminator="type")]
+ZONE_MESSAGE: TypeAdapter[ZoneBatch | OperatorAction | SilenceCommand | Tick] = TypeAdapter(ZoneMessage)
 
 
 def decode_zone_items(raw: bytes) -> list[ZoneItem]:
     """The items of one zone.events message, in the order they are to be applied."""
-    data = json.loads(raw)
-    if "events" in data:
-        return list(ZoneBatch.model_validate(data).events)
-    if "tick" in data:
-        return [Tick.model_validate(data)]
-    if "action_id" in data:
-        return [OperatorAction.model_validate(data)]
-    if "silence_command" in data:
-        return [SilenceCommand.model_validate(data)]
-    raise ValueError("not a zone.events message")
+    message = ZONE_MESSAGE.validate_json(raw)
+    return list(message.events) if isinstance(message, ZoneBatch) else [message]

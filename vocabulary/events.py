@@ -238,8 +238,9 @@ class ZoneEvent(Contract):
 
 
 class OperatorAction(Contract):
-    """An operator's change to an alert (internal topic alerts.actions), applied by evaluate."""
+    """An operator's change to an alert (internal topic zone.events, keyed by zone), applied by evaluate."""
 
+    type: Literal["operator_action"] = "operator_action"  # tells the items of zone.events apart
     action_id: str
     alert_id: str
     zone_id: Id
