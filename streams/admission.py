@@ -9,16 +9,15 @@ to catch up before its next batch (`streams.flow`).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import TypeVar
 
 import redis.asyncio as aioredis
 
 from alert_rules.city import City
+from alert_rules.engine import RuleEngine
 from streams.admit import AdmissionSettings, Received, Refusal, admit, rejection
 from streams.codec import ZoneBatch
 from streams.dedupe import DuplicateMemory
@@ -26,11 +25,12 @@ from streams.delivery import Acknowledger
 from streams.flow import Backpressure
 from streams.ports import Ack, Consumed, partition_of
 from streams.publish import Publisher
+from streams.retry import patiently
+from streams.zone_records import ZoneRecords
 from vocabulary import topics
 from vocabulary.events import ZoneEvent
 
 log = logging.getLogger("centinela.admission")
-T = TypeVar("T")
 
 BATCH = 500
 ZONE_BATCH_BYTES = 1024 * 1024  # keeps a zone.events message far below the broker's request limit
@@ -51,17 +51,59 @@ def per_zone(admitted: Iterable[tuple[ZoneEvent, Received]]) -> list[ZoneBatch]:
     return done + [batch for batch, _ in open_batches.values()]
 
 
+class MotionFilter:
+    """Drops camera motion that cannot change its zone, counted per zone in DROPPED_KEY.
+
+    The engine tells from the rules alone whether motion can matter (a motion rule that
+    matches it apart from the episode's duration, or an episode's end); whether it would
+    attach to an unresolved alert needs the zone's state: evaluation adds a zone to the set
+    `ZoneRecords.attaching` before it publishes the alert that motion would attach to, and
+    this reads the set once per batch, so motion sent after such an alert is seen is kept.
+    """
+
+    DROPPED_KEY = "centinela:stats:motion-dropped"
+
+    def __init__(self, engine: RuleEngine, records: ZoneRecords, client: aioredis.Redis) -> None:
+        self.engine = engine
+        self.records = records
+        self.client = client
+
+    async def keep(self, admitted: list[tuple[ZoneEvent, Received]], now: datetime) -> list[tuple[ZoneEvent, Received]]:
+        if not any(event.motion is not None for event, _ in admitted):
+            return admitted
+        try:
+            attaching = await self.records.attaching()
+        except aioredis.RedisError as error:  # unknown: keep all motion rather than drop what matters
+            log.warning("could not read which zones attach motion (%s); motion is kept", error)
+            return admitted
+        kept = [(event, message) for event, message in admitted
+                if event.motion is None
+                or self.engine.motion_matters(event.zone_id, event.motion, now, event.zone_id in attaching)]
+        if len(kept) < len(admitted):
+            dropped = Counter(event.zone_id for event, _ in admitted) - Counter(event.zone_id for event, _ in kept)
+            try:
+                async with self.client.pipeline(transaction=False) as pipe:
+                    for zone_id, count in dropped.items():
+                        pipe.hincrby(self.DROPPED_KEY, zone_id, count)
+                    await pipe.execute()
+            except aioredis.RedisError as error:
+                log.warning("could not count dropped motion: %s", error)
+        return kept
+
+
 class Admission:
     """Admits batches of one input topic: forwards, rejects, and acknowledges once those are delivered."""
 
     def __init__(self, city: City, settings: AdmissionSettings, memory: DuplicateMemory, publisher: Publisher,
-                 ack: Ack, partitions: int, backpressure: Backpressure | None = None) -> None:
+                 ack: Ack, partitions: int, backpressure: Backpressure | None = None,
+                 motion_filter: MotionFilter | None = None) -> None:
         self.city = city
         self.settings = settings
         self.memory = memory
         self.publisher = publisher
         self.partitions = partitions
         self.backpressure = backpressure  # camera motion only
+        self.motion_filter = motion_filter  # camera motion only
         self.acknowledger = Acknowledger(ack)
 
     async def handle(self, batch: Sequence[Consumed], topic: str) -> None:
@@ -78,7 +120,9 @@ class Admission:
             except Exception:  # no input may kill the worker: keep it, say why, go on
                 log.exception("admission failed on %s", message.position)
                 refused.append((message, Refusal("malformed", "could not be processed")))
-        fresh = await _with_retry(lambda: self.memory.first_sightings(admitted))
+        if self.motion_filter is not None:
+            admitted = await self.motion_filter.keep(admitted, now)
+        fresh = await patiently(lambda: self.memory.first_sightings(admitted), "admission")
         sent = []
         for zone_batch in per_zone(a for a, keep in zip(admitted, fresh) if keep):
             if self.backpressure is not None:
@@ -94,17 +138,3 @@ class Admission:
             reasons = Counter(refusal.reason for _, refusal in refused)
             log.info("%s: admitted %d, rejected %s, duplicates %d", topic, len(admitted), dict(reasons),
                      len(admitted) - sum(fresh))
-
-
-async def _with_retry(call: Callable[[], Awaitable[T]]) -> T:
-    """Wait out a Redis outage rather than drop or double a life-safety event."""
-    delay, failures = 0.1, 0
-    while True:
-        try:
-            return await call()
-        except aioredis.RedisError as error:
-            failures += 1
-            if failures % 10 == 1:
-                log.warning("Redis unavailable (%s); admission waits and retries", error)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 2.0)

@@ -50,9 +50,9 @@ def create_app(city: City, rules: Rules, admission_settings: AdmissionSettings, 
     )
     faust_lane = FaustLane(app, lane, redis_url)
     if lane == "urgent":
-        install_admission(faust_lane, city, admission_settings, inputs=(topics.BEEPS, topics.ALARMS))
+        install_admission(faust_lane, city, rules, admission_settings, inputs=(topics.BEEPS, topics.ALARMS))
     elif lane == "motion":
-        install_admission(faust_lane, city, admission_settings, inputs=(topics.MOTION,))
+        install_admission(faust_lane, city, rules, admission_settings, inputs=(topics.MOTION,))
     else:
         install_evaluation(faust_lane, city, rules, partitions)
     return app

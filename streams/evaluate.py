@@ -36,7 +36,7 @@ from alert_rules.rules import SilenceCommand
 from streams.codec import Tick, ZoneItem, decode_zone_items
 from streams.ports import Ack, Consumed
 from streams.publish import Publisher
-from streams.zone_records import Advance, Position, ZoneRecords
+from streams.zone_records import Advance, Position, Saved, ZoneRecords
 from vocabulary import topics
 from vocabulary.events import Alert, OperatorAction, ZoneEvent
 
@@ -115,6 +115,7 @@ class Evaluator:
         self.lock = asyncio.Lock()  # held while states change: applying a batch, taking a save, forgetting
         self.writing = asyncio.Lock()  # held while a save is written, so that events go on being applied
         self.ticked: dict[str, float] = {}  # zone -> when its last tick was sent, until its state is saved
+        self.attaching: set[str] = set()  # zones known to be in Redis's set of zones that attach motion
 
     async def process(self, batch: Sequence[Consumed]) -> None:
         async with self.lock:
@@ -147,7 +148,8 @@ class Evaluator:
 
     def forget(self) -> None:
         """Drop what is not saved; its events are not acknowledged, so they come again."""
-        for held in (self.states, self.dirty, self.deadlines, self.stored, self.reached, self.ticked):
+        for held in (self.states, self.dirty, self.deadlines, self.stored, self.reached, self.ticked,
+                     self.attaching):
             held.clear()
         self.unsaved.clear()
         self.sending.clear()
@@ -209,6 +211,12 @@ class Evaluator:
                 log.error("zone %s: its saved state does not load (%s); it starts afresh", zone_id, error)
 
     async def _publish(self, snapshots: Sequence[Alert]) -> list[asyncio.Future[object]]:
+        """Send the snapshots; first, tell motion admission of zones where motion now attaches to an alert."""
+        newly = {a.zone_id for a in snapshots} - self.attaching
+        newly = {z for z in newly if self.engine.attaches_motion(self.states[z])}
+        if newly:
+            await self.records.mark_attaching(newly)
+            self.attaching |= newly
         sent = [asyncio.ensure_future(await self.publisher.publish(topics.ALERTS, a.zone_id, a)) for a in snapshots]
         self.sending += sent
         return sent
@@ -216,7 +224,9 @@ class Evaluator:
     async def _save_if_due(self) -> None:
         if time.monotonic() - self.saved_at >= SAVE_EVERY_S and not self.writing.locked() and self.unsaved:
             await self.writing.acquire()
-            states = {zone_id: dump(self.states[zone_id]) for zone_id in sorted(self.dirty)}
+            states = {zone_id: Saved(dump(self.states[zone_id]), self.engine.attaches_motion(self.states[zone_id]))
+                      for zone_id in sorted(self.dirty)}
+            self.attaching = {z for z in self.attaching if z not in states} | {z for z, s in states.items() if s.attaching}
             for zone_id in self.dirty:
                 due = self.engine.next_deadline(self.states[zone_id])
                 self.deadlines[zone_id] = due.timestamp() if due else math.inf
@@ -226,7 +236,7 @@ class Evaluator:
             self.saved_at = time.monotonic()
             asyncio.ensure_future(self._write(states, advances, delivering, applied))
 
-    async def _write(self, states: dict[str, bytes], advances: dict[int, Advance],
+    async def _write(self, states: dict[str, Saved], advances: dict[int, Advance],
                      delivering: list[Awaitable[object]], applied: list[Consumed]) -> None:
         """Deliver the alerts, then the states and positions that caused them; only then acknowledge."""
         try:

@@ -22,7 +22,7 @@ from alert_rules.city import City
 from alert_rules.engine import RuleEngine
 from alert_rules.rules import Rules
 from streams import health
-from streams.admission import Admission
+from streams.admission import Admission, MotionFilter
 from streams.admit import AdmissionSettings
 from streams.batching import in_batches
 from streams.codec import Tick
@@ -109,12 +109,15 @@ class FaustLane:
         await health.report(self.redis, record)
 
 
-def install_admission(lane: FaustLane, city: City, settings: AdmissionSettings, inputs: Iterable[str]) -> None:
+def install_admission(lane: FaustLane, city: City, rules: Rules, settings: AdmissionSettings,
+                      inputs: Iterable[str]) -> None:
     memory = DuplicateMemory(lane.redis, settings.duplicate_memory_s)
     for topic in inputs:
-        backpressure = Backpressure(lane.redis) if topic == topics.MOTION else None
-        admission = Admission(city, settings, memory, lane.publisher, lane.acknowledger(topic),
-                              lane.app.conf.topic_partitions, backpressure)
+        motion = topic == topics.MOTION
+        admission = Admission(
+            city, settings, memory, lane.publisher, lane.acknowledger(topic), lane.app.conf.topic_partitions,
+            backpressure=Backpressure(lane.redis) if motion else None,
+            motion_filter=MotionFilter(RuleEngine(city, rules), ZoneRecords(lane.redis), lane.redis) if motion else None)
 
         async def handle(batch: list[Consumed], topic: str = topic, admission: Admission = admission) -> None:
             await admission.handle(batch, topic)

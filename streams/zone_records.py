@@ -21,20 +21,28 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
+from streams.retry import patiently
 from vocabulary import topics
 
 # Fields: partition -> "offset timestamp_ms" (see Position).
 POSITIONS_KEY = "centinela:evaluate:applied-through:{topic}"
 STATE_KEY = "centinela:zone-state:{prefix}{zone_id}"
+# The zones whose unresolved alerts camera motion attaches to: motion admission keeps their motion.
+ATTACHING_KEY = "centinela:zones-attaching-motion:{prefix}"
 
-# KEYS: positions hash, then state keys. ARGV: n, then n (partition, expected, new), then the states.
+# KEYS: positions hash, attaching set, then the state keys.
+# ARGV: n, then n (partition, expected, new), then per state (zone id, state, attaching 0/1).
 _SAVE = """
 local n = tonumber(ARGV[1])
 for i = 0, n - 1 do
   if (redis.call('HGET', KEYS[1], ARGV[2 + 3 * i]) or '') ~= ARGV[3 + 3 * i] then return 0 end
 end
 for i = 0, n - 1 do redis.call('HSET', KEYS[1], ARGV[2 + 3 * i], ARGV[4 + 3 * i]) end
-for k = 2, #KEYS do redis.call('SET', KEYS[k], ARGV[3 * n + k]) end
+for k = 3, #KEYS do
+  local at = 3 * n + 3 * (k - 3) + 2
+  redis.call('SET', KEYS[k], ARGV[at + 1])
+  if ARGV[at + 2] == '1' then redis.call('SADD', KEYS[2], ARGV[at]) else redis.call('SREM', KEYS[2], ARGV[at]) end
+end
 return 1
 """
 
@@ -72,6 +80,14 @@ class Position:
 
 
 @dataclass(frozen=True)
+class Saved:
+    """A zone's state as written, and whether camera motion in it attaches to an unresolved alert."""
+
+    state: bytes
+    attaching: bool
+
+
+@dataclass(frozen=True)
 class Advance:
     """A partition's position moving from `base` (as stored when this worker read it) to `to`."""
 
@@ -83,6 +99,7 @@ class ZoneRecords:
     def __init__(self, client: aioredis.Redis) -> None:
         self.client = client
         self.positions_key = POSITIONS_KEY.format(topic=topics.named(topics.ZONE_EVENTS))
+        self.attaching_key = ATTACHING_KEY.format(prefix=topics.prefix())
         self.save_script = client.register_script(_SAVE)
 
     @staticmethod
@@ -93,19 +110,30 @@ class ZoneRecords:
         wanted = sorted(set(partitions))
         if not wanted:
             return {}
-        raw = await self.client.hmget(self.positions_key, [str(p) for p in wanted])
+        raw = await patiently(lambda: self.client.hmget(self.positions_key, [str(p) for p in wanted]), "evaluation")
         return {p: Position.decode(r) for p, r in zip(wanted, raw)}
 
     async def states(self, zone_ids: Iterable[str]) -> dict[str, bytes | None]:
         wanted = sorted(set(zone_ids))
         if not wanted:
             return {}
-        return dict(zip(wanted, await self.client.mget([self.state_key(z) for z in wanted])))
+        found = await patiently(lambda: self.client.mget([self.state_key(z) for z in wanted]), "evaluation")
+        return dict(zip(wanted, found))
 
-    async def save(self, states: Mapping[str, bytes], advances: Mapping[int, Advance]) -> bool:
+    async def save(self, states: Mapping[str, Saved], advances: Mapping[int, Advance]) -> bool:
         """Write the states and move the positions, all or nothing; False (nothing written) if fenced off."""
         args: list[str | bytes | int] = [len(advances)]
         for partition, advance in sorted(advances.items()):
             args += [str(partition), advance.base.encode() if advance.base else "", advance.to.encode()]
-        keys = [self.positions_key, *(self.state_key(z) for z in states)]
-        return bool(await self.save_script(keys=keys, args=[*args, *states.values()]))
+        for zone_id, saved in states.items():
+            args += [zone_id, saved.state, int(saved.attaching)]
+        keys = [self.positions_key, self.attaching_key, *(self.state_key(z) for z in states)]
+        return bool(await self.save_script(keys=keys, args=args))
+
+    async def mark_attaching(self, zone_ids: Iterable[str]) -> None:
+        """Add zones to the set at once: an alert motion attaches to has just opened in each."""
+        await patiently(lambda: self.client.sadd(self.attaching_key, *zone_ids), "evaluation")
+
+    async def attaching(self) -> set[str]:
+        """The zones whose unresolved alerts camera motion attaches to, as of their last save."""
+        return {z.decode() for z in await self.client.smembers(self.attaching_key)}

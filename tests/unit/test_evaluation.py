@@ -19,7 +19,7 @@ from streams.codec import ZoneBatch
 from streams.evaluate import Evaluator
 from streams.ports import Consumed
 from streams.publish import Publisher
-from streams.zone_records import Advance, Position
+from streams.zone_records import Advance, Position, Saved
 from tests.unit.test_engine import CITY, at, beep
 
 
@@ -32,6 +32,7 @@ class Memory:
         self.saved: dict[str, bytes] = {}
         self.alerts: list[dict] = []  # type: ignore[type-arg]
         self.fail_saves = 0
+        self.attaching: set[str] = set()
 
     async def positions_of(self, partitions: set[int]) -> dict[int, Position | None]:
         return {p: self.positions.get(p) for p in partitions}
@@ -39,14 +40,15 @@ class Memory:
     async def states(self, zone_ids: set[str]) -> dict[str, bytes | None]:
         return {z: self.saved.get(z) for z in zone_ids}
 
-    async def save(self, states: Mapping[str, bytes], advances: Mapping[int, Advance]) -> bool:
+    async def save(self, states: Mapping[str, Saved], advances: Mapping[int, Advance]) -> bool:
         if self.fail_saves:
             self.fail_saves -= 1
             raise ConnectionError("redis is away")
         if any(self.positions.get(p) != a.base for p, a in advances.items()):
             self.log.append("fenced")
             return False
-        self.saved.update(states)
+        self.saved.update((z, saved.state) for z, saved in states.items())
+        self.attaching = (self.attaching - states.keys()) | {z for z, saved in states.items() if saved.attaching}
         self.positions.update((p, a.to) for p, a in advances.items())
         self.log.append(f"saved {sorted(states)} through {[a.to.offset for a in advances.values()]}")
         return True
@@ -74,8 +76,12 @@ class Records:
     async def states(self, zone_ids: set[str]) -> dict[str, bytes | None]:
         return await self.memory.states(set(zone_ids))
 
-    async def save(self, states: Mapping[str, bytes], advances: Mapping[int, Advance]) -> bool:
+    async def save(self, states: Mapping[str, Saved], advances: Mapping[int, Advance]) -> bool:
         return await self.memory.save(states, advances)
+
+    async def mark_attaching(self, zone_ids: set[str]) -> None:
+        self.memory.attaching |= set(zone_ids)
+        self.memory.log.append(f"attaching {sorted(zone_ids)}")
 
 
 def evaluator(memory: Memory, acked: list[int]) -> Evaluator:
@@ -120,9 +126,10 @@ def test_states_and_positions_are_saved_after_the_alerts_are_delivered_and_only_
         await e.process(panics(0, ["p1", "p2"]))
         await settle(e)
     asyncio.run(run())
-    assert memory.log == ["sent alerts", "sent alerts", "delivered alerts", "delivered alerts",
+    assert memory.log == ["attaching ['norte']", "sent alerts", "sent alerts", "delivered alerts", "delivered alerts",
                           "saved ['norte'] through [1]", "acked [0, 1]"]
     assert memory.positions[0] == Position(1, 1_001)
+    assert memory.attaching == {"norte"}, "motion in norte now attaches to its panic alert"
 
 
 def test_a_crash_before_a_save_replays_onto_the_saved_state_with_the_same_snapshots() -> None:
