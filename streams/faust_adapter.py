@@ -37,6 +37,8 @@ from vocabulary import topics
 
 ADMIT_BATCH = 500
 EVALUATE_BATCH = 100  # messages; one can carry a zone's 500 admitted events, so memory stays bounded
+# ~600 motion events, ~50 ms of evaluation: a panic fetched meanwhile waits at most that long for its turn.
+EVALUATE_BATCH_BYTES = 256 * 1024
 TIMER_S = 0.5
 
 
@@ -76,13 +78,14 @@ class FaustLane:
                 await stream.ack(message.handle)  # type: ignore[arg-type]
         return ack
 
-    def agent(self, topic: str, most: int, handle: Callable[[list[Consumed]], Awaitable[None]]) -> None:
+    def agent(self, topic: str, most: int, handle: Callable[[list[Consumed]], Awaitable[None]],
+              most_bytes: int | None = None) -> None:
         """Run `handle(batch)` for the batches of `topic` (the contract's name)."""
         name = topics.named(topic)
 
         async def run(stream: faust.StreamT) -> None:
             self.streams[name] = stream
-            async for batch in in_batches(stream, most):
+            async for batch in in_batches(stream, most, most_bytes):
                 messages = [consumed(event) for event in batch]
                 await handle(messages)
                 self.progress.handled(messages, time.time())
@@ -140,7 +143,7 @@ def install_evaluation(lane: FaustLane, city: City, rules: Rules, partitions: in
     async def on_revoked(*_: object, **__: object) -> None:
         await evaluator.revoke()
 
-    lane.agent(topics.ZONE_EVENTS, EVALUATE_BATCH, evaluator.process)
+    lane.agent(topics.ZONE_EVENTS, EVALUATE_BATCH, evaluator.process, EVALUATE_BATCH_BYTES)
 
     @lane.app.timer(TIMER_S, name="wake_due_zones")
     async def wake_due_zones() -> None:
