@@ -55,6 +55,7 @@ BEEPERS = 2000
 PANELS = 200
 CAMERAS_PER_ZONE = 10
 TARGET_RATE = 5000
+TARGET_CEILING_RATIO = 0.06
 TARGET_P99_BACKGROUND_MS = 100
 TARGET_P99_FLOOD_MS = 250
 
@@ -467,10 +468,16 @@ def main() -> int:
         worker_log = (work / "worker.log").read_text(errors="replace")
         figures["worker_log_errors"] = worker_log.count("ERROR") + worker_log.count("Traceback")
 
-    figures["target_events_per_s"] = f">= {TARGET_RATE}: {'met' if figures['worker_events_per_s'] >= TARGET_RATE else 'NOT met'}"
+    rate, ratio = figures["worker_events_per_s"], figures["worker_to_ceiling"]
     p99b, p99f = figures["latency_background"]["p99_ms"], figures["latency_flood"]["p99_ms"]
-    figures["target_p99_background"] = f"<= {TARGET_P99_BACKGROUND_MS} ms: {'met' if p99b <= TARGET_P99_BACKGROUND_MS else 'NOT met'}"
-    figures["target_p99_flood"] = f"<= {TARGET_P99_FLOOD_MS} ms: {'met' if p99f <= TARGET_P99_FLOOD_MS else 'NOT met'}"
+    figures["target_events_per_s"] = (f">= {TARGET_RATE}: {rate / TARGET_RATE:.2f} of it, "
+                                      f"{'met' if rate >= TARGET_RATE else 'NOT met'}")
+    figures["target_ceiling_ratio"] = (f">= {TARGET_CEILING_RATIO} of the ceiling: {ratio / TARGET_CEILING_RATIO:.2f} of it, "
+                                       f"{'met' if ratio >= TARGET_CEILING_RATIO else 'NOT met'}")
+    figures["target_p99_background"] = (f"<= {TARGET_P99_BACKGROUND_MS} ms: p99 is {p99b / TARGET_P99_BACKGROUND_MS:.2f}x "
+                                        f"the target, {'met' if p99b <= TARGET_P99_BACKGROUND_MS else 'NOT met'}")
+    figures["target_p99_flood"] = (f"<= {TARGET_P99_FLOOD_MS} ms: p99 is {p99f / TARGET_P99_FLOOD_MS:.2f}x "
+                                   f"the target, {'met' if p99f <= TARGET_P99_FLOOD_MS else 'NOT met'}")
     settings = {
         "broker": "Tansu (memory storage), same machine", "partitions": PARTITIONS, "workers": 1,
         "zone states": "Redis (append-only file), saved with the applied positions",
