@@ -10,6 +10,7 @@ lane's progress for its worker and the center (`streams.health`).
 from __future__ import annotations
 
 import gc
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
@@ -34,6 +35,8 @@ from streams.ports import Ack, Consumed, partition_of
 from streams.publish import Publisher
 from streams.zone_records import ZoneRecords
 from vocabulary import topics
+
+log = logging.getLogger("centinela.lanes")
 
 ADMIT_BATCH = 500
 EVALUATE_BATCH = 100  # messages; one can carry a zone's 500 admitted events, so memory stays bounded
@@ -105,8 +108,12 @@ class FaustLane:
 
     async def _report(self) -> None:
         assigned = [tp for tp in self.app.consumer.assignment() if tp.topic in self.streams]
-        ends = await self.app.consumer.highwaters(*assigned) if assigned else {}
-        positions = {(tp.topic, tp.partition): await self.app.consumer.position(tp) for tp in assigned}
+        try:
+            ends = await self.app.consumer.highwaters(*assigned) if assigned else {}
+            positions = {(tp.topic, tp.partition): await self.app.consumer.position(tp) for tp in assigned}
+        except Exception as error:  # a rebalance in between, the broker away: report without the lag
+            log.warning("could not measure the lane's lag: %s", error)
+            ends, positions = {}, {}
         record = self.progress.record({(tp.topic, tp.partition): end for tp, end in ends.items()}, positions,
                                       time.time())
         await health.report(self.redis, record)
