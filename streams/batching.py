@@ -19,11 +19,8 @@ from faust.types import EventT
 LINGER_S = 0.005  # under load, a batch waits this long for company: fewer, larger round trips
 
 
-async def in_batches(stream: faust.StreamT, most: int, most_bytes: int | None = None) -> AsyncIterator[list[EventT]]:
+async def in_batches(stream: faust.StreamT, most: int) -> AsyncIterator[list[EventT]]:
     """The stream's events, unacknowledged, in batches of 1 to `most`: at rest at once, under load after LINGER_S.
-
-    With `most_bytes`, a batch also ends once its values reach that size, so that the work
-    of one batch, and the wait of whatever arrives during it, stays short.
 
     Events still queued when a rebalance revokes the partitions are dropped, unacknowledged:
     the consumer fetches them again from the committed offsets, in order. Handled after
@@ -61,11 +58,8 @@ async def in_batches(stream: faust.StreamT, most: int, most_bytes: int | None = 
                 tagged = []
             if busy:
                 await asyncio.sleep(LINGER_S)
-            size = 0 if most_bytes is None else sum(len(event.message.value or b"") for _, event in tagged)
-            while len(tagged) < most and not queue.empty() and (most_bytes is None or size < most_bytes):
+            while len(tagged) < most and not queue.empty():
                 tagged.append(queue.get_nowait())
-                if most_bytes is not None:
-                    size += len(tagged[-1][1].message.value or b"")
             batch = current(tagged)
             busy = len(batch) > 1
             if batch:

@@ -97,8 +97,11 @@ class Evaluator:
     """Applies batches of zone items, publishes their alerts, saves states with positions, acknowledges."""
 
     def __init__(self, engine: RuleEngine, records: ZoneRecords, publisher: Publisher, ack: Ack,
-                 applied: Callable[[Sequence[Consumed]], Awaitable[None]]) -> None:
+                 applied: Callable[[Sequence[Consumed]], Awaitable[None]], give_up: Callable[[str], None]) -> None:
         self.engine = engine
+        # When what was applied can no longer be saved as it is (an alert not delivered, another
+        # worker's save): the lane must start again from what Redis holds, so it ends itself.
+        self.give_up = give_up
         self.records = records
         self.publisher = publisher
         self.ack = ack
@@ -111,7 +114,6 @@ class Evaluator:
         self.unsaved: list[Consumed] = []
         self.sending: list[asyncio.Future[object]] = []
         self.saved_at = time.monotonic()
-        self.fenced = False  # a save found another worker's positions: forget before applying more
         self.lock = asyncio.Lock()  # held while states change: applying a batch, taking a save, forgetting
         self.writing = asyncio.Lock()  # held while a save is written, so that events go on being applied
         self.ticked: dict[str, float] = {}  # zone -> when its last tick was sent, until its state is saved
@@ -119,13 +121,14 @@ class Evaluator:
 
     async def process(self, batch: Sequence[Consumed]) -> None:
         async with self.lock:
-            if self.fenced:
-                self.forget()
             try:
                 await self._apply(batch)
-            except BaseException:  # the engine may have changed states that will never be saved
-                self.forget()
+            except asyncio.CancelledError:
                 raise
+            except Exception as error:  # states half changed: only a fresh start from Redis is sure
+                log.exception("applying a batch failed")
+                self.give_up(f"applying a batch failed: {error}")
+                return
             self.unsaved.extend(batch)
             await self._save_if_due()
         await self.applied(batch)
@@ -153,7 +156,6 @@ class Evaluator:
             held.clear()
         self.unsaved.clear()
         self.sending.clear()
-        self.fenced = False
 
     async def _apply(self, batch: Sequence[Consumed]) -> None:
         self.stored.update(await self.records.positions({c.partition for c in batch} - self.stored.keys()))
@@ -240,21 +242,30 @@ class Evaluator:
                      delivering: list[Awaitable[object]], applied: list[Consumed]) -> None:
         """Deliver the alerts, then the states and positions that caused them; only then acknowledge."""
         try:
+            await self._deliver_then_save(states, advances, delivering, applied)
+        finally:
+            self.writing.release()
+
+    async def _deliver_then_save(self, states: dict[str, Saved], advances: dict[int, Advance],
+                                 delivering: list[Awaitable[object]], applied: list[Consumed]) -> None:
+        try:
             await asyncio.gather(*delivering)
-            if advances and not await self.records.save(states, advances):
-                log.error("another worker has saved partitions %s since this one took them: its states are "
-                          "dropped and its events left to the partitions' owner", sorted(advances))
-                self.fenced = True
-                return
-            self.stored.update((p, advance.to) for p, advance in advances.items())
-            for zone_id in states:
-                self.ticked.pop(zone_id, None)
-            await self.ack(applied)
-        except Exception:  # the next save writes these zones again; the events wait for it
+        except Exception as error:  # states that published what never arrived must not be saved
+            self.give_up(f"an alert was not delivered: {error}")
+            return
+        try:
+            saved = not advances or await self.records.save(states, advances)
+        except Exception:  # Redis away: the next save writes these zones again; the events wait for it
             log.exception("saving %d zones failed; they are saved again next time", len(states))
             self.dirty |= states.keys()
             for partition, advance in advances.items():
                 self.reached.setdefault(partition, advance.to)
             self.unsaved[:0] = applied
-        finally:
-            self.writing.release()
+            return
+        if not saved:
+            self.give_up(f"another worker has saved partitions {sorted(advances)} since this one read them")
+            return
+        self.stored.update((p, advance.to) for p, advance in advances.items())
+        for zone_id in states:
+            self.ticked.pop(zone_id, None)
+        await self.ack(applied)

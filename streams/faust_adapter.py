@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
@@ -40,9 +41,8 @@ log = logging.getLogger("centinela.lanes")
 
 ADMIT_BATCH = 500
 EVALUATE_BATCH = 100  # messages; one can carry a zone's 500 admitted events, so memory stays bounded
-# ~600 motion events, ~50 ms of evaluation: a panic fetched meanwhile waits at most that long for its turn.
-EVALUATE_BATCH_BYTES = 256 * 1024
 TIMER_S = 0.5
+EXIT_GIVE_UP = 3
 
 
 def consumed(event: EventT) -> Consumed:
@@ -81,14 +81,13 @@ class FaustLane:
                 await stream.ack(message.handle)  # type: ignore[arg-type]
         return ack
 
-    def agent(self, topic: str, most: int, handle: Callable[[list[Consumed]], Awaitable[None]],
-              most_bytes: int | None = None) -> None:
+    def agent(self, topic: str, most: int, handle: Callable[[list[Consumed]], Awaitable[None]]) -> None:
         """Run `handle(batch)` for the batches of `topic` (the contract's name)."""
         name = topics.named(topic)
 
         async def run(stream: faust.StreamT) -> None:
             self.streams[name] = stream
-            async for batch in in_batches(stream, most, most_bytes):
+            async for batch in in_batches(stream, most):
                 messages = [consumed(event) for event in batch]
                 await handle(messages)
                 self.progress.handled(messages, time.time())
@@ -141,16 +140,23 @@ def install_admission(lane: FaustLane, city: City, rules: Rules, settings: Admis
         lane.agent(topic, ADMIT_BATCH, handle)
 
 
+def give_up(reason: str) -> None:
+    """End the lane at once; its worker starts it again, from what Redis and the broker hold."""
+    log.critical("the evaluate lane stops: %s", reason)
+    logging.shutdown()
+    os._exit(EXIT_GIVE_UP)
+
+
 def install_evaluation(lane: FaustLane, city: City, rules: Rules, partitions: int) -> None:
     evaluator = Evaluator(RuleEngine(city, rules), ZoneRecords(lane.redis), lane.publisher,
-                          lane.acknowledger(topics.ZONE_EVENTS), Progress(lane.redis).applied)
+                          lane.acknowledger(topics.ZONE_EVENTS), Progress(lane.redis).applied, give_up)
     zones = [z.id for z in city.zones]
 
     @lane.app.on_partitions_revoked.connect
     async def on_revoked(*_: object, **__: object) -> None:
         await evaluator.revoke()
 
-    lane.agent(topics.ZONE_EVENTS, EVALUATE_BATCH, evaluator.process, EVALUATE_BATCH_BYTES)
+    lane.agent(topics.ZONE_EVENTS, EVALUATE_BATCH, evaluator.process)
 
     @lane.app.timer(TIMER_S, name="wake_due_zones")
     async def wake_due_zones() -> None:

@@ -23,7 +23,7 @@ from streams.ports import Consumed
 log = logging.getLogger("centinela.flow")
 
 APPLIED = "centinela:evaluate:applied"  # zone.events partition -> produce time (epoch s) of the newest applied
-MOTION_AHEAD_S = 0.1
+MOTION_AHEAD_S = 0.25
 POLL_S = 0.02
 WARN_AFTER_S = 10.0
 

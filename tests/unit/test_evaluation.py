@@ -84,7 +84,7 @@ class Records:
         self.memory.log.append(f"attaching {sorted(zone_ids)}")
 
 
-def evaluator(memory: Memory, acked: list[int]) -> Evaluator:
+def evaluator(memory: Memory, acked: list[int], gave_up: list[str] | None = None) -> Evaluator:
     async def ack(batch: Sequence[Consumed]) -> None:
         acked.extend(m.offset for m in batch)
         memory.log.append(f"acked {[m.offset for m in batch]}")
@@ -92,8 +92,12 @@ def evaluator(memory: Memory, acked: list[int]) -> Evaluator:
     async def nothing(_: Sequence[Consumed]) -> None:
         return None
 
+    def give_up(reason: str) -> None:
+        (gave_up if gave_up is not None else []).append(reason)
+        memory.log.append("gave up")
+
     return Evaluator(RuleEngine(CITY, Rules()), Records(memory), Publisher(memory.send), ack,  # type: ignore[arg-type]
-                     nothing)
+                     nothing, give_up)
 
 
 def panics(first_offset: int, ids: Sequence[str], produced_ms: int = 1_000) -> list[Consumed]:
@@ -198,27 +202,42 @@ def test_a_topic_created_afresh_by_a_restarted_broker_is_applied_from_offset_zer
 
 
 def test_a_worker_that_lost_its_partition_cannot_overwrite_the_new_owners_save() -> None:
-    memory, acked_old, acked_new = Memory(), [], []
+    memory, acked_old, acked_new, gave_up = Memory(), [], [], []
     stream = panics(0, ["p1", "p2", "p3"])
 
     async def run() -> None:
-        old = evaluator(memory, acked_old)
+        old = evaluator(memory, acked_old, gave_up)
         evaluate.SAVE_EVERY_S = 3600.0
         await old.process(stream[:1])  # reads the position, applies, has not saved yet
         evaluate.SAVE_EVERY_S = 0.0
         new = evaluator(memory, acked_new)  # a rebalance the old one has not noticed
         await new.process(stream)
         await settle(new)
+        saved = dict(memory.saved)
         await old.process(stream[1:2])
         await settle(old)
-        assert old.fenced
-        await old.process(stream[2:])  # it forgets, reads the new position, and skips what is covered
-        await settle(old)
+        assert memory.saved == saved, "the stale worker wrote nothing"
     asyncio.run(run())
-    assert "fenced" in memory.log
-    assert acked_new == [0, 1, 2] and acked_old == [2]
+    assert memory.log[-2:] == ["fenced", "gave up"] and len(gave_up) == 1
+    assert acked_new == [0, 1, 2] and acked_old == []
     assert memory.positions[0].offset == 2
-    assert {a["version"] for a in memory.alerts} == {1, 2, 3}
+
+
+def test_an_alert_not_delivered_ends_the_lane_before_its_state_is_saved() -> None:
+    memory, acked, gave_up = Memory(), [], []
+
+    async def undeliverable(topic: str, key: bytes | None, value: bytes) -> Awaitable[object]:
+        failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        failed.set_exception(ConnectionError("the broker is away"))
+        return failed
+
+    async def run() -> None:
+        e = evaluator(memory, acked, gave_up)
+        e.publisher = Publisher(undeliverable)
+        await e.process(panics(0, ["p1"]))
+        await settle(e)
+    asyncio.run(run())
+    assert gave_up and memory.saved == {} and acked == []
 
 
 def test_a_failed_save_is_made_again_and_the_events_wait_for_it() -> None:
