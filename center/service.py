@@ -9,6 +9,7 @@ from pathlib import Path
 import uvicorn
 
 from alert_rules.city import City
+from alert_rules.rules import Rules
 from center.app import create_app
 from vocabulary.errors import Unavailable
 
@@ -49,10 +50,11 @@ async def serve(
     host: str = "127.0.0.1",
     port: int = 8080,
     snapshot_dir: Path | None = None,
+    rules: Rules | None = None,
 ) -> None:
     """Serve until cancelled or until uvicorn is told to exit; raises PortTaken first if it must."""
     sock = bind(host, port)
-    app = create_app(city, kafka, redis_url, snapshot_dir)
+    app = create_app(city, kafka, redis_url, snapshot_dir, rules=rules)
     server = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -62,7 +64,7 @@ async def serve(
             lifespan="on",
         )
     )
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # the caller owns signals
+    server.install_signal_handlers = lambda: None  # type: ignore[attr-defined]  # the caller owns signals; uvicorn has no setting for it
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         await asyncio.shield(serving)

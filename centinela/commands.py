@@ -12,7 +12,7 @@ from pathlib import Path
 
 from centinela.config import Config, config_dir, load_config
 from streams.lanes import LANES
-from vocabulary.errors import Unavailable, UsageError
+from vocabulary.errors import UsageError
 
 DEFAULT_KAFKA_PORT = 9092
 DEFAULT_REDIS_PORT = 6390  # not 6379, so a system Redis is never mistaken for ours
@@ -148,7 +148,7 @@ def run_center(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, task.cancel)
-        await serve(config.city, kafka, redis_url, host, port, snapshot_dir=args.snapshots)
+        await serve(config.city, kafka, redis_url, host, port, snapshot_dir=args.snapshots, rules=config.rules)
 
     try:
         asyncio.run(until_signal())
@@ -164,6 +164,7 @@ def run_up(args: argparse.Namespace) -> int:
 def run_system(config: Config, workers: int, partitions: int, data: Path,
                extra: list[tuple[str, list[str]]] | None = None, banner: str = "") -> int:
     """Start the stack, workers, center and cameras (and `extra` commands); stop all on a signal."""
+    from centinela.receiver_commands import receiver_ports
     from deploy.stack import Stack, ensure_free, free_port
     from deploy.supervisor import Child, Supervisor
 
@@ -172,6 +173,8 @@ def run_system(config: Config, workers: int, partitions: int, data: Path,
     http_host, http_port = http_address()
     http = f"{http_host}:{http_port}"
     ensure_free(http_host, http_port, "center (CENTINELA_HTTP)")
+    for host, port, what in receiver_ports():
+        ensure_free(host, port, what)
     stack.start(kafka_port=DEFAULT_KAFKA_PORT, redis_port=DEFAULT_REDIS_PORT)
     snapshots = data / "snapshots"
     snapshots.mkdir(parents=True, exist_ok=True)
@@ -181,6 +184,7 @@ def run_system(config: Config, workers: int, partitions: int, data: Path,
     worker = [*centinela, "worker", "--partitions", str(partitions)]
     commands = [(f"worker-{n + 1}", [*worker, "--web-port", str(free_port())]) for n in range(workers)]
     commands.append(("center", [*centinela, "center", "--snapshots", str(snapshots)]))
+    commands.append(("receiver", [*centinela, "receiver"]))  # DC-09 and HTTP ingestion (contract section 7)
     if any(camera.source is not None for camera in config.city.cameras):
         commands.append(("cameras", [*centinela, "cameras", "run", "--kafka", stack.kafka, "--snapshots", str(snapshots)]))
     commands += extra or []

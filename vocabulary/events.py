@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
@@ -116,6 +116,9 @@ class AlarmSignal(Contract):
     group: Annotated[int, Field(ge=0, le=99)]
     zone: Annotated[int, Field(ge=0, le=999)]
     sig: Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{1,128}$")] | None = None
+    # Beyond the contract: the SIA code of a DC-09 signal that has no Contact ID of its own
+    # (sent as code 300), so that the operator's title names what the panel said.
+    sia: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
 
     @property
     def source_id(self) -> str:
@@ -147,7 +150,7 @@ class MotionEvent(Contract):
         return self.camera_id
 
 
-DeviceEvent = Union[PanicBeep, AlarmSignal, MotionEvent]
+DeviceEvent = PanicBeep | AlarmSignal | MotionEvent
 
 Category = Literal[
     "panic", "duress", "medical", "fire", "intrusion", "motion", "tamper", "trouble", "supervision"
@@ -161,13 +164,27 @@ class AlertSource(Contract):
     id: str
 
 
+StepOutcomeName = Literal["done", "no_answer", "failed", "skipped"]
+
+
+class StepOutcome(Contract):
+    """One step of the alert's action plan worked by an operator (contract section 8)."""
+
+    step: Id
+    outcome: StepOutcomeName
+    by: str
+    at: Timestamp
+    note: str | None = None
+
+
 class Alert(Contract):
     """A full snapshot of one alert (topic alerts), published at every change.
 
     Beyond the contract: `version` rises by one at each change of the alert, so consumers
     keep the newest snapshot whatever order they receive them in; `change` and
     `changed_by` say what this snapshot changed and who did it (the alert's history);
-    `responder`, `disposition` and `note` record the operators' actions.
+    `responder`, `disposition` and `note` record the operators' actions; `steps` every
+    outcome recorded for its action plan, oldest first (never a phone or a passcode).
     """
 
     alert_id: str
@@ -193,6 +210,8 @@ class Alert(Contract):
     responder: str | None = None
     disposition: Literal["real", "false_alarm", "test"] | None = None
     note: str | None = None
+    address: str | None = None
+    steps: list[StepOutcome] = []
 
 
 RejectReason = Literal["malformed", "schema", "unknown_device", "bad_signature", "stale", "future"]
@@ -238,15 +257,20 @@ class ZoneEvent(Contract):
 
 
 class OperatorAction(Contract):
-    """An operator's change to an alert (internal topic zone.events, keyed by zone), applied by evaluate."""
+    """An operator's change to an alert (internal topic zone.events), applied by evaluate.
+
+    `step` records an action plan step's `outcome`; `reveal` records that the operator
+    looked at the account's passcode (the passcode itself never travels here)."""
 
     type: Literal["operator_action"] = "operator_action"  # tells the items of zone.events apart
     action_id: str
     alert_id: str
     zone_id: Id
-    action: Literal["ack", "dispatch", "resolve"]
+    action: Literal["ack", "dispatch", "resolve", "step", "reveal"]
     by: str
     at: Timestamp
     responder: str | None = None
     disposition: Literal["real", "false_alarm", "test"] | None = None
     note: str | None = None
+    step: Id | None = None
+    outcome: StepOutcomeName | None = None
