@@ -42,12 +42,12 @@ def per_zone(admitted: Iterable[tuple[ZoneEvent, Received]]) -> list[ZoneBatch]:
     done: list[ZoneBatch] = []
     for zone_event, message in admitted:
         batch, size = open_batches.get(zone_event.zone_id, (None, 0))
-        if batch is None or size + len(message.value) > ZONE_BATCH_BYTES:
+        if batch is None or size + len(message.value or b"") > ZONE_BATCH_BYTES:
             if batch is not None:
                 done.append(batch)
             batch, size = ZoneBatch(zone_id=zone_event.zone_id, events=[]), 0
         batch.events.append(zone_event)
-        open_batches[zone_event.zone_id] = (batch, size + len(message.value))
+        open_batches[zone_event.zone_id] = (batch, size + len(message.value or b""))
     return done + [batch for batch, _ in open_batches.values()]
 
 
@@ -124,7 +124,7 @@ class Admission:
             admitted = await self.motion_filter.keep(admitted, now)
         fresh = await patiently(lambda: self.memory.first_sightings(admitted), "admission")
         sent = []
-        for zone_batch in per_zone(a for a, keep in zip(admitted, fresh) if keep):
+        for zone_batch in per_zone(a for a, keep in zip(admitted, fresh, strict=True) if keep):
             if self.backpressure is not None:
                 self.backpressure.sending(partition_of(zone_batch.zone_id, self.partitions))
             sent.append(await self.publisher.publish(topics.ZONE_EVENTS, zone_batch.zone_id, zone_batch))

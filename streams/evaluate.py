@@ -118,6 +118,7 @@ class Evaluator:
         self.writing = asyncio.Lock()  # held while a save is written, so that events go on being applied
         self.ticked: dict[str, float] = {}  # zone -> when its last tick was sent, until its state is saved
         self.attaching: set[str] = set()  # zones known to be in Redis's set of zones that attach motion
+        self.write_task: asyncio.Future[None] | None = None
 
     async def process(self, batch: Sequence[Consumed]) -> None:
         async with self.lock:
@@ -219,7 +220,8 @@ class Evaluator:
         if newly:
             await self.records.mark_attaching(newly)
             self.attaching |= newly
-        sent = [asyncio.ensure_future(await self.publisher.publish(topics.ALERTS, a.zone_id, a)) for a in snapshots]
+        sent: list[asyncio.Future[object]] = [
+            asyncio.ensure_future(await self.publisher.publish(topics.ALERTS, a.zone_id, a)) for a in snapshots]
         self.sending += sent
         return sent
 
@@ -236,10 +238,10 @@ class Evaluator:
             delivering, applied = self.sending, self.unsaved
             self.dirty, self.reached, self.sending, self.unsaved = set(), {}, [], []
             self.saved_at = time.monotonic()
-            asyncio.ensure_future(self._write(states, advances, delivering, applied))
+            self.write_task = asyncio.ensure_future(self._write(states, advances, delivering, applied))
 
     async def _write(self, states: dict[str, Saved], advances: dict[int, Advance],
-                     delivering: list[Awaitable[object]], applied: list[Consumed]) -> None:
+                     delivering: Sequence[Awaitable[object]], applied: list[Consumed]) -> None:
         """Deliver the alerts, then the states and positions that caused them; only then acknowledge."""
         try:
             await self._deliver_then_save(states, advances, delivering, applied)
@@ -247,7 +249,7 @@ class Evaluator:
             self.writing.release()
 
     async def _deliver_then_save(self, states: dict[str, Saved], advances: dict[int, Advance],
-                                 delivering: list[Awaitable[object]], applied: list[Consumed]) -> None:
+                                 delivering: Sequence[Awaitable[object]], applied: list[Consumed]) -> None:
         try:
             await asyncio.gather(*delivering)
         except Exception as error:  # states that published what never arrived must not be saved

@@ -15,6 +15,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import faust
 import redis.asyncio as aioredis
@@ -45,7 +46,7 @@ TIMER_S = 0.5
 EXIT_GIVE_UP = 3
 
 
-def consumed(event: EventT) -> Consumed:
+def consumed(event: EventT[Any]) -> Consumed:
     message = event.message
     return Consumed(topic=message.topic, partition=message.partition, offset=message.offset,
                     timestamp_ms=round((message.timestamp or 0) * 1000), key=message.key, value=message.value,
@@ -59,7 +60,7 @@ class FaustLane:
         self.app = app
         self.redis = aioredis.Redis.from_url(redis_url)
         self.outputs: dict[str, faust.TopicT] = {}
-        self.streams: dict[str, faust.StreamT] = {}  # input topic name -> its agent's stream
+        self.streams: dict[str, faust.StreamT[Any]] = {}  # input topic name -> its agent's stream
         self.progress = health.LaneProgress(lane, time.time())
         self.publisher = Publisher(self.send)
         app.on_partitions_assigned.connect(self._assigned)
@@ -85,7 +86,7 @@ class FaustLane:
         """Run `handle(batch)` for the batches of `topic` (the contract's name)."""
         name = topics.named(topic)
 
-        async def run(stream: faust.StreamT) -> None:
+        async def run(stream: faust.StreamT[Any]) -> None:
             self.streams[name] = stream
             async for batch in in_batches(stream, most):
                 messages = [consumed(event) for event in batch]
@@ -158,7 +159,7 @@ def install_evaluation(lane: FaustLane, city: City, rules: Rules, partitions: in
 
     lane.agent(topics.ZONE_EVENTS, EVALUATE_BATCH, evaluator.process)
 
-    @lane.app.timer(TIMER_S, name="wake_due_zones")
+    @lane.app.timer(TIMER_S, name="wake_due_zones")  # type: ignore[untyped-decorator]
     async def wake_due_zones() -> None:
         """Save what a quiet stream left unsaved; tick each owned zone whose timers are due.
 

@@ -94,7 +94,7 @@ async def report(client: aioredis.Redis, record: Mapping[str, str]) -> None:
     key = lane_key(int(record["pid"]))
     try:
         async with client.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping=dict(record))
+            pipe.hset(key, mapping=dict(record))  # type: ignore[arg-type]
             pipe.expire(key, RECORD_TTL_S)
             pipe.sadd(LANES_KEY, key)
             await pipe.execute()
@@ -123,7 +123,7 @@ class LaneWatch:
     """The worker's side: reads its lanes' records, at most every CHECK_S each."""
 
     def __init__(self, redis_url: str, stall_s: float) -> None:
-        self.client = redis.Redis.from_url(redis_url, socket_timeout=2)
+        self.client = redis.Redis.from_url(redis_url, socket_timeout=2, decode_responses=True)
         self.stall_s = stall_s
         self.checked: dict[int, float] = {}
 
@@ -133,7 +133,7 @@ class LaneWatch:
             return None
         self.checked[pid] = now
         try:
-            record = {k.decode(): v.decode() for k, v in self.client.hgetall(lane_key(pid)).items()}
+            record: dict[str, str] = self.client.hgetall(lane_key(pid))  # type: ignore[assignment]
         except redis.RedisError:  # without Redis nothing can be judged; the lanes wait for it too
             return None
         return stall_reason(record, started_at, now, self.stall_s)

@@ -33,4 +33,4 @@ Send = Callable[[str, bytes | None, bytes], Awaitable[Awaitable[object]]]
 
 def partition_of(key: str, partitions: int) -> int:
     """The partition Kafka's default partitioner gives a key (murmur2, as in Java)."""
-    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+    return int(murmur2(key.encode()) & 0x7FFFFFFF) % partitions

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import cast
 
 import redis.asyncio as aioredis
 
@@ -111,14 +112,14 @@ class ZoneRecords:
         if not wanted:
             return {}
         raw = await patiently(lambda: self.client.hmget(self.positions_key, [str(p) for p in wanted]), "evaluation")
-        return {p: Position.decode(r) for p, r in zip(wanted, raw)}
+        return {p: Position.decode(r) for p, r in zip(wanted, raw, strict=True)}
 
     async def states(self, zone_ids: Iterable[str]) -> dict[str, bytes | None]:
         wanted = sorted(set(zone_ids))
         if not wanted:
             return {}
         found = await patiently(lambda: self.client.mget([self.state_key(z) for z in wanted]), "evaluation")
-        return dict(zip(wanted, found))
+        return dict(zip(wanted, cast(list[bytes | None], found), strict=True))
 
     async def save(self, states: Mapping[str, Saved], advances: Mapping[int, Advance]) -> bool:
         """Write the states and move the positions, all or nothing; False (nothing written) if fenced off."""
@@ -136,4 +137,5 @@ class ZoneRecords:
 
     async def attaching(self) -> set[str]:
         """The zones whose unresolved alerts camera motion attaches to, as of their last save."""
-        return {z.decode() for z in await self.client.smembers(self.attaching_key)}
+        members = cast(set[bytes], await self.client.smembers(self.attaching_key))
+        return {z.decode() for z in members}

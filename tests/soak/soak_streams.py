@@ -23,8 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from deploy.stack import Stack  # noqa: E402
-from tests.soak.rounds import Round, cpu_hogs, kill_and_restart, rebalance  # noqa: E402
+from deploy.stack import Stack
+from tests.soak.rounds import Round, cpu_hogs, kill_and_restart, rebalance
 
 
 def main() -> int:
