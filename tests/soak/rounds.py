@@ -42,6 +42,7 @@ class Round:
     lost: int = 0  # panics sent that no alert counts
     doubled: int = 0  # extra alerts for one beeper, and panics counted more than once
     stalled: bool = False
+    healed: int = 0  # lanes their worker restarted because they stalled
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -52,7 +53,7 @@ class Round:
     def summary(self) -> str:
         verdict = "ok" if self.passed else "FAILED"
         text = (f"{self.name}: {verdict} in {self.seconds:.1f} s (sent {self.sent}, lost {self.lost}, "
-                f"doubled {self.doubled}, stalled {int(self.stalled)})")
+                f"doubled {self.doubled}, stalled {int(self.stalled)}, stalled lanes restarted {self.healed})")
         return text + "".join(f"\n    {p}" for p in self.problems[:8])
 
 
@@ -140,6 +141,12 @@ def check(watch: AlertWatch, name: str, sent: dict[str, list[str]], result: Roun
             result.problems.append(f"{device}: a version is missing")
 
 
+def count_healed(workdir: Path, result: Round) -> None:
+    """The lanes the round's workers restarted for a stall (their supervisor logs each with a reason)."""
+    for log in workdir.glob("*.log"):
+        result.healed += sum("; restarting it" in line for line in log.read_text(errors="replace").splitlines())
+
+
 @contextmanager
 def cpu_hogs(count: int = 2) -> Iterator[None]:
     """Processes that keep `count` cores busy, as other work on a loaded machine would."""
@@ -173,6 +180,7 @@ def kill_and_restart(stack: Stack, workdir: Path, name: str, rng: random.Random)
         check(watch, name, sent, result)
     finally:
         watch.close()
+    count_healed(workdir, result)
     result.seconds = time.monotonic() - started
     return result
 
@@ -202,5 +210,6 @@ def rebalance(stack: Stack, workdir: Path, name: str, rng: random.Random) -> Rou
             result.problems.append(f"the silent panel's deadline fired {len(supervision)} times, not once")
     finally:
         watch.close()
+    count_healed(workdir, result)
     result.seconds = time.monotonic() - started
     return result

@@ -62,7 +62,8 @@ def main() -> int:
     print(f"kill-and-restart rounds passed: {sum(r.passed for r in kills)}/{len(kills)}")
     print(f"rebalance rounds passed:        {sum(r.passed for r in rebalances)}/{len(rebalances)}")
     print(f"panics sent {sum(r.sent for r in results)}, lost {sum(r.lost for r in results)}, "
-          f"alerts doubled {sum(r.doubled for r in results)}, stalls {sum(r.stalled for r in results)}")
+          f"alerts doubled {sum(r.doubled for r in results)}, stalls {sum(r.stalled for r in results)} "
+          f"(stalled lanes restarted by their workers: {sum(r.healed for r in results)})")
     return 0 if all(r.passed for r in results) else 1
 
 
