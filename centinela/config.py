@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from alert_rules.city import Beeper, Camera, City, Panel, Token, Zone
-from alert_rules.rules import Rules
+from alert_rules.rules import Rules, SilenceSettings
 from receivers.settings import IngestSettings
 from streams.admit import AdmissionSettings
 from streams.health import HealthSettings
@@ -33,6 +33,7 @@ MAPPING_SECTIONS: dict[str, type[BaseModel]] = {
     "admission": AdmissionSettings,
     "health": HealthSettings,
     "ingest": IngestSettings,
+    "silences": SilenceSettings,
 }
 SECTIONS = (*LIST_SECTIONS, *MAPPING_SECTIONS)
 
@@ -45,6 +46,7 @@ class Config:
     admission: AdmissionSettings
     health: HealthSettings
     ingest: IngestSettings
+    silences: SilenceSettings
 
 
 def config_dir(given: str | Path | None) -> Path:

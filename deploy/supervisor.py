@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from deploy.stack import private_log
+
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
@@ -32,7 +34,7 @@ class Child:
 
     def start(self) -> None:
         self.started_at = time.time()
-        out = self.log.open("ab") if self.log else None
+        out = private_log(self.log) if self.log else None
         self.process = subprocess.Popen(
             self.argv, env={**os.environ, **self.env}, stdin=subprocess.DEVNULL,
             stdout=out or None, stderr=subprocess.STDOUT if out else None, start_new_session=self.session,

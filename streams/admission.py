@@ -9,16 +9,17 @@ to catch up before its next batch (`streams.flow`).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from datetime import UTC, datetime
 
 import redis.asyncio as aioredis
 
 from alert_rules.city import City
 from alert_rules.engine import RuleEngine
-from streams.admit import AdmissionSettings, Received, Refusal, admit, rejection
+from streams.admit import AdmissionSettings, Received, Refusal, admit, cut_short, rejection
 from streams.codec import ZoneBatch
 from streams.dedupe import DuplicateMemory
 from streams.delivery import Acknowledger
@@ -28,7 +29,7 @@ from streams.publish import Publisher
 from streams.retry import patiently
 from streams.zone_records import ZoneRecords
 from vocabulary import topics
-from vocabulary.events import ZoneEvent
+from vocabulary.events import Rejected, ZoneEvent
 
 log = logging.getLogger("centinela.admission")
 
@@ -106,6 +107,18 @@ class Admission:
         self.motion_filter = motion_filter  # camera motion only
         self.acknowledger = Acknowledger(ack)
 
+    async def keep(self, message: Received, record: Rejected) -> Awaitable[object]:
+        """Send a rejection; one the broker refuses goes again cut short, and one that still
+        fails leaves its batch unacknowledged (retried after a restart), never committed."""
+        for attempt in (record, cut_short(record)):
+            try:
+                return await self.publisher.publish(topics.REJECTED, message.key, attempt)
+            except Exception:  # the agent must go on: the next batches are not to blame
+                log.exception("could not send a rejection for %s", message.position)
+        failed: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        failed.set_exception(RuntimeError(f"rejection of {message.position} not sent"))
+        return failed
+
     async def handle(self, batch: Sequence[Consumed], topic: str) -> None:
         """`topic`: the contract's name of the batch's input."""
         now = datetime.now(UTC)
@@ -128,11 +141,8 @@ class Admission:
             if self.backpressure is not None:
                 self.backpressure.sending(partition_of(zone_batch.zone_id, self.partitions))
             sent.append(await self.publisher.publish(topics.ZONE_EVENTS, zone_batch.zone_id, zone_batch))
-        sent += [
-            await self.publisher.publish(topics.REJECTED, message.key,
-                                         rejection(message, refusal, now, self.settings))
-            for message, refusal in refused
-        ]
+        sent += [await self.keep(message, rejection(message, refusal, now, self.settings))
+                 for message, refusal in refused]
         await self.acknowledger.after_delivery(batch, sent)
         if refused:
             reasons = Counter(refusal.reason for _, refusal in refused)

@@ -21,12 +21,14 @@ from streams.admit import AdmissionSettings
 from streams.faust_adapter import FaustLane, install_admission, install_evaluation
 from streams.fetching import use_prompt_fetches
 from streams.lanes import Lane
-from vocabulary import topics
+from vocabulary import internal, topics
+from vocabulary.kafka_security import KafkaSecurity
 
 
 def create_app(city: City, rules: Rules, admission_settings: AdmissionSettings, kafka: str, redis_url: str,
                web_port: int, partitions: int, lane: Lane) -> faust.App:
     use_prompt_fetches()
+    secret = internal.key_from_environment()
     app = faust.App(
         topics.named(f"centinela-{lane}"),  # two systems on one broker keep their groups apart
         broker=f"kafka://{kafka}",
@@ -47,8 +49,9 @@ def create_app(city: City, rules: Rules, admission_settings: AdmissionSettings, 
         web_enabled=False,
         topic_allow_declare=True,
         topic_partitions=partitions,
+        **KafkaSecurity.from_environment().faust(),
     )
-    faust_lane = FaustLane(app, lane, redis_url)
+    faust_lane = FaustLane(app, lane, redis_url, secret)
     if lane == "urgent":
         install_admission(faust_lane, city, rules, admission_settings, inputs=(topics.BEEPS, topics.ALARMS))
     elif lane == "motion":

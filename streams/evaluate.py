@@ -28,7 +28,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 
-from pydantic import ValidationError
+import redis.asyncio as aioredis
 from pydantic_core import to_json
 
 from alert_rules.engine import Outcome, RuleEngine, ZoneState
@@ -37,7 +37,7 @@ from streams.codec import Tick, ZoneItem, decode_zone_items
 from streams.ports import Ack, Consumed
 from streams.publish import Publisher
 from streams.zone_records import Advance, Position, Saved, ZoneRecords
-from vocabulary import topics
+from vocabulary import internal, topics
 from vocabulary.events import Alert, OperatorAction, ZoneEvent
 
 log = logging.getLogger("centinela.evaluate")
@@ -89,6 +89,32 @@ def apply(engine: RuleEngine, state: ZoneState, item: ZoneItem) -> Outcome:
     return engine.evaluate(state, item, item.admitted_at)
 
 
+def held_back_by_silences(outcome: Outcome, zone_id: str) -> dict[str, int]:
+    """"silence id|zone" -> signals held back so far: absolute counts, so a replay writes the same."""
+    state = outcome.state
+    return {f"{h.by.removeprefix('silence:')}|{zone_id}": state.held_back[h.by].count
+            for h in outcome.held_back if h.by.startswith("silence:") and h.by in state.held_back}
+
+
+class Tally:
+    """What the console and /metrics show of this lane, kept in Redis; a Redis outage costs a count, never the lane."""
+
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self.redis = redis
+
+    async def forged(self, count: int) -> None:
+        try:
+            await self.redis.hincrby(topics.prefix() + internal.FORGED_COUNTS, topics.ZONE_EVENTS, count)
+        except aioredis.RedisError:
+            log.warning("could not count %d forged messages in Redis", count)
+
+    async def held_back(self, counts: dict[str, int]) -> None:
+        try:
+            await self.redis.hset(topics.prefix() + internal.HELD_BACK, mapping=counts)  # type: ignore[arg-type]
+        except aioredis.RedisError:
+            log.warning("could not record what %d silences held back", len(counts))
+
+
 def dump(state: ZoneState) -> bytes:
     return to_json(state.to_json(), inf_nan_mode="constants")
 
@@ -97,8 +123,11 @@ class Evaluator:
     """Applies batches of zone items, publishes their alerts, saves states with positions, acknowledges."""
 
     def __init__(self, engine: RuleEngine, records: ZoneRecords, publisher: Publisher, ack: Ack,
-                 applied: Callable[[Sequence[Consumed]], Awaitable[None]], give_up: Callable[[str], None]) -> None:
+                 applied: Callable[[Sequence[Consumed]], Awaitable[None]], give_up: Callable[[str], None],
+                 secret: bytes, tally: Tally) -> None:
         self.engine = engine
+        self.secret = secret  # the internal key: only what Centinela wrote is applied
+        self.tally = tally
         # When what was applied can no longer be saved as it is (an alert not delivered, another
         # worker's save): the lane must start again from what Redis holds, so it ends itself.
         self.give_up = give_up
@@ -161,18 +190,28 @@ class Evaluator:
     async def _apply(self, batch: Sequence[Consumed]) -> None:
         self.stored.update(await self.records.positions({c.partition for c in batch} - self.stored.keys()))
         todo: list[tuple[Consumed, list[ZoneItem]]] = []
+        ignored = 0
         for message in batch:
             stored = self.stored[message.partition]
             if stored is not None and stored.covers(message.offset, message.timestamp_ms):
                 continue  # applied and saved before a crash or a handover
-            try:
-                todo.append((message, decode_zone_items(message.value or b"")))
-            except (ValidationError, ValueError, TypeError) as error:  # only we write this topic: a bug, not input
-                log.error("zone.events: skipped an undecodable message: %s", error)
-                todo.append((message, []))
+            items: list[ZoneItem] = []
+            if not internal.verify(self.secret, topics.ZONE_EVENTS, message.key, message.value, message.headers):
+                ignored += 1
+            else:
+                try:
+                    items = decode_zone_items(message.value or b"")
+                except Exception as error:  # RecursionError included: nothing on the topic may stop the lane
+                    log.error("zone.events: skipped an undecodable message (%s)", type(error).__name__)
+                    ignored += 1
+            todo.append((message, items))  # passed, applied or not: its position is reached
+        if ignored:
+            log.warning("zone.events: ignored %d unauthenticated or undecodable messages", ignored)
+            await self.tally.forged(ignored)
         await self._load({zone_of(item) for _, items in todo for item in items})
         ordered, hurried = urgent_first(todo)
         snapshots: list[Alert] = []
+        held: dict[str, int] = {}
         since_yield = 0
         for n, (_, items) in enumerate(ordered):
             if n == hurried and snapshots:  # the urgent zones' alerts leave before the rest is applied
@@ -184,7 +223,9 @@ class Evaluator:
                 if state is None:
                     state = self.states[zone_id] = self.engine.new_state(zone_id, since=moment(item))
                 try:
-                    snapshots.extend(apply(self.engine, state, item).alerts)
+                    outcome = apply(self.engine, state, item)
+                    snapshots.extend(outcome.alerts)
+                    held.update(held_back_by_silences(outcome, zone_id))
                 except Exception:  # one bad item must not stop the zone's other alerts
                     log.exception("the engine failed on an item of zone %s", zone_id)
                 self.dirty.add(zone_id)
@@ -196,6 +237,8 @@ class Evaluator:
         await self._publish(snapshots)
         for message, _ in todo:  # in offset order
             self._reach(message)
+        if held:
+            await self.tally.held_back(held)
 
     def _reach(self, message: Consumed) -> None:
         before = self.reached.get(message.partition) or self.stored[message.partition]

@@ -30,7 +30,7 @@ from streams.admit import AdmissionSettings
 from streams.batching import in_batches
 from streams.codec import Tick
 from streams.dedupe import DuplicateMemory
-from streams.evaluate import Evaluator
+from streams.evaluate import Evaluator, Tally
 from streams.flow import Backpressure, Progress
 from streams.lanes import Lane
 from streams.ports import Ack, Consumed, partition_of
@@ -50,27 +50,28 @@ def consumed(event: EventT[Any]) -> Consumed:
     message = event.message
     return Consumed(topic=message.topic, partition=message.partition, offset=message.offset,
                     timestamp_ms=round((message.timestamp or 0) * 1000), key=message.key, value=message.value,
-                    handle=event)
+                    headers=message.headers, handle=event)
 
 
 class FaustLane:
     """One lane's Faust app, seen through `streams.ports`."""
 
-    def __init__(self, app: faust.App, lane: Lane, redis_url: str) -> None:
+    def __init__(self, app: faust.App, lane: Lane, redis_url: str, secret: bytes) -> None:
         self.app = app
         self.redis = aioredis.Redis.from_url(redis_url)
         self.outputs: dict[str, faust.TopicT] = {}
         self.streams: dict[str, faust.StreamT[Any]] = {}  # input topic name -> its agent's stream
         self.progress = health.LaneProgress(lane, time.time())
-        self.publisher = Publisher(self.send)
+        self.publisher = Publisher(self.send, secret)
         app.on_partitions_assigned.connect(self._assigned)
         app.timer(health.CHECK_S, name="report_progress")(self._report)
 
-    async def send(self, name: str, key: bytes | None, value: bytes) -> Awaitable[object]:
+    async def send(self, name: str, key: bytes | None, value: bytes,
+                   headers: list[tuple[str, bytes]]) -> Awaitable[object]:
         topic = self.outputs.get(name)
         if topic is None:
             topic = self.outputs[name] = self.app.topic(name, key_serializer="raw", value_serializer="raw")
-        return await topic.send(key=key, value=value)
+        return await topic.send(key=key, value=value, headers=headers)
 
     def acknowledger(self, topic: str) -> Ack:
         """Acknowledges messages of `topic` (the contract's name): Faust commits what is acknowledged."""
@@ -150,7 +151,8 @@ def give_up(reason: str) -> None:
 
 def install_evaluation(lane: FaustLane, city: City, rules: Rules, partitions: int) -> None:
     evaluator = Evaluator(RuleEngine(city, rules), ZoneRecords(lane.redis), lane.publisher,
-                          lane.acknowledger(topics.ZONE_EVENTS), Progress(lane.redis).applied, give_up)
+                          lane.acknowledger(topics.ZONE_EVENTS), Progress(lane.redis).applied, give_up,
+                          lane.publisher.secret, Tally(lane.redis))
     zones = [z.id for z in city.zones]
 
     @lane.app.on_partitions_revoked.connect

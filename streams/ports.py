@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 from kafka.partitioner.default import murmur2
 
+from vocabulary.internal import Headers
+
 
 @dataclass(frozen=True, slots=True)
 class Consumed:
@@ -23,12 +25,13 @@ class Consumed:
     timestamp_ms: int  # when it was produced
     key: bytes | None
     value: bytes | None
+    headers: Headers = None
     handle: object = field(default=None, compare=False, repr=False)  # the adapter's own event, to acknowledge
 
 
 Ack = Callable[[Sequence[Consumed]], Awaitable[None]]
-# A message's broker topic name, key and value -> its delivery, to await when it matters.
-Send = Callable[[str, bytes | None, bytes], Awaitable[Awaitable[object]]]
+# A message's broker topic name, key, value and headers -> its delivery, to await when it matters.
+Send = Callable[[str, bytes | None, bytes, list[tuple[str, bytes]]], Awaitable[Awaitable[object]]]
 
 
 def partition_of(key: str, partitions: int) -> int:

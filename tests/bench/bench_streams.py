@@ -41,7 +41,7 @@ from deploy.stack import Stack  # noqa: E402
 from streams.ports import partition_of  # noqa: E402
 from tests.bench._report import report  # noqa: E402
 from tests.integration.support import worker  # noqa: E402
-from vocabulary import topics  # noqa: E402
+from vocabulary import internal, topics  # noqa: E402
 from vocabulary.events import format_timestamp  # noqa: E402
 
 PARTITIONS = 4
@@ -403,6 +403,7 @@ def wait_until_ready(kafka: str, city: City, timeout_s: float = 90) -> float:
 
 def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # stop the stack and the worker on the way out
+    os.environ.setdefault(internal.KEY_ENV, "5e" * 32)  # the worker signs and checks its internal messages
     context = multiprocessing.get_context("spawn")
     city = City()
     work = Path(tempfile.mkdtemp(prefix="centinela-bench-streams-"))

@@ -15,6 +15,7 @@ import argparse
 import os
 import platform
 import random
+import secrets
 import shutil
 import sys
 import tempfile
@@ -25,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from deploy.stack import Stack
 from tests.soak.rounds import Round, cpu_hogs, kill_and_restart, rebalance
+from vocabulary import internal
 
 
 def main() -> int:
@@ -35,6 +37,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=int(time.time()))
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args()
+    os.environ.setdefault(internal.KEY_ENV, secrets.token_hex(internal.KEY_BYTES))  # the workers inherit it
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="centinela-soak-"))
     rng = random.Random(args.seed)
     print(f"soak: {args.rounds} kill rounds, {args.rebalance_rounds} rebalance rounds, {args.hogs} CPU hogs, "

@@ -11,6 +11,9 @@ from streams.admission import Admission
 from streams.ports import Consumed
 from streams.publish import Publisher
 from tests.unit.test_admit import CITY, SETTINGS, beep
+from vocabulary import internal
+
+KEY = b"k" * 32
 
 
 class Everything:
@@ -22,7 +25,9 @@ class Everything:
         self.acked: list[int] = []
         self.seen: set[str] = set()
 
-    async def send(self, topic: str, key: bytes | None, value: bytes) -> Awaitable[object]:
+    async def send(self, topic: str, key: bytes | None, value: bytes,
+                   headers: list[tuple[str, bytes]]) -> Awaitable[object]:
+        assert internal.verify(KEY, "zone.events", key, value, headers) == (topic == "zone.events")
         self.sent.append((topic, key, json.loads(value)))
         delivery: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.deliveries.append(delivery)
@@ -53,7 +58,7 @@ def test_a_batch_is_forwarded_per_zone_its_rejections_kept_and_acknowledged_only
              message(3, json.dumps(beep(event_id="p1", ts=now)).encode())]  # p1 again, from elsewhere
 
     async def run() -> None:
-        admission = Admission(CITY, SETTINGS, everything, Publisher(everything.send),  # type: ignore[arg-type]
+        admission = Admission(CITY, SETTINGS, everything, Publisher(everything.send, KEY),  # type: ignore[arg-type]
                               everything.ack, partitions=4)
         await admission.handle(batch, "devices.beeps")
         await asyncio.sleep(0.01)

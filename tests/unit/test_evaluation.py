@@ -21,6 +21,9 @@ from streams.ports import Consumed
 from streams.publish import Publisher
 from streams.zone_records import Advance, Position, Saved
 from tests.unit.test_engine import CITY, at, beep
+from vocabulary import internal
+
+KEY = b"k" * 32
 
 
 class Memory:
@@ -53,9 +56,11 @@ class Memory:
         self.log.append(f"saved {sorted(states)} through {[a.to.offset for a in advances.values()]}")
         return True
 
-    async def send(self, topic: str, key: bytes | None, value: bytes) -> Awaitable[object]:
+    async def send(self, topic: str, key: bytes | None, value: bytes,
+                   headers: list[tuple[str, bytes]]) -> Awaitable[object]:
         import json
 
+        assert internal.verify(KEY, "alerts", key, value, headers), "every alert carries its MAC"
         self.alerts.append(json.loads(value))
         self.log.append(f"sent {topic}")
         delivered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -84,7 +89,22 @@ class Records:
         self.memory.log.append(f"attaching {sorted(zone_ids)}")
 
 
-def evaluator(memory: Memory, acked: list[int], gave_up: list[str] | None = None) -> Evaluator:
+class Counted:
+    """The lane's tally (forged messages, what silences held back), in memory."""
+
+    def __init__(self) -> None:
+        self.forged_counts: list[int] = []
+        self.held: dict[str, int] = {}
+
+    async def forged(self, count: int) -> None:
+        self.forged_counts.append(count)
+
+    async def held_back(self, counts: dict[str, int]) -> None:
+        self.held.update(counts)
+
+
+def evaluator(memory: Memory, acked: list[int], gave_up: list[str] | None = None,
+              tally: Counted | None = None) -> Evaluator:
     async def ack(batch: Sequence[Consumed]) -> None:
         acked.extend(m.offset for m in batch)
         memory.log.append(f"acked {[m.offset for m in batch]}")
@@ -96,8 +116,14 @@ def evaluator(memory: Memory, acked: list[int], gave_up: list[str] | None = None
         (gave_up if gave_up is not None else []).append(reason)
         memory.log.append("gave up")
 
-    return Evaluator(RuleEngine(CITY, Rules()), Records(memory), Publisher(memory.send), ack,  # type: ignore[arg-type]
-                     nothing, give_up)
+    return Evaluator(RuleEngine(CITY, Rules()), Records(memory), Publisher(memory.send, KEY),  # type: ignore[arg-type]
+                     ack, nothing, give_up, KEY, tally or Counted())  # type: ignore[arg-type]
+
+
+def signed(offset: int, produced_ms: int, key: bytes, value: bytes, secret: bytes = KEY) -> Consumed:
+    """A zone.events message on partition 0 as Centinela writes it: with its MAC under the internal key."""
+    return Consumed("zone.events", 0, offset, produced_ms, key, value,
+                    internal.headers(secret, "zone.events", key, value))
 
 
 def panics(first_offset: int, ids: Sequence[str], produced_ms: int = 1_000) -> list[Consumed]:
@@ -107,7 +133,7 @@ def panics(first_offset: int, ids: Sequence[str], produced_ms: int = 1_000) -> l
         admitted = zone_event(CITY, beep(event_id, s=n), at(n))
         assert admitted is not None
         value = ZoneBatch(zone_id="norte", events=[admitted]).model_dump_json().encode()
-        messages.append(Consumed("zone.events", 0, first_offset + n, produced_ms + first_offset + n, b"norte", value))
+        messages.append(signed(first_offset + n, produced_ms + first_offset + n, b"norte", value))
     return messages
 
 
@@ -226,14 +252,15 @@ def test_a_worker_that_lost_its_partition_cannot_overwrite_the_new_owners_save()
 def test_an_alert_not_delivered_ends_the_lane_before_its_state_is_saved() -> None:
     memory, acked, gave_up = Memory(), [], []
 
-    async def undeliverable(topic: str, key: bytes | None, value: bytes) -> Awaitable[object]:
+    async def undeliverable(topic: str, key: bytes | None, value: bytes,
+                            headers: list[tuple[str, bytes]]) -> Awaitable[object]:
         failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         failed.set_exception(ConnectionError("the broker is away"))
         return failed
 
     async def run() -> None:
         e = evaluator(memory, acked, gave_up)
-        e.publisher = Publisher(undeliverable)
+        e.publisher = Publisher(undeliverable, KEY)
         await e.process(panics(0, ["p1"]))
         await settle(e)
     asyncio.run(run())
@@ -290,8 +317,7 @@ def test_zones_with_a_panic_are_applied_and_published_before_other_zones_motion(
     monkeypatch.setattr(evaluate, "apply", spying)
     camera = zone_event(CITY, motion("m1", camera="cam-1"), at(0))  # zone centro
     assert camera is not None
-    batch = [Consumed("zone.events", 0, 0, 1_000, b"centro",
-                      ZoneBatch(zone_id="centro", events=[camera]).model_dump_json().encode()),
+    batch = [signed(0, 1_000, b"centro", ZoneBatch(zone_id="centro", events=[camera]).model_dump_json().encode()),
              *panics(1, ["p1"])]  # zone norte
 
     async def run() -> None:
@@ -301,3 +327,29 @@ def test_zones_with_a_panic_are_applied_and_published_before_other_zones_motion(
     asyncio.run(run())
     assert applied == ["p1", "m1"]
     assert memory.positions[0].offset == 1 and acked == [0, 1], "positions still follow the offsets"
+
+
+def test_only_authenticated_decodable_zone_events_are_applied_and_the_rest_counted_and_passed() -> None:
+    memory, acked, tally = Memory(), [], Counted()
+    admitted = zone_event(CITY, beep("e9"), at(0))
+    assert admitted is not None
+    body = ZoneBatch(zone_id="norte", events=[admitted]).model_dump_json().encode()
+    moved = signed(5, 1_005, b"sur", body)
+    batch = [
+        Consumed("zone.events", 0, 0, 1_000, b"norte", body, []),  # no MAC: a device pretending to be admission
+        signed(1, 1_001, b"norte", body, secret=b"x" * 32),  # a MAC under another key
+        Consumed("zone.events", 0, 2, 1_002, b"norte", body, [(internal.HEADER, b"0" * 64)]),
+        signed(3, 1_003, b"norte", b"[" * 100_000),  # authenticated, but nested past the parser's depth
+        signed(4, 1_004, b"norte", b"\xff\xfe"),
+        Consumed("zone.events", 0, 5, 1_005, b"centro", body, moved.headers),  # the MAC covers the key
+        signed(6, 1_006, b"norte", body),
+    ]
+
+    async def run() -> None:
+        e = evaluator(memory, acked, tally=tally)
+        await e.process(batch)
+        await settle(e)
+    asyncio.run(run())
+    assert tally.forged_counts == [6]
+    assert len(memory.alerts) == 1, "the one authentic event is applied"
+    assert memory.positions[0].offset == 6 and acked == list(range(7)), "the rest is passed, not retried forever"
