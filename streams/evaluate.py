@@ -298,6 +298,8 @@ class Evaluator:
         except Exception as error:  # states that published what never arrived must not be saved
             self.give_up(f"an alert was not delivered: {error}")
             return
+        # A zone where an alert motion attaches to opened after the take stays in the set.
+        states = {z: Saved(s.state, s.attaching or z in self.attaching) for z, s in states.items()}
         try:
             saved = not advances or await self.records.save(states, advances)
         except Exception:  # Redis away: the next save writes these zones again; the events wait for it
@@ -313,4 +315,7 @@ class Evaluator:
         self.stored.update((p, advance.to) for p, advance in advances.items())
         for zone_id in states:
             self.ticked.pop(zone_id, None)
+        marked_meanwhile = {z for z, s in states.items() if not s.attaching and z in self.attaching}
+        if marked_meanwhile:  # marked while the save was on its way: the save may have removed it
+            await self.records.mark_attaching(marked_meanwhile)
         await self.ack(applied)

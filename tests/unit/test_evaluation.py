@@ -20,7 +20,7 @@ from streams.evaluate import Evaluator
 from streams.ports import Consumed
 from streams.publish import Publisher
 from streams.zone_records import Advance, Position, Saved
-from tests.unit.test_engine import CITY, at, beep
+from tests.unit.test_engine import CITY, alarm, at, beep
 from vocabulary import internal
 
 KEY = b"k" * 32
@@ -353,3 +353,20 @@ def test_only_authenticated_decodable_zone_events_are_applied_and_the_rest_count
     assert tally.forged_counts == [6]
     assert len(memory.alerts) == 1, "the one authentic event is applied"
     assert memory.positions[0].offset == 6 and acked == list(range(7)), "the rest is passed, not retried forever"
+
+
+def test_a_zone_marked_for_motion_while_a_save_is_on_its_way_stays_marked() -> None:
+    memory, acked = Memory(), []
+    centro = zone_event(CITY, alarm("a1", 602), at(0))  # a test report: centro changes, nothing to attach to
+    assert centro is not None
+
+    async def run() -> None:
+        e = evaluator(memory, acked)
+        await e.process([signed(0, 1_000, b"centro",
+                                ZoneBatch(zone_id="centro", events=[centro]).model_dump_json().encode())])
+        assert e.write_task is not None and not e.write_task.done(), "the save is on its way"
+        e.attaching.add("centro")  # a burglary alert opened in centro meanwhile, and was marked
+        memory.attaching.add("centro")
+        await settle(e)
+    asyncio.run(run())
+    assert "centro" in memory.attaching
