@@ -17,9 +17,9 @@ from aiokafka import AIOKafkaProducer
 from alert_rules.city import Token
 from center.hub import AlertHub
 from center.metrics import CenterMetrics
-from vocabulary.events import Alert, OperatorAction
+from vocabulary.events import Alert, OperatorAction, StepOutcomeName
 
-ActionName = Literal["ack", "dispatch", "resolve"]
+ActionName = Literal["ack", "dispatch", "resolve", "step", "reveal"]
 
 
 class ActionDesk:
@@ -40,6 +40,8 @@ class ActionDesk:
         responder: str | None = None,
         disposition: Literal["real", "false_alarm", "test"] | None = None,
         note: str | None = None,
+        step: str | None = None,
+        outcome: StepOutcomeName | None = None,
     ) -> Alert | None:
         """The alert once the action is applied, or None when it is still pending."""
         request = OperatorAction(
@@ -52,6 +54,8 @@ class ActionDesk:
             responder=responder,
             disposition=disposition,
             note=note,
+            step=step,
+            outcome=outcome,
         )
         started = time.perf_counter()
         applied = self._hub.expect(alert.alert_id, alert.version)

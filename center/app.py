@@ -19,13 +19,14 @@ from fastapi.staticfiles import StaticFiles
 from redis.asyncio import Redis
 
 from alert_rules.city import City
+from alert_rules.rules import Rules
 from center import errors
 from center.actions import ActionDesk
 from center.auth import Tokens
 from center.feed import AlertFeed
 from center.hub import AlertHub
 from center.metrics import CenterMetrics
-from center.routes import alerts, operations, people, silences
+from center.routes import alerts, operations, people, plans, silences
 from center.running import Center
 from center.silences import SilenceDesk
 from center.views import AlertViews
@@ -55,11 +56,12 @@ def create_app(
     namespace: str = "centinela:center:",
     keepalive_s: float = 15.0,
     action_wait_s: float = 2.0,
+    rules: Rules | None = None,
 ) -> FastAPI:
     """The center: `kafka` is "host:port[,host:port]", `redis_url` like "redis://127.0.0.1:6379/0".
 
     Redis keys live under `namespace`; the views are rebuilt from the `alerts` topic when
-    Redis holds none.
+    Redis holds none. `rules` gives the action plans (contract section 8).
     """
     tokens = Tokens(city)
 
@@ -73,7 +75,7 @@ def create_app(
             hub=AlertHub(redis, views.channel, metrics),
             feed=AlertFeed(kafka, named(ALERTS), views, metrics),
             snapshot_dir=snapshot_dir, keepalive_s=keepalive_s, action_wait_s=action_wait_s,
-            silences=SilenceDesk(redis, namespace),
+            silences=SilenceDesk(redis, namespace), rules=rules or Rules(),
         )
         app.state.center = center
         async with httpx.AsyncClient(timeout=5.0, follow_redirects=False) as client:
@@ -95,7 +97,7 @@ def create_app(
     app.state.tokens = tokens
     errors.install(app)
     app.add_middleware(SecurityHeaders)
-    for module in (alerts, silences, people, operations):
+    for module in (alerts, plans, silences, people, operations):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=operations.STATIC), name="static")
     app.openapi = lambda: _openapi_with_json_errors(app)  # type: ignore[method-assign]  # FastAPI's documented override

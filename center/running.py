@@ -17,6 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from redis.asyncio import Redis
 
 from alert_rules.city import City, Token
+from alert_rules.rules import Rules
 from center.actions import ActionDesk
 from center.auth import Tokens, require_actor, sees
 from center.errors import ApiError
@@ -49,6 +50,7 @@ class Center:
     silences: SilenceDesk
     producer: AIOKafkaProducer | None = None
     desk: ActionDesk | None = None
+    rules: Rules = field(default_factory=Rules)  # for the action plans (contract section 8)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:

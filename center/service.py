@@ -9,6 +9,7 @@ from pathlib import Path
 import uvicorn
 
 from alert_rules.city import City
+from alert_rules.rules import Rules
 from center.app import create_app
 from vocabulary.errors import Unavailable
 
@@ -49,10 +50,11 @@ async def serve(
     host: str = "127.0.0.1",
     port: int = 8080,
     snapshot_dir: Path | None = None,
+    rules: Rules | None = None,
 ) -> None:
     """Serve until cancelled or until uvicorn is told to exit; raises PortTaken first if it must."""
     sock = bind(host, port)
-    app = create_app(city, kafka, redis_url, snapshot_dir)
+    app = create_app(city, kafka, redis_url, snapshot_dir, rules=rules)
     server = uvicorn.Server(
         uvicorn.Config(
             app,

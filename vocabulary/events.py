@@ -164,13 +164,27 @@ class AlertSource(Contract):
     id: str
 
 
+StepOutcomeName = Literal["done", "no_answer", "failed", "skipped"]
+
+
+class StepOutcome(Contract):
+    """One step of the alert's action plan worked by an operator (contract section 8)."""
+
+    step: Id
+    outcome: StepOutcomeName
+    by: str
+    at: Timestamp
+    note: str | None = None
+
+
 class Alert(Contract):
     """A full snapshot of one alert (topic alerts), published at every change.
 
     Beyond the contract: `version` rises by one at each change of the alert, so consumers
     keep the newest snapshot whatever order they receive them in; `change` and
     `changed_by` say what this snapshot changed and who did it (the alert's history);
-    `responder`, `disposition` and `note` record the operators' actions.
+    `responder`, `disposition` and `note` record the operators' actions; `steps` every
+    outcome recorded for its action plan, oldest first (never a phone or a passcode).
     """
 
     alert_id: str
@@ -196,6 +210,8 @@ class Alert(Contract):
     responder: str | None = None
     disposition: Literal["real", "false_alarm", "test"] | None = None
     note: str | None = None
+    address: str | None = None
+    steps: list[StepOutcome] = []
 
 
 RejectReason = Literal["malformed", "schema", "unknown_device", "bad_signature", "stale", "future"]
@@ -241,14 +257,19 @@ class ZoneEvent(Contract):
 
 
 class OperatorAction(Contract):
-    """An operator's change to an alert (internal topic alerts.actions), applied by evaluate."""
+    """An operator's change to an alert (internal topic zone.events), applied by evaluate.
+
+    `step` records an action plan step's `outcome`; `reveal` records that the operator
+    looked at the account's passcode (the passcode itself never travels here)."""
 
     action_id: str
     alert_id: str
     zone_id: Id
-    action: Literal["ack", "dispatch", "resolve"]
+    action: Literal["ack", "dispatch", "resolve", "step", "reveal"]
     by: str
     at: Timestamp
     responder: str | None = None
     disposition: Literal["real", "false_alarm", "test"] | None = None
     note: str | None = None
+    step: Id | None = None
+    outcome: StepOutcomeName | None = None

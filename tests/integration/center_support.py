@@ -164,5 +164,7 @@ def running_center(
 @contextlib.contextmanager
 def center_with_worker(stack: Stack, config: Path, log: Path) -> Iterator[RunningCenter]:
     """The real stream worker and a center beside it, both on the city in `config`."""
-    with worker(stack, config, log), running_center(load_config(config).city, stack.kafka, stack.redis_url) as running:
+    loaded = load_config(config)
+    with worker(stack, config, log), \
+            running_center(loaded.city, stack.kafka, stack.redis_url, rules=loaded.rules) as running:
         yield running
