@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -160,6 +161,21 @@ class Token(Entry):
     categories: list[Category] | None = Field(None, description="responders: the categories they see")
     webhook: str | None = Field(None, description="responders: URL that receives their alerts")
     webhook_key: HexKey | None = None
+
+    @field_validator("webhook")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        parts = urlsplit(url)
+        if (parts.scheme not in ("http", "https") or not parts.hostname or url != url.strip()
+                or any(c.isspace() or ord(c) < 32 for c in url)):
+            raise ValueError(f"{url!r} is not an http:// or https:// URL with a host")
+        try:
+            parts.port  # noqa: B018  # raises on a port that is not a number in range
+        except ValueError as error:
+            raise ValueError(f"{url!r}: {error}") from None
+        return url
 
     @model_validator(mode="after")
     def _responder_scope(self) -> Token:

@@ -160,6 +160,17 @@ class Silence(RuleModel):
         return self
 
 
+LIFE_SAFETY: tuple[Category, ...] = ("panic", "duress", "medical", "fire")
+
+
+class SilenceSettings(BaseModel):
+    """The `silences:` section: limits on supervisors' run-time silences."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_s: int = Field(86400, gt=0, description="longest a run-time silence may last, in seconds")
+
+
 class SilenceCommand(RuleModel):
     """A supervisor's silence added or ended at run time (internal topic zone.events, keyed by
     zone), applied by evaluate. `silence_command` is the command's unique id; its presence

@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from redis.asyncio import Redis
 
 from alert_rules.city import City
-from alert_rules.rules import Rules
+from alert_rules.rules import Rules, SilenceSettings
 from center import errors
 from center.actions import ActionDesk
 from center.auth import Tokens
@@ -31,9 +31,13 @@ from center.running import Center
 from center.silences import SilenceDesk
 from center.views import AlertViews
 from center.webhooks import Webhook
+from vocabulary import internal
+from vocabulary.kafka_security import KafkaSecurity
 from vocabulary.topics import ALERTS, ZONE_EVENTS, named
 
 log = logging.getLogger("centinela.center")
+
+MAX_BODY_BYTES = 64 * 1024  # contract section 9; the largest real body (a resolve note) is ~4 KB
 
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -57,13 +61,20 @@ def create_app(
     keepalive_s: float = 15.0,
     action_wait_s: float = 2.0,
     rules: Rules | None = None,
+    silence_settings: SilenceSettings | None = None,
+    internal_key: bytes | None = None,
+    security: KafkaSecurity | None = None,
 ) -> FastAPI:
     """The center: `kafka` is "host:port[,host:port]", `redis_url` like "redis://127.0.0.1:6379/0".
 
     Redis keys live under `namespace`; the views are rebuilt from the `alerts` topic when
-    Redis holds none. `rules` gives the action plans (contract section 8).
+    Redis holds none. `rules` gives the action plans (contract section 8). The internal key and
+    the Kafka security settings come from the environment unless given (vocabulary.internal,
+    vocabulary.kafka_security).
     """
     tokens = Tokens(city)
+    secret = internal_key if internal_key is not None else internal.key_from_environment()
+    security = security or KafkaSecurity.from_environment()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -73,9 +84,10 @@ def create_app(
         center = Center(
             city=city, tokens=tokens, kafka=kafka, redis=redis, views=views, metrics=metrics,
             hub=AlertHub(redis, views.channel, metrics),
-            feed=AlertFeed(kafka, named(ALERTS), views, metrics),
+            feed=AlertFeed(kafka, named(ALERTS), views, metrics, secret, security),
             snapshot_dir=snapshot_dir, keepalive_s=keepalive_s, action_wait_s=action_wait_s,
-            silences=SilenceDesk(redis, namespace), rules=rules or Rules(),
+            silences=SilenceDesk(redis, namespace, secret), rules=rules or Rules(),
+            silence_settings=silence_settings or SilenceSettings(), security=security, secret=secret,
         )
         app.state.center = center
         async with httpx.AsyncClient(timeout=5.0, follow_redirects=False) as client:
@@ -97,6 +109,7 @@ def create_app(
     app.state.tokens = tokens
     errors.install(app)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit)  # outermost: a large body is refused before anything reads it
     for module in (alerts, plans, silences, people, operations):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=operations.STATIC), name="static")
@@ -125,7 +138,7 @@ async def _stop(center: Center) -> None:
 async def _connect_kafka(center: Center) -> None:
     """Start the producer and the feed once the broker answers; /healthz says 503 until then."""
     while True:
-        producer = AIOKafkaProducer(bootstrap_servers=center.kafka, linger_ms=0)
+        producer = AIOKafkaProducer(bootstrap_servers=center.kafka, linger_ms=0, **center.security.client())
         try:
             await producer.start()
             break
@@ -134,7 +147,8 @@ async def _connect_kafka(center: Center) -> None:
             log.warning("Kafka at %s not reachable yet (%s); retrying", center.kafka, type(error).__name__)
             await asyncio.sleep(1)
     center.producer = producer
-    center.desk = ActionDesk(producer, named(ZONE_EVENTS), center.hub, center.metrics, center.action_wait_s)
+    center.desk = ActionDesk(producer, named(ZONE_EVENTS), center.hub, center.metrics, center.secret,
+                             center.action_wait_s)
     await center.hub.listening.wait()  # changes published before the hub listens would reach no stream
     await center.feed.run()
 
@@ -156,6 +170,64 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+class BodyLimit:
+    """413 for a request body over MAX_BODY_BYTES, before authentication or parsing: by its
+    Content-Length at once, and by counting what arrives when it is streamed without one."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+            await _too_large(send)
+            return
+        received = 0
+        too_large = answered = False
+
+        async def counted() -> dict[str, Any]:
+            nonlocal received, too_large
+            message: dict[str, Any] = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > MAX_BODY_BYTES:
+                    too_large = True
+                    raise BodyTooLarge
+            return message
+
+        async def watched(message: dict[str, Any]) -> None:
+            nonlocal answered
+            if too_large:  # whatever the app made of the interrupted body, the answer is 413
+                if not answered:
+                    answered = True
+                    await _too_large(send)
+                return
+            answered = answered or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, watched)
+        except BodyTooLarge:
+            pass
+        if too_large and not answered:
+            await _too_large(send)
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def _too_large(send: Any) -> None:
+    body = b'{"error":"the request body is over 65536 bytes"}'
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close"), *SECURITY_HEADERS]})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _openapi_with_json_errors(app: FastAPI) -> dict[str, Any]:

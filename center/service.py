@@ -9,7 +9,7 @@ from pathlib import Path
 import uvicorn
 
 from alert_rules.city import City
-from alert_rules.rules import Rules
+from alert_rules.rules import Rules, SilenceSettings
 from center.app import create_app
 from vocabulary.errors import Unavailable
 
@@ -51,10 +51,11 @@ async def serve(
     port: int = 8080,
     snapshot_dir: Path | None = None,
     rules: Rules | None = None,
+    silence_settings: SilenceSettings | None = None,
 ) -> None:
     """Serve until cancelled or until uvicorn is told to exit; raises PortTaken first if it must."""
     sock = bind(host, port)
-    app = create_app(city, kafka, redis_url, snapshot_dir, rules=rules)
+    app = create_app(city, kafka, redis_url, snapshot_dir, rules=rules, silence_settings=silence_settings)
     server = uvicorn.Server(
         uvicorn.Config(
             app,

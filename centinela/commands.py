@@ -148,7 +148,8 @@ def run_center(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, task.cancel)
-        await serve(config.city, kafka, redis_url, host, port, snapshot_dir=args.snapshots, rules=config.rules)
+        await serve(config.city, kafka, redis_url, host, port, snapshot_dir=args.snapshots, rules=config.rules,
+                    silence_settings=config.silences)
 
     try:
         asyncio.run(until_signal())
@@ -165,10 +166,14 @@ def run_system(config: Config, workers: int, partitions: int, data: Path,
                extra: list[tuple[str, list[str]]] | None = None, banner: str = "") -> int:
     """Start the stack, workers, center and cameras (and `extra` commands); stop all on a signal."""
     from centinela.receiver_commands import receiver_ports
-    from deploy.stack import Stack, ensure_free, free_port
+    from deploy.stack import Stack, ensure_free, free_port, make_private
     from deploy.supervisor import Child, Supervisor
+    from vocabulary import internal
+    from vocabulary.redaction import redacted
 
+    os.umask(0o077)  # everything this run creates (logs, tables, snapshots, Redis files) is its owner's alone
     data = data.resolve()
+    make_private(data)
     stack = Stack.from_environment(partitions=partitions, workdir=data)
     http_host, http_port = http_address()
     http = f"{http_host}:{http_port}"
@@ -180,6 +185,8 @@ def run_system(config: Config, workers: int, partitions: int, data: Path,
     snapshots.mkdir(parents=True, exist_ok=True)
     env = {"CENTINELA_KAFKA": stack.kafka, "CENTINELA_REDIS": stack.redis_url, "CENTINELA_HTTP": http,
            "CENTINELA_CONFIG": str(config.directory.resolve())}
+    if not os.environ.get(internal.KEY_ENV):  # else the configured key is inherited
+        env[internal.KEY_FILE_ENV] = str(internal.ensure_key_file(data))
     centinela = [sys.executable, "-m", "centinela"]
     worker = [*centinela, "worker", "--partitions", str(partitions), "--data", str(data / "tables")]
     commands = [(f"worker-{n + 1}", [*worker, "--web-port", str(free_port())]) for n in range(workers)]
@@ -191,7 +198,7 @@ def run_system(config: Config, workers: int, partitions: int, data: Path,
     supervisor = Supervisor()
     try:
         print(f"broker   {stack.kafka}" + ("" if os.environ.get("CENTINELA_KAFKA") else "  (embedded Tansu, in memory)"))
-        print(f"redis    {stack.redis_url}" + ("" if os.environ.get("CENTINELA_REDIS") else f"  (embedded, data in {data})"))
+        print(f"redis    {redacted(stack.redis_url)}" + ("" if os.environ.get("CENTINELA_REDIS") else f"  (embedded, data in {data})"))
         for name, argv in commands:
             niceness = CAMERA_NICENESS if name == "cameras" else 0
             supervisor.start(Child(name, argv, env, data / f"{name}.log", niceness=niceness))

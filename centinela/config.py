@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from alert_rules.city import Beeper, Camera, City, Panel, Token, Zone
-from alert_rules.rules import Rules
+from alert_rules.rules import Rules, SilenceSettings
 from receivers.settings import IngestSettings
 from streams.admit import AdmissionSettings
 from vocabulary.errors import ConfigError
@@ -31,6 +31,7 @@ MAPPING_SECTIONS: dict[str, type[BaseModel]] = {
     "rules": Rules,
     "admission": AdmissionSettings,
     "ingest": IngestSettings,
+    "silences": SilenceSettings,
 }
 SECTIONS = (*LIST_SECTIONS, *MAPPING_SECTIONS)
 
@@ -42,6 +43,7 @@ class Config:
     rules: Rules
     admission: AdmissionSettings
     ingest: IngestSettings
+    silences: SilenceSettings
 
 
 def config_dir(given: str | Path | None) -> Path:

@@ -64,6 +64,17 @@ def _finite(value: float) -> float:
 Number = Annotated[float, AfterValidator(_finite)]
 
 
+def _encodable(value: str) -> str:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate ("\\ud800" in JSON) cannot be written out again
+        raise ValueError("must be valid Unicode text (no lone surrogates)") from None
+    return value
+
+
+Text = Annotated[str, AfterValidator(_encodable)]
+
+
 def _not_bool(value: object) -> object:
     if isinstance(value, bool):  # JSON true is not the number 1
         raise ValueError("expected a number, not a boolean")
@@ -187,7 +198,7 @@ class Alert(Contract):
     outcome recorded for its action plan, oldest first (never a phone or a passcode).
     """
 
-    alert_id: str
+    alert_id: Id  # also the SSE event id: never a line break
     zone_id: Id
     priority: Annotated[int, Field(ge=1, le=5)]
     category: Category
@@ -263,7 +274,7 @@ class OperatorAction(Contract):
     looked at the account's passcode (the passcode itself never travels here)."""
 
     action_id: str
-    alert_id: str
+    alert_id: Id
     zone_id: Id
     action: Literal["ack", "dispatch", "resolve", "step", "reveal"]
     by: str

@@ -5,6 +5,7 @@
 
 const TOKEN_KEY = "centinela.token";
 const PRIORITY_DEADLINE_S = { 1: 30, 2: 60, 3: 300 };
+const SILENCES_REFRESH_MS = 5000;
 const $ = (id) => document.getElementById(id);
 
 const state = {
@@ -15,6 +16,7 @@ const state = {
   zoneFilter: "",
   zones: [],
   stream: null,          // AbortController of the live stream
+  silencesTimer: null,   // refreshes the silences and what they held back
   audio: null,
   loaded: false,         // the first list is in: later priority-1 alerts are new
   plan: null,            // {alert_id, account, steps} of the selected alert
@@ -83,10 +85,14 @@ async function signIn(token) {
   fillZoneFilter();
   drawMap();
   connect();
+  loadSilences();
+  clearInterval(state.silencesTimer);
+  state.silencesTimer = setInterval(loadSilences, SILENCES_REFRESH_MS);
 }
 
 function signOut() {
   state.stream?.abort();
+  clearInterval(state.silencesTimer);
   sessionStorage.removeItem(TOKEN_KEY);
   state.token = "";
   state.alerts.clear();
@@ -572,6 +578,42 @@ function drawMarks() {
 function setZoneFilter(zone) {
   state.zoneFilter = zone;
   render();
+}
+
+// ---- silences ----------------------------------------------------------------------
+
+async function loadSilences() {
+  let silences;
+  try {
+    silences = (await api("/api/silences")).body.silences;
+  } catch (error) {
+    if (error instanceof Unauthorized) return signOut();
+    $("silence-message").textContent = `silences: ${error.message}`;
+    return;
+  }
+  const supervisor = state.me?.role === "supervisor";
+  $("silences-empty").hidden = silences.length > 0;
+  $("silence-rows").replaceChildren(...silences.map((s) => {
+    const ends = new Date(s.ends_at);
+    const matches = [...s.match.category, ...s.match.source].join(", ") || "everything";
+    const end = el("button", { type: "button", class: "end-silence" }, "end");
+    end.hidden = !supervisor;
+    end.addEventListener("click", () => endSilence(s));
+    return el("tr", { dataset: { silenceId: s.id } },
+      el("td", {}, s.zones.join(", ")), el("td", {}, matches),
+      el("td", { title: ends.toISOString() }, ends.toLocaleString()),
+      el("td", { class: "held-back" }, s.held_back), el("td", {}, s.author), el("td", {}, s.reason), el("td", {}, end));
+  }));
+}
+
+async function endSilence(silence) {
+  try {
+    await api(`/api/silences/${encodeURIComponent(silence.id)}`, { method: "DELETE" });
+    $("silence-message").textContent = `silence ended: ${silence.reason}`;
+  } catch (error) {
+    $("silence-message").textContent = `could not end the silence: ${error.message}`;
+  }
+  loadSilences();
 }
 
 // ---- keyboard ----------------------------------------------------------------------

@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from tests.integration.alerts import IN_ZONE_A, beep, signal
 from tests.integration.center_support import RunningCenter, center_with_worker, wait_until
-from tests.integration.support import Producer
+from tests.integration.support import Producer, now_ts
 
 pytestmark = pytest.mark.e2e
 
@@ -147,4 +147,41 @@ def test_an_operator_works_a_burglary_through_its_plan(center: RunningCenter, pa
     expect(history).to_have_count(len(expected), timeout=10_000)
     rows = [[cell.inner_text() for cell in row.locator("td").all()] for row in history.all()]
     assert [(r[2], r[3], r[5]) for r in reversed(rows)] == expected
+
+
+SUPERVISOR = "sup-secret"  # examples/tigre: "Supervisor"
+
+
+def test_the_console_lists_active_silences_with_what_they_held_back_and_a_supervisor_ends_one(
+        center: RunningCenter, page: Page, stack) -> None:  # type: ignore[no-untyped-def]
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    with center.client(SUPERVISOR) as supervisor:
+        created = supervisor.post("/api/silences", json={
+            "zones": ["tigre-delta"], "category": "intrusion", "ends_at": now_ts(3600), "reason": "panel maintenance"})
+        assert created.status_code == 201, created.text
+        silence_id = created.json()["id"]
+    producer = Producer(stack)
+    for _ in range(2):
+        producer.send("devices.alarms", "acct-1003", signal("acct-1003", 130))  # intrusions in tigre-delta: held back
+    producer.close()
+
+    page.goto(center.url + "/")
+    page.fill("#token", OPERATOR)
+    page.press("#token", "Enter")
+    row = page.locator(f'#silence-rows tr[data-silence-id="{silence_id}"]')
+    expect(row).to_contain_text("panel maintenance")
+    expect(row.locator(".end-silence")).to_be_hidden()  # operators see silences but may not end them
+    page.click("#logout")
+
+    page.fill("#token", SUPERVISOR)
+    page.press("#token", "Enter")
+    expect(row).to_contain_text("tigre-delta")
+    expect(row).to_contain_text("intrusion")
+    expect(row.locator(".held-back")).to_have_text("2", timeout=30_000)  # refreshed while the console is open
+    row.locator(".end-silence").click()
+    expect(row).to_have_count(0)
+    expect(page.locator("#silence-message")).to_have_text("silence ended: panel maintenance")
+    with center.client(SUPERVISOR) as supervisor:
+        assert supervisor.get("/api/silences").json() == {"silences": []}
     assert problems == []
