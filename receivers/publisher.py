@@ -19,8 +19,9 @@ SEND_TIMEOUT_S = 10.0  # a panel waits about 20 s for its ACK before it retransm
 
 
 class Publisher:
-    def __init__(self, kafka: str) -> None:
+    def __init__(self, kafka: str, security: KafkaSecurity | None = None) -> None:
         self._kafka = kafka
+        self._security = security or KafkaSecurity()
         self._producer: AIOKafkaProducer | None = None
 
     async def start(self, retry_s: float = 1.0) -> None:
@@ -28,7 +29,7 @@ class Publisher:
         while True:
             producer = AIOKafkaProducer(
                 bootstrap_servers=self._kafka, acks="all", linger_ms=1, request_timeout_ms=int(SEND_TIMEOUT_S * 1000),
-                **KafkaSecurity.from_environment().client(),
+                **self._security.client(),
             )
             try:
                 await producer.start()
