@@ -28,6 +28,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     up.add_argument("--workers", type=int, default=1, help="stream workers (at most the partition count)")
     up.add_argument("--partitions", type=int, default=4, help="partitions per topic when the broker is ours")
     up.add_argument("--data", default=".centinela", help="where the embedded Redis and the logs live")
+    up.add_argument("--broker-port", type=int, default=DEFAULT_KAFKA_PORT, help="the embedded broker's port")
+    up.add_argument("--redis-port", type=int, default=DEFAULT_REDIS_PORT, help="the embedded Redis's port")
     up.set_defaults(run=run_up)
 
     worker = sub.add_parser("worker", help="run one stream worker against CENTINELA_KAFKA and CENTINELA_REDIS")
@@ -117,11 +119,14 @@ def run_worker(args: argparse.Namespace) -> int:
 
 
 def run_lanes(args: argparse.Namespace) -> int:
-    """A worker: each lane in its own process, restarted if it fails, all stopped together."""
+    """A worker: each lane in its own process, restarted whenever it dies, all stopped together."""
     from deploy.stack import free_port
     from deploy.supervisor import Child, Supervisor
 
-    supervisor = Supervisor(stop_timeout_s=7.0)  # within the 10 s that `centinela up` gives a worker
+    _, redis_url = running_servers("a worker")
+    name = os.environ.get("CENTINELA_PROCESS_NAME") or f"worker@{os.getpid()}"
+    # Stops within the 10 s that `centinela up` gives a worker.
+    supervisor = Supervisor(stop_timeout_s=7.0, redis_url=redis_url)
     try:
         for lane in LANES:
             web_port = args.web_port if lane == "urgent" else free_port()
@@ -129,7 +134,7 @@ def run_lanes(args: argparse.Namespace) -> int:
                     "--partitions", str(args.partitions), *(["--config", args.config] if args.config else []),
                     *(["--data", str(args.data)] if args.data and lane == "evaluate" else [])]
             niceness = CAMERA_NICENESS if lane == "motion" else 0
-            supervisor.start(Child(f"{lane} lane", argv, env={}, session=False, niceness=niceness))
+            supervisor.start(Child(f"{name}.{lane}", argv, env={}, session=False, niceness=niceness))
         return supervisor.run_until_signal()
     finally:
         supervisor.stop()
@@ -158,13 +163,16 @@ def run_center(args: argparse.Namespace) -> int:
 
 
 def run_up(args: argparse.Namespace) -> int:
-    return run_system(load(args.config), workers=args.workers, partitions=args.partitions, data=Path(args.data))
+    return run_system(load(args.config), workers=args.workers, partitions=args.partitions, data=Path(args.data),
+                      broker_port=args.broker_port, redis_port=args.redis_port)
 
 
 def run_system(config: Config, workers: int, partitions: int, data: Path,
-               extra: list[tuple[str, list[str]]] | None = None, banner: str = "") -> int:
-    """Start the stack, workers, center and cameras (and `extra` commands); stop all on a signal."""
-    from deploy.stack import Stack, ensure_free, free_port
+               extra: list[tuple[str, list[str]]] | None = None, banner: str = "",
+               broker_port: int = DEFAULT_KAFKA_PORT, redis_port: int = DEFAULT_REDIS_PORT) -> int:
+    """Start the stack, workers, center and cameras (and `extra` commands), all supervised: each is
+    restarted whenever it dies, the embedded broker and Redis included; stop all on a signal."""
+    from deploy.stack import Stack, create_topics, ensure_free, free_port
     from deploy.supervisor import Child, Supervisor
 
     data = data.resolve()
@@ -172,25 +180,32 @@ def run_system(config: Config, workers: int, partitions: int, data: Path,
     http_host, http_port = http_address()
     http = f"{http_host}:{http_port}"
     ensure_free(http_host, http_port, "center (CENTINELA_HTTP)")
-    stack.start(kafka_port=DEFAULT_KAFKA_PORT, redis_port=DEFAULT_REDIS_PORT)
+    servers = stack.supervised(kafka_port=broker_port, redis_port=redis_port)
     snapshots = data / "snapshots"
     snapshots.mkdir(parents=True, exist_ok=True)
     env = {"CENTINELA_KAFKA": stack.kafka, "CENTINELA_REDIS": stack.redis_url, "CENTINELA_HTTP": http,
            "CENTINELA_CONFIG": str(config.directory.resolve())}
     centinela = [sys.executable, "-m", "centinela"]
     worker = [*centinela, "worker", "--partitions", str(partitions), "--data", str(data / "tables")]
-    commands = [(f"worker-{n + 1}", [*worker, "--web-port", str(free_port())]) for n in range(workers)]
-    commands.append(("center", [*centinela, "center", "--snapshots", str(snapshots)]))
+    # A worker's consumer groups and offsets vanish with the embedded broker: it starts over with it.
+    commands = [(f"worker-{n + 1}", [*worker, "--web-port", str(free_port())], ("broker",)) for n in range(workers)]
+    commands.append(("center", [*centinela, "center", "--snapshots", str(snapshots)], ()))
     if any(camera.source is not None for camera in config.city.cameras):
-        commands.append(("cameras", [*centinela, "cameras", "run", "--kafka", stack.kafka, "--snapshots", str(snapshots)]))
-    commands += extra or []
-    supervisor = Supervisor()
+        commands.append(("cameras", [*centinela, "cameras", "run", "--kafka", stack.kafka,
+                                     "--snapshots", str(snapshots)], ()))
+    commands += [(name, argv, ()) for name, argv in extra or []]
+    supervisor = Supervisor(redis_url=stack.redis_url)
     try:
+        for server in servers:
+            supervisor.start(server, wait_s=30)
+        if not any(server.name == "broker" for server in servers):
+            create_topics(stack.kafka, partitions)
         print(f"broker   {stack.kafka}" + ("" if os.environ.get("CENTINELA_KAFKA") else "  (embedded Tansu, in memory)"))
         print(f"redis    {stack.redis_url}" + ("" if os.environ.get("CENTINELA_REDIS") else f"  (embedded, data in {data})"))
-        for name, argv in commands:
+        for name, argv, needs in commands:
             niceness = CAMERA_NICENESS if name == "cameras" else 0
-            supervisor.start(Child(name, argv, env, data / f"{name}.log", niceness=niceness))
+            supervisor.start(Child(name, argv, {**env, "CENTINELA_PROCESS_NAME": name}, data / f"{name}.log",
+                                   niceness=niceness, needs=needs))
         print(f"workers  {workers}")
         print(f"center   http://{http_host}:{http_port}/")
         print(f"logs     {data}/*.log")
@@ -200,4 +215,3 @@ def run_system(config: Config, workers: int, partitions: int, data: Path,
         return supervisor.run_until_signal()
     finally:
         supervisor.stop()
-        stack.stop()
