@@ -23,9 +23,11 @@ from center import errors
 from center.actions import ActionDesk
 from center.auth import Tokens
 from center.feed import AlertFeed
+from center.health import Component, HealthSettings, HealthWatch
 from center.hub import AlertHub
 from center.metrics import CenterMetrics
 from center.routes import alerts, operations, people, silences
+from center.retention import RetentionSettings, sweep_forever
 from center.running import Center
 from center.silences import SilenceDesk
 from center.views import AlertViews
@@ -55,6 +57,8 @@ def create_app(
     namespace: str = "centinela:center:",
     keepalive_s: float = 15.0,
     action_wait_s: float = 2.0,
+    health: HealthSettings | None = None,
+    retention: RetentionSettings | None = None,
 ) -> FastAPI:
     """The center: `kafka` is "host:port[,host:port]", `redis_url` like "redis://127.0.0.1:6379/0".
 
@@ -62,22 +66,29 @@ def create_app(
     Redis holds none.
     """
     tokens = Tokens(city)
+    health = health or HealthSettings()
+    retention = retention or RetentionSettings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         redis = Redis.from_url(redis_url, socket_connect_timeout=2, health_check_interval=10)
+        client = httpx.AsyncClient(timeout=5.0, follow_redirects=False)
         metrics = CenterMetrics()
-        views = AlertViews(redis, namespace)
+        views = AlertViews(redis, namespace, retention_s=retention.resolved_s)
+        feed = AlertFeed(kafka, named(ALERTS), views, metrics)
+        webhooks = [Webhook(token, client, metrics) for token in tokens.with_webhooks]
         center = Center(
             city=city, tokens=tokens, kafka=kafka, redis=redis, views=views, metrics=metrics,
             hub=AlertHub(redis, views.channel, metrics),
-            feed=AlertFeed(kafka, named(ALERTS), views, metrics),
+            feed=feed,
             snapshot_dir=snapshot_dir, keepalive_s=keepalive_s, action_wait_s=action_wait_s,
             silences=SilenceDesk(redis, namespace),
+            health=HealthWatch(kafka, redis, health, views.offsets, feed.consuming.is_set,
+                               extra=lambda: webhook_components(webhooks)),
         )
         app.state.center = center
-        async with httpx.AsyncClient(timeout=5.0, follow_redirects=False) as client:
-            _start(center, client)
+        async with client:
+            _start(center, webhooks, retention)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(center.hub.listening.wait(), 5)
             try:
@@ -102,13 +113,22 @@ def create_app(
     return app
 
 
-def _start(center: Center, client: httpx.AsyncClient) -> None:
+def _start(center: Center, webhooks: list[Webhook], retention: RetentionSettings) -> None:
     center.spawn(center.hub.run(), "center-hub")
     center.spawn(_connect_kafka(center), "center-kafka")
-    for token in center.tokens.with_webhooks:
-        webhook = Webhook(token, client, center.metrics)
+    center.spawn(center.health.run(), "center-health")
+    center.spawn(sweep_forever(center.views, retention.sweep_s), "center-retention")
+    for webhook in webhooks:
         center.hub.add_listener(webhook.offer)
-        center.spawn(webhook.run(), f"center-webhook-{token.name}")
+        center.spawn(webhook.run(), f"center-webhook-{webhook.token.name}")
+
+
+def webhook_components(webhooks: list[Webhook]) -> dict[str, Component]:
+    return {
+        f"webhook:{w.token.name}": Component("degraded", w.failing) if w.failing
+        else Component("ok", f"delivering, {w.queued} queued")
+        for w in webhooks
+    }
 
 
 async def _stop(center: Center) -> None:

@@ -21,6 +21,7 @@ from center.actions import ActionDesk
 from center.auth import Tokens, require_actor, sees
 from center.errors import ApiError
 from center.feed import AlertFeed
+from center.health import HealthWatch
 from center.hub import AlertHub
 from center.metrics import CenterMetrics
 from center.silences import SilenceDesk
@@ -47,6 +48,7 @@ class Center:
     keepalive_s: float
     action_wait_s: float
     silences: SilenceDesk
+    health: HealthWatch
     producer: AIOKafkaProducer | None = None
     desk: ActionDesk | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)

@@ -10,6 +10,8 @@ import uvicorn
 
 from alert_rules.city import City
 from center.app import create_app
+from center.health import HealthSettings
+from center.retention import RetentionSettings
 from vocabulary.errors import Unavailable
 
 DEFAULT_HTTP = "127.0.0.1:8080"
@@ -49,10 +51,12 @@ async def serve(
     host: str = "127.0.0.1",
     port: int = 8080,
     snapshot_dir: Path | None = None,
+    health: HealthSettings | None = None,
+    retention: RetentionSettings | None = None,
 ) -> None:
     """Serve until cancelled or until uvicorn is told to exit; raises PortTaken first if it must."""
     sock = bind(host, port)
-    app = create_app(city, kafka, redis_url, snapshot_dir)
+    app = create_app(city, kafka, redis_url, snapshot_dir, health=health, retention=retention)
     server = uvicorn.Server(
         uvicorn.Config(
             app,

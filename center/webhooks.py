@@ -46,6 +46,7 @@ class Webhook:
         self._attempts = attempts
         self._first_retry_s = first_retry_s
         self._arrived = asyncio.Event()
+        self.failing = ""  # why the last alert could not be delivered; empty once one is
 
     def offer(self, alert: Alert) -> None:
         if not self.token.sees(alert.zone_id, alert.category):
@@ -55,6 +56,10 @@ class Webhook:
             self._metrics.webhook_dropped.labels(responder=self.token.name).inc()
         self._pending.append(alert)
         self._arrived.set()
+
+    @property
+    def queued(self) -> int:
+        return len(self._pending)
 
     async def run(self) -> None:
         while True:
@@ -74,6 +79,7 @@ class Webhook:
                 answer = await self._client.post(self.token.webhook or "", content=body, headers=headers)
                 if answer.is_success:
                     self._metrics.webhook_deliveries.labels(responder=self.token.name, outcome="delivered").inc()
+                    self.failing = ""
                     return
                 problem = f"HTTP {answer.status_code}"
             except httpx.HTTPError as error:
@@ -83,4 +89,5 @@ class Webhook:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
         log.warning("webhook of %s gave up on alert %s (%s)", self.token.name, alert.alert_id, problem)
+        self.failing = f"gave up on alert {alert.alert_id} after {self._attempts} attempts ({problem})"
         self._metrics.webhook_deliveries.labels(responder=self.token.name, outcome="failed").inc()

@@ -153,7 +153,8 @@ def run_center(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, task.cancel)
-        await serve(config.city, kafka, redis_url, host, port, snapshot_dir=args.snapshots)
+        await serve(config.city, kafka, redis_url, host, port, snapshot_dir=args.snapshots,
+                    health=config.health, retention=config.retention)
 
     try:
         asyncio.run(until_signal())

@@ -16,6 +16,8 @@ from pydantic import BaseModel, ValidationError
 
 from alert_rules.city import Beeper, Camera, City, Panel, Token, Zone
 from alert_rules.rules import Rules
+from center.health import HealthSettings
+from center.retention import RetentionSettings
 from streams.admit import AdmissionSettings
 from vocabulary.errors import ConfigError
 
@@ -29,6 +31,8 @@ LIST_SECTIONS: dict[str, type[BaseModel]] = {
 MAPPING_SECTIONS: dict[str, type[BaseModel]] = {
     "rules": Rules,
     "admission": AdmissionSettings,
+    "health": HealthSettings,
+    "retention": RetentionSettings,
 }
 SECTIONS = (*LIST_SECTIONS, *MAPPING_SECTIONS)
 
@@ -39,6 +43,8 @@ class Config:
     city: City
     rules: Rules
     admission: AdmissionSettings
+    health: HealthSettings
+    retention: RetentionSettings
 
 
 def config_dir(given: str | Path | None) -> Path:

@@ -23,7 +23,7 @@ from faust.types import EventT
 from vocabulary.events import ZoneEvent
 from alert_rules.city import City
 from streams import codec
-from vocabulary import topics
+from vocabulary import progress, topics
 from streams.admit import AdmissionSettings, Received, Refusal, admit, rejection
 from streams.batching import in_batches
 from streams.codec import ZoneBatch
@@ -89,8 +89,9 @@ def install(app: faust.App, city: City, settings: AdmissionSettings, redis_url: 
             for message, refusal in refused
         ]
         await acknowledger.after_delivery(stream, batch, sent)
+        reasons = Counter(refusal.reason for _, refusal in refused)
+        await _count(client, topic, {**reasons, "admitted": sum(fresh), "duplicate": len(admitted) - sum(fresh)})
         if refused:
-            reasons = Counter(refusal.reason for _, refusal in refused)
             log.info("%s: admitted %d, rejected %s, duplicates %d", topic, len(admitted), dict(reasons),
                      len(admitted) - sum(fresh))
 
@@ -104,6 +105,18 @@ def install(app: faust.App, city: City, settings: AdmissionSettings, redis_url: 
                     await backpressure.wait()
 
         app.agent(source, name=f"admit.{name}")(admit_agent)
+
+
+async def _count(client: aioredis.Redis, topic: str, outcomes: dict[str, int]) -> None:
+    """Add to centinela_events_total (read by the center's /metrics); a lost count never stops admission."""
+    try:
+        async with client.pipeline(transaction=False) as pipe:
+            for outcome, count in outcomes.items():
+                if count:
+                    pipe.hincrby(progress.EVENTS, progress.counter_field(topic, outcome), count)
+            await pipe.execute()
+    except aioredis.RedisError as error:
+        log.warning("could not count admission outcomes: %s", type(error).__name__)
 
 
 async def _with_retry(call: Callable[[], Awaitable[T]]) -> T:

@@ -20,7 +20,7 @@ import faust
 from alert_rules.city import City
 from alert_rules.rules import Rules
 from streams import admission, codec, evaluate
-from vocabulary import topics
+from vocabulary import progress, topics
 from streams.fetching import use_prompt_fetches
 from streams.admit import AdmissionSettings
 from streams.lanes import Lane
@@ -32,7 +32,7 @@ def create_app(city: City, rules: Rules, admission_settings: AdmissionSettings, 
     """`tables`: a directory for the zone table's RocksDB files, shared by the workers of one machine."""
     use_prompt_fetches()
     app = faust.App(
-        topics.named(f"centinela-{lane}"),  # two systems on one broker keep their groups and tables apart
+        progress.lane_group(lane),  # two systems on one broker keep their groups and tables apart
         broker=f"kafka://{kafka}",
         store=table_store(tables),
         **({} if tables is None else {
