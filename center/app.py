@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from alert_rules.city import City
 from center import errors
@@ -154,7 +155,21 @@ async def _connect_kafka(center: Center) -> None:
     center.producer = producer
     center.desk = ActionDesk(producer, named(ZONE_EVENTS), center.hub, center.metrics, center.action_wait_s)
     await center.hub.listening.wait()  # changes published before the hub listens would reach no stream
+    await _index_stored(center)
     await center.feed.run()
+
+
+async def _index_stored(center: Center) -> None:
+    """Before the feed writes: alerts stored by an older version get the per-zone indexes."""
+    while True:
+        try:
+            indexed = await center.views.index_stored()
+            if indexed:
+                log.info("indexed %d alerts stored before the per-zone indexes", indexed)
+            return
+        except RedisError as error:
+            log.warning("Redis not reachable to check the alert indexes (%s); retrying", type(error).__name__)
+            await asyncio.sleep(1)
 
 
 class SecurityHeaders:

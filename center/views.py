@@ -87,6 +87,7 @@ return #ids
 """
 
 PRIORITIES = range(1, 6)
+INDEXED_LAYOUT = b"2"  # alerts indexed by (zone, category), resolved ones by resolution time
 
 
 def queue_score(alert: Alert) -> float:
@@ -213,6 +214,32 @@ class AlertViews:
                 pipe.delete(self._offsets)
                 pipe.set(self._epoch, broker_epoch)
                 await pipe.execute()
+
+    async def index_stored(self, batch: int = 1000) -> int:
+        """Index alerts stored before the views had per-zone indexes (an upgrade); once, idempotent."""
+        layout = self.namespace + "layout"
+        if await self.redis.get(layout) == INDEXED_LAYOUT:
+            return 0
+        indexed, cursor = 0, 0
+        while True:
+            cursor, found = await self.redis.hscan(self._alerts, cursor, count=batch)
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for body in found.values():
+                    alert = Alert.model_validate_json(body)
+                    pair = index_pair(alert.zone_id, alert.category)
+                    score, kind = queue_score(alert), "all"
+                    pipe.hset(self.namespace + "index-of", alert.alert_id, pair)
+                    pipe.sadd(self._pairs, pair)
+                    pipe.zadd(f"{self.namespace}idx:{kind}:{pair}", {alert.alert_id: score})
+                    if alert.status == "resolved":
+                        pipe.zadd(self.namespace + "resolved", {alert.alert_id: alert.updated_at.timestamp()})
+                    else:
+                        pipe.zadd(f"{self.namespace}idx:open:{pair}", {alert.alert_id: score})
+                await pipe.execute()
+            indexed += len(found)
+            if cursor == 0:
+                await self.redis.set(layout, INDEXED_LAYOUT)
+                return indexed
 
     async def raw(self, alert_id: str) -> str | None:
         found = await self.redis.hget(self._alerts, alert_id)

@@ -89,3 +89,19 @@ def test_resolved_alerts_and_their_history_leave_after_the_retention(stack: Stac
             assert await views.history(replayed.alert_id) == []
 
     asyncio.run(run())
+
+
+def test_alerts_stored_before_the_indexes_existed_are_indexed_once(stack: Stack) -> None:
+    async def run() -> None:
+        async for views in views_on(stack):
+            old_open, old_resolved = make_alert(zone="north"), resolved(make_alert(zone="north"), 0)
+            for alert in (old_open, old_resolved):  # as the previous version stored them: no indexes
+                await views.redis.hset(views.namespace + "alerts", alert.alert_id, alert.model_dump_json())
+            assert await views.queue(include_resolved=True, limit=10, zone="north") == []
+            assert await views.index_stored() == 2
+            assert await views.index_stored() == 0
+            listed = await views.queue(include_resolved=False, limit=10, sees=PATROL.sees)
+            assert [Alert.model_validate_json(b).alert_id for b in listed] == [old_open.alert_id]
+            assert len(await views.queue(include_resolved=True, limit=10, zone="north")) == 2
+
+    asyncio.run(run())
