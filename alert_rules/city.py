@@ -6,15 +6,25 @@ Pure models: loading them from YAML is `centinela.config`'s job.
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from vocabulary.motion import MotionSettings
 from vocabulary.events import Category, Id, Location
+from vocabulary.motion import MotionSettings
 
 LonLat = Annotated[list[float], Field(min_length=2, max_length=2)]
 HexKey = Annotated[str, StringConstraints(pattern=r"^([0-9a-fA-F]{2})+$")]
+DC09Account = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z._:-]{1,16}$")]
+
+
+def _aes_key(value: str) -> str:
+    if len(value) not in (32, 48, 64):
+        raise ValueError(f"must be 16, 24 or 32 bytes (32, 48 or 64 hex digits), not {len(value) / 2:g} bytes")
+    return value
+
+
+AesKey = Annotated[HexKey, AfterValidator(_aes_key)]
 
 
 class Entry(BaseModel):
@@ -72,6 +82,15 @@ class Panel(Entry):
     supervision_s: Annotated[int, Field(gt=0)] | None = Field(
         None, description="expected silence at most this long between signals"
     )
+    # SIA DC-09 (contract section 7)
+    account: DC09Account | None = Field(None, description="its DC-09 account (default: the panel id)")
+    dc09_key: AesKey | None = Field(None, description="hex AES key of its encrypted DC-09 frames")
+
+    @model_validator(mode="after")
+    def _account_defaults_to_id(self) -> Panel:
+        if self.account is None:
+            object.__setattr__(self, "account", self.id)
+        return self
 
 
 FramePoint = Annotated[list[Annotated[float, Field(ge=0, le=1)]], Field(min_length=2, max_length=2)]

@@ -28,6 +28,8 @@ from pydantic import BaseModel
 
 from alert_rules.city import City
 from alert_rules.contact_id import QUALIFIER_RESTORE
+from alert_rules.muting import Signal, held_by
+from alert_rules.rules import WEEKDAYS, MotionRule, Route, Rules, Silence, SilenceCommand, ZonePolicy
 from vocabulary.events import (
     AlarmSignal,
     Alert,
@@ -39,7 +41,6 @@ from vocabulary.events import (
     PanicBeep,
     ZoneEvent,
 )
-from alert_rules.rules import WEEKDAYS, MotionRule, Route, Rules, Silence, SilenceCommand, ZonePolicy
 
 SUPERVISION_RULE = "supervision"
 HELD_BACK_IDS = 20
@@ -63,6 +64,11 @@ def _construct(model: type[_Model], values: dict[str, Any]) -> _Model:
     object.__setattr__(instance, "__pydantic_extra__", None)
     object.__setattr__(instance, "__pydantic_private__", None)
     return instance
+
+
+def group_key(category: str, source_kind: str, source_id: str) -> str:
+    """Signals of one source and category group into one alert; this names that group."""
+    return f"{category}|{source_kind}:{source_id}"
 
 
 def alert_id_for(zone_id: str, category: str, source_kind: str, source_id: str, first: str) -> str:
@@ -103,8 +109,12 @@ class AlertRecord:
     escalate_at: float | None = None
 
     @property
-    def group_key(self) -> str:
-        return f"{self.category}|{self.source_kind}:{self.source_id}"
+    def group(self) -> str:
+        return group_key(self.category, self.source_kind, self.source_id)
+
+    @property
+    def signal(self) -> Signal:
+        return Signal(self.zone_id, self.category, self.source_id, self.priority)
 
     def to_alert(self) -> Alert:
         location = self.location
@@ -123,7 +133,7 @@ class AlertRecord:
         })
 
     def to_json(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
+        return {name: getattr(self, name) for name in self.__slots__}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> AlertRecord:
@@ -175,13 +185,31 @@ class ZoneState:
         return cls(
             zone_id=data["zone_id"], since=data["since"],
             alerts={a.alert_id: a for a in alerts},
-            groups={a.group_key: a.alert_id for a in by_open},
+            groups={a.group: a.alert_id for a in by_open},
             seen=dict(data["seen"]), panels_heard=dict(data["panels_heard"]), overdue=dict(data["overdue"]),
             episodes=dict(data["episodes"]),
             held_back={k: HeldBack(v["count"], list(v["event_ids"]), v["last_at"])
                        for k, v in data["held_back"].items()},
             silences={s.id: s for s in map(Silence.model_validate, data.get("silences", ()))},
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """A signal on its way to an alert: where its route sends it and what it brings."""
+
+    route: Route
+    source_kind: str
+    source_id: str
+    event_id: str | None
+    title: str
+    location: tuple[float, float, float | None] | None = None
+    snapshot: str | None = None
+    first: str | None = None  # what names the alert it opens, when not its event id
+
+    @property
+    def group(self) -> str:
+        return group_key(self.route.category, self.source_kind, self.source_id)
 
 
 @dataclass(slots=True)
@@ -271,11 +299,11 @@ class RuleEngine:
             return
         location = beep.location
         where = None if location is None else (location.lat, location.lon, location.accuracy_m)
-        self._raise(state, policy, route, "beeper", beep.device_id, beep.event_id, t, out,
-                    title=f"{route.title}: {beep.device_id}", location=where)
+        self._raise(state, policy, Incoming(route, "beeper", beep.device_id, beep.event_id,
+                                            f"{route.title}: {beep.device_id}", location=where), t, out)
 
     def _cancel(self, state: ZoneState, beep: PanicBeep, t: float, out: Outcome) -> None:
-        record = self._latest(state, f"panic|beeper:{beep.device_id}")
+        record = self._latest(state, group_key("panic", "beeper", beep.device_id))
         if record is None:
             out.notes.append(f"cancel from {beep.device_id}: no unresolved panic alert to mark")
             return
@@ -290,10 +318,11 @@ class RuleEngine:
             return
         out.route = route
         if signal.qualifier == QUALIFIER_RESTORE:
-            self._restore(state, policy, f"{route.category}|alarm:{signal.panel_id}", signal.event_id, t, out)
+            self._restore(state, policy, group_key(route.category, "alarm", signal.panel_id), signal.event_id, t, out)
             return
-        self._raise(state, policy, route, "alarm", signal.panel_id, signal.event_id, t, out,
-                    title=f"{route.title} ({signal.code}): panel {signal.panel_id}, zone {signal.zone}")
+        sia = f", SIA {signal.sia}" if signal.sia else ""  # a DC-09 code with no Contact ID of its own
+        title = f"{route.title} ({signal.code}{sia}): panel {signal.panel_id}, zone {signal.zone}"
+        self._raise(state, policy, Incoming(route, "alarm", signal.panel_id, signal.event_id, title), t, out)
 
     def _motion(self, state: ZoneState, policy: ZonePolicy, motion: MotionEvent, t: float, out: Outcome) -> None:
         episode = f"{motion.camera_id}|{motion.motion_id}"
@@ -312,8 +341,8 @@ class RuleEngine:
             out.notes.append(f"no motion rule of zone {state.zone_id} matches")
             return
         route = Route("motion", rule.priority, f"motion:{rule.id}", rule.title or "Motion")
-        self._raise(state, policy, route, "camera", motion.camera_id, motion.event_id, t, out,
-                    title=f"{route.title}: camera {motion.camera_id}", snapshot=motion.snapshot)
+        self._raise(state, policy, Incoming(route, "camera", motion.camera_id, motion.event_id,
+                                            f"{route.title}: camera {motion.camera_id}", snapshot=motion.snapshot), t, out)
 
     def _attach(self, record: AlertRecord, motion: MotionEvent, t: float, out: Outcome) -> None:
         changed = False
@@ -331,43 +360,43 @@ class RuleEngine:
 
     # -- opening, grouping, restoring -----------------------------------------------------
 
-    def _raise(
-        self, state: ZoneState, policy: ZonePolicy, route: Route, source_kind: str, source_id: str,
-        event_id: str | None, t: float, out: Outcome, *, title: str,
-        location: tuple[float, float, float | None] | None = None, snapshot: str | None = None,
-        first: str | None = None,
-    ) -> AlertRecord | None:
+    def _raise(self, state: ZoneState, policy: ZonePolicy, incoming: Incoming, t: float,
+               out: Outcome) -> AlertRecord | None:
         """Open an alert for a signal, or group it into the open one, unless held back."""
+        route, event_id = incoming.route, incoming.event_id
         out.route = route
-        holder = self._holder(state, policy, route, source_id, t)
+        signal = Signal(state.zone_id, route.category, incoming.source_id, route.priority)
+        unresolved = [a.signal for a in state.alerts.values()] if policy.inhibitions else []
+        holder = held_by((*policy.silences, *state.silences.values(), *policy.inhibitions), signal, t, unresolved)
         if holder is not None:
-            self._hold_back(state, holder, route, source_id, event_id, t, out)
+            self._hold_back(state, holder, route, incoming.source_id, event_id, t, out)
             return None
-        group = f"{route.category}|{source_kind}:{source_id}"
+        group = incoming.group
         record = self._latest(state, group)
         if record is not None and t - record.last_signal_at <= policy.grouping_window_s:
             record.count += 1
             record.last_signal_at = t
             if event_id is not None:
                 _add_event(record, event_id)
-            if location is not None:
-                record.location = location
-            if snapshot is not None:
-                record.snapshot = snapshot
+            if incoming.location is not None:
+                record.location = incoming.location
+            if incoming.snapshot is not None:
+                record.snapshot = incoming.snapshot
             if route.priority < record.priority:
                 record.priority = route.priority
                 self._schedule_escalation(record, policy, t)
             self._publish(record, "grouped", "system", t, out)
             return record
-        alert_id = alert_id_for(state.zone_id, route.category, source_kind, source_id, first or event_id or "")
+        alert_id = alert_id_for(state.zone_id, route.category, incoming.source_kind, incoming.source_id,
+                                incoming.first or event_id or "")
         if alert_id in state.alerts:
             out.notes.append(f"alert {alert_id} is already open")
             return state.alerts[alert_id]
         record = AlertRecord(
             alert_id=alert_id, zone_id=state.zone_id, priority=route.priority, category=route.category,
-            title=title, status="open", opened_at=t, updated_at=t, source_kind=source_kind,
-            source_id=source_id, rule=route.rule, event_ids=[] if event_id is None else [event_id],
-            location=location, cameras=list(self._cameras.get(state.zone_id, ())), snapshot=snapshot,
+            title=incoming.title, status="open", opened_at=t, updated_at=t, source_kind=incoming.source_kind,
+            source_id=incoming.source_id, rule=route.rule, event_ids=[] if event_id is None else [event_id],
+            location=incoming.location, cameras=list(self._cameras.get(state.zone_id, ())), snapshot=incoming.snapshot,
             last_signal_at=t,
         )
         self._schedule_escalation(record, policy, t)
@@ -393,27 +422,6 @@ class RuleEngine:
             _retire(state, record)
         else:
             self._publish(record, "restored", "system", t, out)
-
-    def _holder(self, state: ZoneState, policy: ZonePolicy, route: Route, source_id: str, t: float) -> str | None:
-        """The silence or inhibition that holds a signal back, if any."""
-        zone_id = state.zone_id
-        for silence in policy.silences:
-            if (silence.starts_at.timestamp() <= t < silence.ends_at.timestamp()
-                    and silence.match.matches(zone_id, route.category, source_id, route.priority)):
-                return f"silence:{silence.id}"
-        for silence in state.silences.values():  # run-time silences: the same check
-            if (silence.starts_at.timestamp() <= t < silence.ends_at.timestamp()
-                    and silence.match.matches(zone_id, route.category, source_id, route.priority)):
-                return f"silence:{silence.id}"
-        for rule in policy.inhibitions:
-            if not rule.target.matches(zone_id, route.category, source_id, route.priority):
-                continue
-            same_source = "source" in rule.equal
-            for alert in state.alerts.values():
-                if (alert.status != "resolved" and (not same_source or alert.source_id == source_id)
-                        and rule.source.matches(alert.zone_id, alert.category, alert.source_id, alert.priority)):
-                    return f"inhibition:{rule.id}"
-        return None
 
     def _hold_back(self, state: ZoneState, holder: str, route: Route, source_id: str,
                    event_id: str | None, t: float, out: Outcome) -> None:
@@ -468,16 +476,16 @@ class RuleEngine:
     def _supervise(self, state: ZoneState, policy: ZonePolicy, panel_id: str, heard: float, t: float,
                    out: Outcome) -> None:
         route = Route("supervision", policy.supervision_priority, SUPERVISION_RULE, "Panel silent")
-        record = self._raise(state, policy, route, "alarm", panel_id, None, t, out,
-                             title=f"Panel {panel_id} silent since {_time(heard).isoformat(timespec='seconds')}",
-                             first=f"silent-since-{heard:.3f}")
+        title = f"Panel {panel_id} silent since {_time(heard).isoformat(timespec='seconds')}"
+        record = self._raise(state, policy, Incoming(route, "alarm", panel_id, None, title,
+                                                     first=f"silent-since-{heard:.3f}"), t, out)
         state.overdue[panel_id] = record.alert_id if record is not None else "held back"
 
     def _panel_heard(self, state: ZoneState, policy: ZonePolicy, panel_id: str, t: float,
                      event_id: str, out: Outcome) -> None:
         state.panels_heard[panel_id] = t
         if state.overdue.pop(panel_id, None) is not None:
-            self._restore(state, policy, f"supervision|alarm:{panel_id}", event_id, t, out)
+            self._restore(state, policy, group_key("supervision", "alarm", panel_id), event_id, t, out)
 
     def next_deadline(self, state: ZoneState) -> datetime | None:
         """When tick() next has something to do for this zone, or None."""
@@ -598,7 +606,7 @@ def _add_event(record: AlertRecord, event_id: str) -> None:
 
 def _retire(state: ZoneState, record: AlertRecord) -> None:
     del state.alerts[record.alert_id]
-    group = record.group_key
+    group = record.group
     if state.groups.get(group) == record.alert_id:
         del state.groups[group]
     if record.category == "supervision":

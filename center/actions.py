@@ -15,9 +15,9 @@ from typing import Literal
 from aiokafka import AIOKafkaProducer
 
 from alert_rules.city import Token
-from vocabulary.events import Alert, OperatorAction
 from center.hub import AlertHub
 from center.metrics import CenterMetrics
+from vocabulary.events import Alert, OperatorAction
 
 ActionName = Literal["ack", "dispatch", "resolve"]
 

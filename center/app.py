@@ -27,8 +27,8 @@ from center.feed import AlertFeed
 from center.health import Component, HealthSettings, HealthWatch
 from center.hub import AlertHub
 from center.metrics import CenterMetrics
-from center.routes import alerts, operations, people, silences
 from center.retention import RetentionSettings, sweep_forever
+from center.routes import alerts, operations, people, silences
 from center.running import Center
 from center.silences import SilenceDesk
 from center.views import AlertViews

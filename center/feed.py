@@ -12,9 +12,9 @@ import logging
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from vocabulary.events import Alert
 from center.metrics import CenterMetrics
 from center.views import AlertViews, Consumed
+from vocabulary.events import Alert
 
 log = logging.getLogger("centinela.center.feed")
 CHECK_EVERY_S = 1.0

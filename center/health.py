@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -180,7 +180,7 @@ def _partitions(client: AIOKafkaConsumer, names: Iterable[str]) -> list[TopicPar
 
 class HealthWatch:
     def __init__(self, kafka: str, redis: Redis, settings: HealthSettings,
-                 feed_offsets: Callable[[], object], feed_consuming: Callable[[], bool],
+                 feed_offsets: Callable[[], Awaitable[dict[int, int]]], feed_consuming: Callable[[], bool],
                  extra: Callable[[], dict[str, Component]] = dict) -> None:
         self.settings = settings
         self.redis = redis
@@ -208,14 +208,14 @@ class HealthWatch:
         components: dict[str, Component] = {}
         result = Sample(components)
         records: dict[str, progress.ProcessRecord] = {}
+        feed_offsets: dict[int, int] | None = None
         try:
             await asyncio.wait_for(self.redis.ping(), ASK_TIMEOUT_S)
             raw = await asyncio.wait_for(self.redis.hgetall(progress.PROCESSES), ASK_TIMEOUT_S)
             records = {_text(k): progress.ProcessRecord.model_validate_json(v) for k, v in raw.items()}
-            feed_offsets = await asyncio.wait_for(self._feed_offsets(), ASK_TIMEOUT_S)  # type: ignore[arg-type]
+            feed_offsets = await asyncio.wait_for(self._feed_offsets(), ASK_TIMEOUT_S)
             components["redis"] = Component("ok", "reachable")
         except Exception as error:  # any failure means unreachable
-            feed_offsets = None
             components["redis"] = Component("down", f"unreachable ({type(error).__name__})")
         await self._sample_broker(result, now, feed_offsets)
         processes = {name: c for name, record in records.items() if (c := process_component(record, now))}
@@ -226,7 +226,7 @@ class HealthWatch:
         components.update(self._extra())
         return result
 
-    async def _sample_broker(self, result: Sample, now: float, feed_offsets: object) -> None:
+    async def _sample_broker(self, result: Sample, now: float, feed_offsets: dict[int, int] | None) -> None:
         components = result.components
         try:
             lanes, alerts_ends = await asyncio.wait_for(self.broker.sample(), ASK_TIMEOUT_S * 2)
@@ -246,7 +246,7 @@ class HealthWatch:
                 key = (group, tp.topic)
                 result.lag[key] = result.lag.get(key, 0) + p.waiting
         behind = None
-        if isinstance(feed_offsets, dict):
+        if feed_offsets is not None:
             behind = sum(max(0, end - feed_offsets.get(tp.partition, 0)) for tp, end in alerts_ends.items())
             result.lag[("center", topics.named(topics.ALERTS))] = behind
         if not self._feed_consuming():

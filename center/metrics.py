@@ -54,14 +54,14 @@ class Shared(Collector):
             oldest.add_metric([str(priority)], 0.0 if opened is None else max(0.0, now - opened))
         events = CounterMetricFamily("centinela_events", "Device and camera messages by input topic and outcome "
                                      "(admitted, duplicate, or the rejection reason)", labels=["topic", "outcome"])
-        for field, count in sorted(self.events.items()):
+        for field, value in sorted(self.events.items()):
             topic, outcome = progress.counter_labels(field)
-            events.add_metric([topic, outcome], int(count))
+            events.add_metric([topic, outcome], int(value))
         replies = CounterMetricFamily("centinela_receiver_replies", "Receivers' answers to devices (ACK, NAK, DUH)",
                                       labels=["receiver", "reply"])
-        for field, count in sorted(self.replies.items()):
+        for field, value in sorted(self.replies.items()):
             receiver, reply = progress.counter_labels(field)
-            replies.add_metric([receiver, reply], int(count))
+            replies.add_metric([receiver, reply], int(value))
         forged = CounterMetricFamily("centinela_forged_messages", "Messages whose signature did not verify")
         forged.add_metric([], self.forged)
         yield from (lag, oldest, events, forged, replies, restarts, health)

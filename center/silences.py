@@ -10,14 +10,14 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime
+from typing import Literal
 
 from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
 
 from alert_rules.city import Token
+from alert_rules.rules import Matcher, Silence, SilenceCommand
 from vocabulary.events import Timestamp
-from alert_rules.rules import SilenceCommand
-from alert_rules.rules import Matcher, Silence
 
 
 class ActiveSilence(Silence):
@@ -35,8 +35,9 @@ class SilenceDesk:
     async def active(self, now: datetime) -> list[ActiveSilence]:
         """Every silence not yet ended, earliest start first; ended ones leave Redis."""
         stored = await self._redis.hgetall(self._key)
-        found, ended = [], []
-        for silence_id, raw in stored.items():
+        found: list[ActiveSilence] = []
+        ended: list[ActiveSilence] = []
+        for raw in stored.values():
             silence = ActiveSilence.model_validate(json.loads(raw))
             (found if silence.ends_at > now else ended).append(silence)
         if ended:
@@ -59,11 +60,12 @@ class SilenceDesk:
         await self._redis.hdel(self._key, silence.id)
 
     @staticmethod
-    async def _publish(producer: AIOKafkaProducer, topic: str, silence: ActiveSilence, action: str) -> None:
+    async def _publish(producer: AIOKafkaProducer, topic: str, silence: ActiveSilence,
+                       action: Literal["add", "end"]) -> None:
         now = datetime.now(UTC)
         for zone_id in silence.zones:  # one command per zone, keyed by zone: each zone's only writer applies it
             command = SilenceCommand(
-                silence_command=uuid.uuid4().hex, zone_id=zone_id, action=action,  # type: ignore[arg-type]
+                silence_command=uuid.uuid4().hex, zone_id=zone_id, action=action,
                 silence=for_zone(silence, zone_id), at=now)
             await producer.send_and_wait(topic, command.model_dump_json().encode(), key=zone_id.encode())
 

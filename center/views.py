@@ -146,7 +146,7 @@ class AlertViews:
     def _history(self, alert_id: str) -> str:
         return f"{self.namespace}history:{alert_id}"
 
-    def _apply_args(self, alert: Alert, consumed: Consumed | None, now: float) -> list[object]:
+    def _apply_args(self, alert: Alert, consumed: Consumed | None, now: float) -> list[str | int | float]:
         return [
             self.namespace,
             alert.alert_id,
@@ -223,8 +223,9 @@ class AlertViews:
         indexed, cursor = 0, 0
         while True:
             cursor, found = await self.redis.hscan(self._alerts, cursor, count=batch)
+            bodies: dict[bytes, bytes] = found  # type: ignore[assignment]  # redis-py types the reply as a union
             async with self.redis.pipeline(transaction=False) as pipe:
-                for body in found.values():
+                for body in bodies.values():
                     alert = Alert.model_validate_json(body)
                     pair = index_pair(alert.zone_id, alert.category)
                     score, kind = queue_score(alert), "all"
@@ -258,8 +259,9 @@ class AlertViews:
         sees: Callable[[str, str], bool] | None = None,
     ) -> list[str]:
         """The alerts' JSON, most urgent and then oldest first, zone, category and scope applied before the limit."""
+        ids: list[bytes]
         if zone is None and category is None and sees is None:
-            ids = await self.redis.zrange(self._all if include_resolved else self._open, 0, limit - 1)
+            ids = await self.redis.zrange(self._all if include_resolved else self._open, 0, limit - 1)  # type: ignore[assignment]  # a union of reply shapes
         else:
             ids = await self._chosen(include_resolved, limit, zone, category, sees)
         if not ids:
@@ -291,7 +293,7 @@ class AlertViews:
             for priority in PRIORITIES:
                 pipe.zcount(self._open, priority * 10**13, (priority + 1) * 10**13 - 1)
             counts = await pipe.execute()
-        return dict(zip(PRIORITIES, (int(c) for c in counts)))
+        return dict(zip(PRIORITIES, (int(c) for c in counts), strict=True))
 
     async def oldest_open(self) -> dict[int, float | None]:
         """Per priority, when its oldest open alert was opened (epoch s), None when there is none."""
@@ -302,7 +304,7 @@ class AlertViews:
             found = await pipe.execute()
         return {
             priority: (entries[0][1] - priority * 10**13) / 1000 if entries else None
-            for priority, entries in zip(PRIORITIES, found)
+            for priority, entries in zip(PRIORITIES, found, strict=True)
         }
 
 

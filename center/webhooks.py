@@ -15,8 +15,8 @@ from collections import deque
 import httpx
 
 from alert_rules.city import Token
-from vocabulary.events import Alert
 from center.metrics import CenterMetrics
+from vocabulary.events import Alert
 
 log = logging.getLogger("centinela.center.webhooks")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from centinela.config import Config, config_dir, load_config
 from streams.lanes import LANES
-from vocabulary.errors import Unavailable, UsageError
+from vocabulary.errors import UsageError
 
 DEFAULT_KAFKA_PORT = 9092
 DEFAULT_REDIS_PORT = 6390  # not 6379, so a system Redis is never mistaken for ours
@@ -171,8 +171,9 @@ def run_up(args: argparse.Namespace) -> int:
 def run_system(config: Config, workers: int, partitions: int, data: Path,
                extra: list[tuple[str, list[str]]] | None = None, banner: str = "",
                broker_port: int = DEFAULT_KAFKA_PORT, redis_port: int = DEFAULT_REDIS_PORT) -> int:
-    """Start the stack, workers, center and cameras (and `extra` commands), all supervised: each is
-    restarted whenever it dies, the embedded broker and Redis included; stop all on a signal."""
+    """Start the stack, workers, center, receiver and cameras (and `extra` commands), all supervised:
+    each is restarted whenever it dies, the embedded broker and Redis included; stop all on a signal."""
+    from centinela.receiver_commands import receiver_ports
     from deploy.stack import Stack, create_topics, ensure_free, free_port
     from deploy.supervisor import Child, Supervisor
 
@@ -181,6 +182,8 @@ def run_system(config: Config, workers: int, partitions: int, data: Path,
     http_host, http_port = http_address()
     http = f"{http_host}:{http_port}"
     ensure_free(http_host, http_port, "center (CENTINELA_HTTP)")
+    for host, port, what in receiver_ports():
+        ensure_free(host, port, what)
     servers = stack.supervised(kafka_port=broker_port, redis_port=redis_port)
     snapshots = data / "snapshots"
     snapshots.mkdir(parents=True, exist_ok=True)
@@ -189,8 +192,10 @@ def run_system(config: Config, workers: int, partitions: int, data: Path,
     centinela = [sys.executable, "-m", "centinela"]
     worker = [*centinela, "worker", "--partitions", str(partitions), "--data", str(data / "tables")]
     # A worker's consumer groups and offsets vanish with the embedded broker: it starts over with it.
-    commands = [(f"worker-{n + 1}", [*worker, "--web-port", str(free_port())], ("broker",)) for n in range(workers)]
+    commands: list[tuple[str, list[str], tuple[str, ...]]] = [
+        (f"worker-{n + 1}", [*worker, "--web-port", str(free_port())], ("broker",)) for n in range(workers)]
     commands.append(("center", [*centinela, "center", "--snapshots", str(snapshots)], ()))
+    commands.append(("receiver", [*centinela, "receiver"], ()))  # DC-09 and HTTP ingestion (contract section 7)
     if any(camera.source is not None for camera in config.city.cameras):
         commands.append(("cameras", [*centinela, "cameras", "run", "--kafka", stack.kafka,
                                      "--snapshots", str(snapshots)], ()))

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from deploy.simulate import DEMO_CITY
 from centinela.commands import DEFAULT_HTTP, load, run_system
+from centinela.device_links import ReceiverSink, wait_for_ingestion
+from deploy.simulate import DEMO_CITY
 from vocabulary.errors import Unavailable, UsageError
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_KAFKA = "127.0.0.1:9092"
 PACE_S = 0.1
+RECEIVER_WAIT_S = 60.0
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -42,6 +44,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     simulate.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
     simulate.add_argument("--seed", type=int, default=7, help="seed of every random choice")
     simulate.add_argument("--snapshots", type=Path, help="folder for simulated motion snapshots (default: none)")
+    simulate.add_argument("--direct", action="store_true",
+                          help="publish every event to Kafka instead of through the receivers (DC-09, HTTP)")
+    simulate.add_argument("--dc09", default=os.environ.get("CENTINELA_DC09", "127.0.0.1:9020"),
+                          help="the receiver's DC-09 host:port, for the panels")
+    simulate.add_argument("--ingest", default=os.environ.get("CENTINELA_INGEST", "127.0.0.1:8090"),
+                          help="the receiver's HTTP ingestion host:port, for beepers with a key")
     simulate.set_defaults(run=run_simulate)
 
     demo = sub.add_parser("demo", help="the whole system on this machine with a simulated city (Tigre)")
@@ -115,10 +123,15 @@ def run_simulate(args: argparse.Namespace) -> int:
     snapshots = str(args.snapshots.resolve()) if args.snapshots else None
     traffic = Traffic(city, args.seed, run_tag=f"{int(start.timestamp() * 1000):x}", start=start, snapshots=snapshots)
     steps = deque(script(args.scenario, city) if args.scenario else [])
+    receivers = None if args.direct else _receivers(args)
     try:
-        sink = KafkaSink(args.kafka, city.camera_by_id)
+        kafka = KafkaSink(args.kafka, city.camera_by_id)
     except Exception as error:  # kafka-python raises several unrelated types for an unreachable broker
         raise Unavailable(f"cannot reach Kafka at {args.kafka}: {error}") from None
+    sink: KafkaSink | ReceiverSink = kafka
+    if receivers is not None:
+        dc09, ingest_url = receivers
+        sink = ReceiverSink(city, kafka, dc09, ingest_url, first_sequence=int(start.timestamp()) % 9999)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -129,10 +142,24 @@ def run_simulate(args: argparse.Namespace) -> int:
     finally:
         sink.close()
     say(f"stopped: sent {sum(sent.values())} ({_counts(sent)}), {sink.failed} failed")
+    if isinstance(sink, ReceiverSink):
+        say("by path: " + ", ".join(f"{path} {count}" for path, count in sorted(sink.counts.items())))
     return 0
 
 
-def _publish_until(stop: threading.Event, traffic: Traffic, steps: deque[Step], sink: KafkaSink,
+def _receivers(args: argparse.Namespace) -> tuple[tuple[str, int], str]:
+    """The receiver's DC-09 address and ingestion URL, once it answers (it may start with us)."""
+    from receivers.service import parse_address
+
+    dc09 = parse_address(args.dc09, "--dc09")
+    ingest_host, ingest_port = parse_address(args.ingest, "--ingest")
+    ingest_url = f"http://{ingest_host}:{ingest_port}"
+    if not wait_for_ingestion(ingest_url, RECEIVER_WAIT_S):
+        say(f"the receiver does not answer at {ingest_url} yet; its devices will retry")
+    return dc09, ingest_url
+
+
+def _publish_until(stop: threading.Event, traffic: Traffic, steps: deque[Step], sink: KafkaSink | ReceiverSink,
                    rate: float, duration: float | None) -> Counter[str]:
     sent: Counter[str] = Counter()
     total_steps = len(steps)

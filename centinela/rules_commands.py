@@ -21,10 +21,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from alert_rules.city import City
-from centinela.config import config_dir, load_config
-from vocabulary.errors import UsageError
 from alert_rules.contact_id import describe
 from alert_rules.engine import Outcome, RuleEngine, ZoneState, zone_event
+from centinela.config import config_dir, load_config
+from vocabulary.errors import UsageError
 from vocabulary.events import (
     INPUT_MODELS,
     AlarmSignal,

@@ -16,8 +16,8 @@ import cv2
 import numpy as np
 
 from detectors.detector import MotionDetector
-from vocabulary.motion import MotionSettings
 from vocabulary.errors import UsageError
+from vocabulary.motion import MotionSettings
 
 
 class DatasetError(UsageError):

@@ -10,16 +10,16 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from alert_rules.city import Camera
-from vocabulary.events import MotionEvent
 from detectors.detector import MotionDetector
 from detectors.episodes import EpisodeTracker
-from vocabulary.motion import MotionSettings
 from detectors.snapshots import write_snapshot
 from detectors.sources import Frame, FrameSource, SourceError
+from vocabulary.events import MotionEvent
+from vocabulary.motion import MotionSettings
 
 Publish = Callable[[MotionEvent], None]
 FIRST_BACKOFF_S = 1.0
@@ -59,7 +59,7 @@ class CameraWatch:
 
     def close(self) -> list[MotionEvent]:
         """End the episode in progress, at the last frame's time."""
-        return self.tracker.close(self.last_frame_at or datetime.now(timezone.utc)).events
+        return self.tracker.close(self.last_frame_at or datetime.now(UTC)).events
 
 
 class CameraRunner(threading.Thread):

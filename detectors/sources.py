@@ -9,11 +9,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import cv2
 import numpy as np
+
 from vocabulary.errors import UsageError
 
 DEFAULT_FILE_FPS = 25.0  # what a file that does not say its rate is taken to have
@@ -62,7 +63,7 @@ class FrameSource:
             self.capture.release()
 
     def _file(self) -> Iterator[Frame]:
-        opened_wall, opened = datetime.now(timezone.utc), time.monotonic()
+        opened_wall, opened = datetime.now(UTC), time.monotonic()
         step = 1.0 / self.analysis_fps
         due = 0.0
         number = -1
@@ -90,4 +91,4 @@ class FrameSource:
             due = max(due + step, now)
             ok, image = self.capture.retrieve()
             if ok:
-                yield Frame(datetime.now(timezone.utc), image, number)
+                yield Frame(datetime.now(UTC), image, number)

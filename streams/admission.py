@@ -20,10 +20,8 @@ import faust
 import redis.asyncio as aioredis
 from faust.types import EventT
 
-from vocabulary.events import ZoneEvent
 from alert_rules.city import City
 from streams import codec
-from vocabulary import progress, topics
 from streams.admit import AdmissionSettings, Received, Refusal, admit, rejection
 from streams.batching import in_batches
 from streams.codec import ZoneBatch
@@ -31,6 +29,8 @@ from streams.dedupe import DuplicateMemory
 from streams.delivery import Acknowledger
 from streams.flow import Backpressure
 from streams.zone_state import partition_of
+from vocabulary import progress, topics
+from vocabulary.events import ZoneEvent
 
 log = logging.getLogger("centinela.admission")
 T = TypeVar("T")
@@ -80,7 +80,7 @@ def install(app: faust.App, city: City, settings: AdmissionSettings, redis_url: 
                 refused.append((message, Refusal("malformed", "could not be processed")))
         fresh = await _with_retry(lambda: memory.first_sightings(admitted))
         sent = []
-        for zone_batch in per_zone(a for a, keep in zip(admitted, fresh) if keep):
+        for zone_batch in per_zone(a for a, keep in zip(admitted, fresh, strict=True) if keep):
             if topic == topics.MOTION:
                 backpressure.sending(partition_of(zone_batch.zone_id, partitions))
             sent.append(await zone_events.send(key=zone_batch.zone_id.encode(), value=zone_batch))
@@ -89,8 +89,9 @@ def install(app: faust.App, city: City, settings: AdmissionSettings, redis_url: 
             for message, refusal in refused
         ]
         await acknowledger.after_delivery(stream, batch, sent)
-        reasons = Counter(refusal.reason for _, refusal in refused)
-        await _count(client, topic, {**reasons, "admitted": sum(fresh), "duplicate": len(admitted) - sum(fresh)})
+        reasons: Counter[str] = Counter(refusal.reason for _, refusal in refused)
+        outcomes: dict[str, int] = {"admitted": sum(fresh), "duplicate": len(admitted) - sum(fresh), **reasons}
+        await _count(client, topic, outcomes)
         if refused:
             log.info("%s: admitted %d, rejected %s, duplicates %d", topic, len(admitted), dict(reasons),
                      len(admitted) - sum(fresh))

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alert_rules.city import City
 from alert_rules.engine import zone_event
+from vocabulary import topics
 from vocabulary.events import (
     INPUT_MODELS,
     AlarmSignal,
@@ -25,7 +26,6 @@ from vocabulary.events import (
     RejectReason,
     ZoneEvent,
 )
-from vocabulary import topics
 from vocabulary.signing import signature_matches
 
 

@@ -20,11 +20,11 @@ import faust
 from alert_rules.city import City
 from alert_rules.rules import Rules
 from streams import admission, codec, evaluate
-from vocabulary import progress, topics
-from streams.fetching import use_prompt_fetches
 from streams.admit import AdmissionSettings
+from streams.fetching import use_prompt_fetches
 from streams.lanes import Lane
 from streams.zone_state import table_store
+from vocabulary import progress, topics
 
 
 def create_app(city: City, rules: Rules, admission_settings: AdmissionSettings, kafka: str, redis_url: str, web_port: int, partitions: int, lane: Lane,

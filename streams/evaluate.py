@@ -26,17 +26,16 @@ import redis.asyncio as aioredis
 from faust.types import EventT
 from pydantic import ValidationError
 
-from alert_rules.engine import Outcome, RuleEngine, ZoneState
-from vocabulary.events import Alert, OperatorAction
-from alert_rules.rules import SilenceCommand
 from alert_rules.city import City
-from alert_rules.rules import Rules
+from alert_rules.engine import Outcome, RuleEngine, ZoneState
+from alert_rules.rules import Rules, SilenceCommand
 from streams import codec
-from vocabulary import topics
 from streams.batching import in_batches
 from streams.codec import Tick, ZoneItem, decode_zone_items
 from streams.flow import Progress
 from streams.zone_state import Save, ZoneStore, partition_of
+from vocabulary import topics
+from vocabulary.events import Alert, OperatorAction
 
 log = logging.getLogger("centinela.evaluate")
 
@@ -87,6 +86,7 @@ class Evaluator:
         self.lock = asyncio.Lock()  # held while states change: applying a batch, taking a save, forgetting
         self.writing = asyncio.Lock()  # held while a save is written, so that events go on being applied
         self.ticked: dict[str, float] = {}  # zone -> when its last tick was sent, until its state is saved
+        self.write_task: asyncio.Future[None] | None = None
 
     async def process(self, batch: Sequence[EventT]) -> None:
         async with self.lock:
@@ -115,7 +115,7 @@ class Evaluator:
             await self.writing.acquire()
             save, delivering, applied = self.store.take(self.engine), self.sending, self.unsaved
             self.sending, self.unsaved, self.saved_at = [], [], time.monotonic()
-            asyncio.ensure_future(self._write(save, delivering, applied))
+            self.write_task = asyncio.ensure_future(self._write(save, delivering, applied))
 
     async def _write(self, save: Save, delivering: list[Awaitable[object]], applied: list[EventT]) -> None:
         """Deliver the alerts, then the states that caused them; only then acknowledge the events applied."""

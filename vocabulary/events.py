@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
@@ -116,6 +116,9 @@ class AlarmSignal(Contract):
     group: Annotated[int, Field(ge=0, le=99)]
     zone: Annotated[int, Field(ge=0, le=999)]
     sig: Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{1,128}$")] | None = None
+    # Beyond the contract: the SIA code of a DC-09 signal that has no Contact ID of its own
+    # (sent as code 300), so that the operator's title names what the panel said.
+    sia: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
 
     @property
     def source_id(self) -> str:
@@ -147,7 +150,7 @@ class MotionEvent(Contract):
         return self.camera_id
 
 
-DeviceEvent = Union[PanicBeep, AlarmSignal, MotionEvent]
+DeviceEvent = PanicBeep | AlarmSignal | MotionEvent
 
 Category = Literal[
     "panic", "duress", "medical", "fire", "intrusion", "motion", "tamper", "trouble", "supervision"

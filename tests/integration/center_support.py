@@ -22,12 +22,12 @@ import uvicorn
 from kafka import KafkaProducer
 
 from alert_rules.city import City, Token, Zone
-from vocabulary.events import Alert, AlertSource
 from center.app import create_app
 from centinela.config import load_config
 from deploy.stack import Stack, free_port
-from vocabulary.topics import ALERTS, named
 from tests.integration.support import worker
+from vocabulary.events import Alert, AlertSource
+from vocabulary.topics import ALERTS, named
 
 OPERATOR = "operator-secret-1"
 SUPERVISOR = "supervisor-secret-1"

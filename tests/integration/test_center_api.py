@@ -246,10 +246,9 @@ def test_views_come_back_when_redis_loses_them(stack, publisher: AlertPublisher)
 
     alert = make_alert("north")
     publisher.publish(alert)
-    with running_center(sample_city(), stack.kafka, stack.redis_url) as center:
-        with center.client(VIEWER) as http:
-            stored(http, alert.alert_id)
-            with redis.Redis.from_url(stack.redis_url) as plain:
-                plain.delete(*plain.keys(center.namespace + "*"))
-            assert http.get(f"/api/alerts/{alert.alert_id}").status_code == 404
-            stored(http, alert.alert_id)
+    with running_center(sample_city(), stack.kafka, stack.redis_url) as center, center.client(VIEWER) as http:
+        stored(http, alert.alert_id)
+        with redis.Redis.from_url(stack.redis_url) as plain:
+            plain.delete(*plain.keys(center.namespace + "*"))
+        assert http.get(f"/api/alerts/{alert.alert_id}").status_code == 404
+        stored(http, alert.alert_id)

@@ -56,7 +56,7 @@ def test_a_frozen_evaluate_lane_makes_healthz_503_until_it_thaws_and_its_waiting
         os.kill(evaluate.pid or 0, signal.SIGSTOP)
         try:
             event_id = system.send_panic("bpr-b")
-            code, body = poll(lambda: (h := system.health())[0] == 503 and h, 45, "/healthz 503")
+            _, body = poll(lambda: (h := system.health())[0] == 503 and h, 45, "/healthz 503")
             assert body["status"] == "down"
             assert body["components"]["lane:evaluate"]["ok"] is False
             assert "waiting on zone.events" in body["components"]["lane:evaluate"]["detail"]

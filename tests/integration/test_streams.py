@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from vocabulary.events import OperatorAction
 from deploy.stack import Stack
 from tests.integration.alerts import FAST_CITY, IN_ZONE_A, AlertWatch, beep, find, motion, signal, uid
 from tests.integration.support import Producer, now_ts, worker
+from vocabulary.events import OperatorAction
 
 pytestmark = pytest.mark.integration
 

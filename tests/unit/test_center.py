@@ -13,7 +13,6 @@ import httpx
 import pytest
 
 from alert_rules.city import City, Token
-from vocabulary.events import Alert
 from center.auth import Tokens, require_actor
 from center.errors import ApiError
 from center.hub import AlertHub
@@ -23,6 +22,7 @@ from center.snapshots import snapshot_file
 from center.sse import alert_event
 from center.views import index_pair, qualifies, queue_score
 from center.webhooks import SIGNATURE_HEADER, Webhook
+from vocabulary.events import Alert
 
 OPERATOR = Token(token="operator-secret", role="operator", name="Ana")
 VIEWER = Token(token="viewer-secret", role="viewer", name="Eva")
@@ -105,7 +105,7 @@ def test_http_address_and_a_taken_port() -> None:
             parse_http(bad)
     taken = bind("127.0.0.1", 0)
     try:
-        with pytest.raises(PortTaken, match="cannot listen on 127.0.0.1"):
+        with pytest.raises(PortTaken, match=r"cannot listen on 127\.0\.0\.1"):
             bind("127.0.0.1", taken.getsockname()[1])
     finally:
         taken.close()

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from vocabulary.events import Alert, AlarmSignal, PanicBeep, parse_timestamp
 from centinela.cli import UNEXPECTED, main
+from vocabulary.events import AlarmSignal, Alert, PanicBeep, parse_timestamp
 
 
 def test_timestamps_keep_their_instant_and_serialise_as_utc_millis() -> None:
