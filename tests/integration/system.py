@@ -59,7 +59,8 @@ class System:
         self.redis = redis.Redis(port=self.redis_port, socket_timeout=2, socket_connect_timeout=2)
 
     def __enter__(self) -> System:
-        env = {**os.environ, "CENTINELA_HTTP": f"127.0.0.1:{self.http_port}"}
+        env = {**os.environ, "CENTINELA_HTTP": f"127.0.0.1:{self.http_port}",
+               "CENTINELA_DC09": f"127.0.0.1:{free_port()}", "CENTINELA_INGEST": f"127.0.0.1:{free_port()}"}
         for name in ("CENTINELA_KAFKA", "CENTINELA_REDIS"):
             env.pop(name, None)
         with self.log.open("ab") as out:
