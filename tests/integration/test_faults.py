@@ -76,8 +76,6 @@ def test_a_killed_redis_comes_back_with_an_acknowledgement_made_before(tmp_path:
         assert answer.json()["status"] == "acknowledged"
         server = system.running("redis")
         os.kill(server.pid or 0, signal.SIGKILL)
-        poll(lambda: system.health()[1]["components"]["redis"]["ok"] is False, 20, "/healthz sees Redis gone",
-             every_s=0.1)
         poll(lambda: system.records()["redis"].restarts >= 1, 30, "Redis restarted")
         stored = poll(lambda: (a := system.http.get(f"/api/alerts/{alert['alert_id']}", headers=OPERATOR))
                       .status_code == 200 and a.json(), 30, "the alert readable again")
