@@ -18,7 +18,7 @@ from tests.integration.center_support import make_alert
 from vocabulary.events import Alert
 
 pytestmark = pytest.mark.integration
-PATROL = Token(token="patrol", role="responder", name="Patrol 7", zones=["north"], categories=["panic", "duress"])
+PATROL = Token(token="patrol-secret-1", role="responder", name="Patrol 7", zones=["north"], categories=["panic", "duress"])
 
 
 async def views_on(stack: Stack, retention_s: float = 30 * 86400) -> AsyncIterator[AlertViews]:
