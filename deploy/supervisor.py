@@ -24,6 +24,7 @@ from vocabulary import progress
 from vocabulary.errors import Unavailable
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
+_LIBC = ctypes.CDLL(None)  # loaded here: between fork and exec the child must not take the loader's lock
 TICK_S = 0.2
 REPORT_EVERY_S = 2.0
 
@@ -72,7 +73,7 @@ class Child:
 def _prepare(niceness: int) -> None:
     """In the child: a supervisor killed outright takes it along at once instead of orphaning it
     (a stream lane killed so replays its unacknowledged events on restart: nothing is lost)."""
-    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     os.nice(niceness)
 
 
