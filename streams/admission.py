@@ -79,16 +79,21 @@ def install(app: faust.App, city: City, settings: AdmissionSettings, redis_url: 
                 log.exception("admission failed on %s", message.position)
                 refused.append((message, Refusal("malformed", "could not be processed")))
         fresh = await _with_retry(lambda: memory.first_sightings(admitted))
-        sent = []
-        for zone_batch in per_zone(a for a, keep in zip(admitted, fresh, strict=True) if keep):
-            if topic == topics.MOTION:
-                backpressure.sending(partition_of(zone_batch.zone_id, partitions))
-            sent.append(await zone_events.send(key=zone_batch.zone_id.encode(), value=zone_batch))
-        sent += [
-            await rejected.send(key=message.key, value=rejection(message, refusal, now, settings))
-            for message, refusal in refused
-        ]
-        await acknowledger.after_delivery(stream, batch, sent)
+        forwarded = per_zone(a for a, keep in zip(admitted, fresh, strict=True) if keep)
+
+        async def send() -> list[Awaitable[object]]:
+            sent: list[Awaitable[object]] = []
+            for zone_batch in forwarded:
+                if topic == topics.MOTION:
+                    backpressure.sending(partition_of(zone_batch.zone_id, partitions))
+                sent.append(await zone_events.send(key=zone_batch.zone_id.encode(), value=zone_batch))
+            sent += [
+                await rejected.send(key=message.key, value=rejection(message, refusal, now, settings))
+                for message, refusal in refused
+            ]
+            return sent
+
+        await acknowledger.after_delivery(stream, batch, await send(), resend=send)
         reasons: Counter[str] = Counter(refusal.reason for _, refusal in refused)
         outcomes: dict[str, int] = {"admitted": sum(fresh), "duplicate": len(admitted) - sum(fresh), **reasons}
         await _count(client, topic, outcomes)
