@@ -5,7 +5,7 @@ alert changes out. Pure: no I/O, no clock, no Kafka.
     state = engine.new_state("tigre-centro", since=now)
     outcome = engine.evaluate(state, zone_event, now)      # a device event
     outcome = engine.tick(state, now)                       # supervision and escalation timers
-    outcome = engine.act(state, operator_action)            # ack, dispatch, resolve
+    outcome = engine.act(state, operator_action)            # ack, dispatch, resolve, plan steps
     outcome = engine.silence(state, silence_command)        # a supervisor's run-time silence
     engine.next_deadline(state)                             # when tick() next has work
 
@@ -29,6 +29,7 @@ from pydantic import BaseModel
 from alert_rules.city import City
 from alert_rules.contact_id import QUALIFIER_RESTORE
 from alert_rules.muting import Signal, held_by
+from alert_rules.plans import PlanStep
 from alert_rules.rules import WEEKDAYS, MotionRule, Route, Rules, Silence, SilenceCommand, ZonePolicy
 from vocabulary.events import (
     AlarmSignal,
@@ -39,12 +40,14 @@ from vocabulary.events import (
     MotionEvent,
     OperatorAction,
     PanicBeep,
+    StepOutcome,
     ZoneEvent,
 )
 
 SUPERVISION_RULE = "supervision"
 HELD_BACK_IDS = 20
 MAX_EVENT_IDS = 50
+MAX_STEPS = 100  # plan step outcomes kept per alert, newest last
 MAX_RUNTIME_SILENCES = 100  # per zone; ended and expired ones leave the state
 
 
@@ -105,6 +108,8 @@ class AlertRecord:
     responder: str | None = None
     disposition: str | None = None
     note: str | None = None
+    address: str | None = None
+    steps: list[list[Any]] = field(default_factory=list)  # [step, outcome, by, at, note], oldest first
     last_signal_at: float = 0.0
     escalate_at: float | None = None
 
@@ -129,7 +134,9 @@ class AlertRecord:
             "cameras": list(self.cameras), "snapshot": self.snapshot, "cancel_requested": self.cancel_requested,
             "escalation": self.escalation, "rule": self.rule, "version": self.version, "change": self.change,
             "changed_by": self.changed_by, "responder": self.responder, "disposition": self.disposition,
-            "note": self.note,
+            "note": self.note, "address": self.address,
+            "steps": [_construct(StepOutcome, {"step": step, "outcome": outcome, "by": by, "at": _time(at),
+                                               "note": note}) for step, outcome, by, at, note in self.steps],
         })
 
     def to_json(self) -> dict[str, Any]:
@@ -206,6 +213,7 @@ class Incoming:
     location: tuple[float, float, float | None] | None = None
     snapshot: str | None = None
     first: str | None = None  # what names the alert it opens, when not its event id
+    address: str | None = None  # the panel's account's address (contract section 8)
 
     @property
     def group(self) -> str:
@@ -243,7 +251,12 @@ class RuleEngine:
         self._cameras = city.cameras_by_zone
         self._policies: dict[str, ZonePolicy] = {}
         self._panels_by_zone: dict[str, list[tuple[str, float]]] = {}
+        # panel -> (address, location): what an alert raised by the panel carries (contract section 8)
+        self._premises: dict[str, tuple[str | None, tuple[float, float, None] | None]] = {}
         for panel in city.panels:
+            if panel.address is not None or panel.location is not None:
+                where = None if panel.location is None else (panel.location.lat, panel.location.lon, None)
+                self._premises[panel.id] = (panel.address, where)
             if panel.supervision_s:
                 self._panels_by_zone.setdefault(panel.zone, []).append((panel.id, float(panel.supervision_s)))
 
@@ -322,7 +335,9 @@ class RuleEngine:
             return
         sia = f", SIA {signal.sia}" if signal.sia else ""  # a DC-09 code with no Contact ID of its own
         title = f"{route.title} ({signal.code}{sia}): panel {signal.panel_id}, zone {signal.zone}"
-        self._raise(state, policy, Incoming(route, "alarm", signal.panel_id, signal.event_id, title), t, out)
+        address, where = self._premises.get(signal.panel_id, (None, None))
+        self._raise(state, policy, Incoming(route, "alarm", signal.panel_id, signal.event_id, title,
+                                            location=where, address=address), t, out)
 
     def _motion(self, state: ZoneState, policy: ZonePolicy, motion: MotionEvent, t: float, out: Outcome) -> None:
         episode = f"{motion.camera_id}|{motion.motion_id}"
@@ -397,7 +412,7 @@ class RuleEngine:
             title=incoming.title, status="open", opened_at=t, updated_at=t, source_kind=incoming.source_kind,
             source_id=incoming.source_id, rule=route.rule, event_ids=[] if event_id is None else [event_id],
             location=incoming.location, cameras=list(self._cameras.get(state.zone_id, ())), snapshot=incoming.snapshot,
-            last_signal_at=t,
+            last_signal_at=t, address=incoming.address,
         )
         self._schedule_escalation(record, policy, t)
         state.alerts[alert_id] = record
@@ -477,8 +492,9 @@ class RuleEngine:
                    out: Outcome) -> None:
         route = Route("supervision", policy.supervision_priority, SUPERVISION_RULE, "Panel silent")
         title = f"Panel {panel_id} silent since {_time(heard).isoformat(timespec='seconds')}"
-        record = self._raise(state, policy, Incoming(route, "alarm", panel_id, None, title,
-                                                     first=f"silent-since-{heard:.3f}"), t, out)
+        address, where = self._premises.get(panel_id, (None, None))
+        record = self._raise(state, policy, Incoming(route, "alarm", panel_id, None, title, location=where,
+                                                     first=f"silent-since-{heard:.3f}", address=address), t, out)
         state.overdue[panel_id] = record.alert_id if record is not None else "held back"
 
     def _panel_heard(self, state: ZoneState, policy: ZonePolicy, panel_id: str, t: float,
@@ -500,7 +516,8 @@ class RuleEngine:
     # -- operators ------------------------------------------------------------------------
 
     def act(self, state: ZoneState, action: OperatorAction) -> Outcome:
-        """Apply an operator's ack, dispatch or resolve; alerts never move backwards."""
+        """Apply an operator's ack, dispatch or resolve (alerts never move backwards), a step
+        of the alert's action plan, or the record that the account's passcode was revealed."""
         out = Outcome(state)
         t = action.at.timestamp()
         if not _first_time(state, f"action|{action.action_id}", t, out, f"action {action.action_id}"):
@@ -508,6 +525,9 @@ class RuleEngine:
         record = state.alerts.get(action.alert_id)
         if record is None:
             out.notes.append(f"alert {action.alert_id} is not unresolved in zone {state.zone_id}")
+            return out
+        if action.action in ("step", "reveal"):
+            self._plan_action(record, action, t, out)
             return out
         if action.action == "ack":
             if record.status != "open":
@@ -532,6 +552,21 @@ class RuleEngine:
         if record.status == "resolved":
             _retire(state, record)
         return out
+
+    def _plan_action(self, record: AlertRecord, action: OperatorAction, t: float, out: Outcome) -> None:
+        """Steps and reveals change no status and leave the escalation timer running."""
+        if action.action == "reveal":
+            self._publish(record, "passcode_revealed", action.by, t, out)
+            return
+        if action.outcome is None or action.step not in {s.id for s in self.plan(record)}:
+            out.notes.append(f"step {action.step!r} ({action.outcome}) is not in the plan of {record.alert_id}")
+            return
+        record.steps.append([action.step, action.outcome, action.by, t, action.note or None])
+        del record.steps[:-MAX_STEPS]
+        self._publish(record, "step", action.by, t, out)
+
+    def plan(self, record: AlertRecord) -> list[PlanStep]:
+        return plan_of(self.city, self.rules, record.zone_id, record.category, record.source_kind, record.source_id)
 
     # -- supervisors' silences -------------------------------------------------------------
 
@@ -668,6 +703,12 @@ def _first_motion_rule(policy: ZonePolicy, motion: MotionEvent, duration: float,
                 continue
         return rule
     return None
+
+
+def plan_of(city: City, rules: Rules, zone_id: str, category: str, source_kind: str, source_id: str) -> list[PlanStep]:
+    """An alert's action plan: its panel's own, else its zone's, else the city's (contract section 8)."""
+    panel = city.panel_by_id.get(source_id) if source_kind == "alarm" else None
+    return rules.action_plan(zone_id, category, panel.action_plans if panel else None)
 
 
 def zone_event(city: City, event: DeviceEvent, admitted_at: datetime) -> ZoneEvent | None:

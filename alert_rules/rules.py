@@ -20,6 +20,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from alert_rules.contact_id import DEFAULT_ALERTS, describe
 from alert_rules.muting import Signal
+from alert_rules.plans import ActionPlans, PlanStep, plan_for
 from vocabulary.events import Category, Id, Timestamp
 
 Priority = Annotated[int, Field(ge=1, le=5)]
@@ -159,6 +160,17 @@ class Silence(RuleModel):
         return self
 
 
+LIFE_SAFETY: tuple[Category, ...] = ("panic", "duress", "medical", "fire")
+
+
+class SilenceSettings(BaseModel):
+    """The `silences:` section: limits on supervisors' run-time silences."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_s: int = Field(86400, gt=0, description="longest a run-time silence may last, in seconds")
+
+
 class SilenceCommand(RuleModel):
     """A supervisor's silence added or ended at run time (internal topic zone.events, keyed by
     zone), applied by evaluate. `silence_command` is the command's unique id; its presence
@@ -220,6 +232,7 @@ class ZoneOverrides(RuleModel):
     contact_id: ContactIdTable | None = None
     restore_resolves: list[Category] | None = None
     attach_motion_up_to: Priority | None = None
+    action_plans: ActionPlans | None = None
 
 
 class Route(NamedTuple):
@@ -270,6 +283,7 @@ class Rules(RuleModel):
     silences: list[Silence] = []
     zones: dict[Id, ZoneOverrides] = Field({}, description="per-zone overrides")
     limits: Limits = Limits()
+    action_plans: ActionPlans = {}
 
     @field_validator("escalation_s")
     @classmethod
@@ -289,6 +303,12 @@ class Rules(RuleModel):
             if duplicate is not None:
                 raise ValueError(f"{kind} id {duplicate!r} is used twice")
         return self
+
+    def action_plan(self, zone_id: str, category: str, own: ActionPlans | None = None) -> list[PlanStep]:
+        """The steps for an alert of `category` in the zone: the account's own plan (`own`),
+        else the zone's, else the city's; [] when none is configured."""
+        zone = self.zones.get(zone_id)
+        return plan_for(category, own, zone.action_plans if zone else None, self.action_plans)
 
     @cached_property
     def _policies(self) -> dict[tuple[str, str], ZonePolicy]:

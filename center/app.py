@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from alert_rules.city import City
+from alert_rules.rules import Rules, SilenceSettings
 from center import errors
 from center.actions import ActionDesk
 from center.auth import Tokens
@@ -28,14 +29,18 @@ from center.health import Component, HealthSettings, HealthWatch
 from center.hub import AlertHub
 from center.metrics import CenterMetrics
 from center.retention import RetentionSettings, sweep_forever
-from center.routes import alerts, operations, people, silences
+from center.routes import alerts, operations, people, plans, silences
 from center.running import Center
 from center.silences import SilenceDesk
 from center.views import AlertViews
 from center.webhooks import Webhook
+from vocabulary import internal
+from vocabulary.kafka_security import KafkaSecurity
 from vocabulary.topics import ALERTS, ZONE_EVENTS, named
 
 log = logging.getLogger("centinela.center")
+
+MAX_BODY_BYTES = 64 * 1024  # contract section 9; the largest real body (a resolve note) is ~4 KB
 
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -58,15 +63,23 @@ def create_app(
     namespace: str = "centinela:center:",
     keepalive_s: float = 15.0,
     action_wait_s: float = 2.0,
+    rules: Rules | None = None,
+    silence_settings: SilenceSettings | None = None,
+    internal_key: bytes | None = None,
+    security: KafkaSecurity | None = None,
     health: HealthSettings | None = None,
     retention: RetentionSettings | None = None,
 ) -> FastAPI:
     """The center: `kafka` is "host:port[,host:port]", `redis_url` like "redis://127.0.0.1:6379/0".
 
     Redis keys live under `namespace`; the views are rebuilt from the `alerts` topic when
-    Redis holds none.
+    Redis holds none. `rules` gives the action plans (contract section 8). The internal key and
+    the Kafka security settings come from the environment unless given (vocabulary.internal,
+    vocabulary.kafka_security).
     """
     tokens = Tokens(city)
+    secret = internal_key if internal_key is not None else internal.key_from_environment()
+    security = security or KafkaSecurity.from_environment()
     health = health or HealthSettings()
     retention = retention or RetentionSettings()
 
@@ -76,16 +89,17 @@ def create_app(
         client = httpx.AsyncClient(timeout=5.0, follow_redirects=False)
         metrics = CenterMetrics()
         views = AlertViews(redis, namespace, retention_s=retention.resolved_s)
-        feed = AlertFeed(kafka, named(ALERTS), views, metrics)
+        feed = AlertFeed(kafka, named(ALERTS), views, metrics, secret, security)
         webhooks = [Webhook(token, client, metrics) for token in tokens.with_webhooks]
         center = Center(
             city=city, tokens=tokens, kafka=kafka, redis=redis, views=views, metrics=metrics,
             hub=AlertHub(redis, views.channel, metrics),
             feed=feed,
             snapshot_dir=snapshot_dir, keepalive_s=keepalive_s, action_wait_s=action_wait_s,
-            silences=SilenceDesk(redis, namespace),
+            silences=SilenceDesk(redis, namespace, secret), rules=rules or Rules(),
+            silence_settings=silence_settings or SilenceSettings(), security=security, secret=secret,
             health=HealthWatch(kafka, redis, health, views.offsets, feed.consuming.is_set,
-                               extra=lambda: webhook_components(webhooks)),
+                               extra=lambda: webhook_components(webhooks), security=security),
         )
         app.state.center = center
         async with client:
@@ -107,7 +121,8 @@ def create_app(
     app.state.tokens = tokens
     errors.install(app)
     app.add_middleware(SecurityHeaders)
-    for module in (alerts, silences, people, operations):
+    app.add_middleware(BodyLimit)  # outermost: a large body is refused before anything reads it
+    for module in (alerts, plans, silences, people, operations):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=operations.STATIC), name="static")
     app.openapi = lambda: _openapi_with_json_errors(app)  # type: ignore[method-assign]  # FastAPI's documented override
@@ -125,10 +140,10 @@ def _start(center: Center, webhooks: list[Webhook], retention: RetentionSettings
 
 
 def webhook_components(webhooks: list[Webhook]) -> dict[str, Component]:
+    """Numbered, not named: /healthz needs no token, and who the responders are is private."""
     return {
-        f"webhook:{w.token.name}": Component("degraded", w.failing) if w.failing
-        else Component("ok", f"delivering, {w.queued} queued")
-        for w in webhooks
+        f"webhook:{n}": Component("degraded", w.failing) if w.failing else Component("ok", f"delivering, {w.queued} queued")
+        for n, w in enumerate(webhooks, start=1)
     }
 
 
@@ -144,7 +159,7 @@ async def _stop(center: Center) -> None:
 async def _connect_kafka(center: Center) -> None:
     """Start the producer and the feed once the broker answers; /healthz says 503 until then."""
     while True:
-        producer = AIOKafkaProducer(bootstrap_servers=center.kafka, linger_ms=0)
+        producer = AIOKafkaProducer(bootstrap_servers=center.kafka, linger_ms=0, **center.security.client())
         try:
             await producer.start()
             break
@@ -153,7 +168,8 @@ async def _connect_kafka(center: Center) -> None:
             log.warning("Kafka at %s not reachable yet (%s); retrying", center.kafka, type(error).__name__)
             await asyncio.sleep(1)
     center.producer = producer
-    center.desk = ActionDesk(producer, named(ZONE_EVENTS), center.hub, center.metrics, center.action_wait_s)
+    center.desk = ActionDesk(producer, named(ZONE_EVENTS), center.hub, center.metrics, center.secret,
+                             center.action_wait_s)
     await center.hub.listening.wait()  # changes published before the hub listens would reach no stream
     await _index_stored(center)
     await center.feed.run()
@@ -189,6 +205,64 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+class BodyLimit:
+    """413 for a request body over MAX_BODY_BYTES, before authentication or parsing: by its
+    Content-Length at once, and by counting what arrives when it is streamed without one."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+            await _too_large(send)
+            return
+        received = 0
+        too_large = answered = False
+
+        async def counted() -> dict[str, Any]:
+            nonlocal received, too_large
+            message: dict[str, Any] = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > MAX_BODY_BYTES:
+                    too_large = True
+                    raise BodyTooLarge
+            return message
+
+        async def watched(message: dict[str, Any]) -> None:
+            nonlocal answered
+            if too_large:  # whatever the app made of the interrupted body, the answer is 413
+                if not answered:
+                    answered = True
+                    await _too_large(send)
+                return
+            answered = answered or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, watched)
+        except BodyTooLarge:
+            pass
+        if too_large and not answered:
+            await _too_large(send)
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def _too_large(send: Any) -> None:
+    body = b'{"error":"the request body is over 65536 bytes"}'
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close"), *SECURITY_HEADERS]})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _openapi_with_json_errors(app: FastAPI) -> dict[str, Any]:

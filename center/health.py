@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from redis.asyncio import Redis
 
 from vocabulary import progress, topics
+from vocabulary.kafka_security import KafkaSecurity
 
 log = logging.getLogger("centinela.center.health")
 
@@ -128,19 +129,20 @@ def summary(name: str, found: dict[str, Component]) -> Component:
 class BrokerOffsets:
     """End offsets of the lanes' inputs and of `alerts`, and each lane group's committed offsets."""
 
-    def __init__(self, kafka: str) -> None:
+    def __init__(self, kafka: str, security: KafkaSecurity) -> None:
         self.kafka = kafka
+        self.client = security.client()
         self._ends: AIOKafkaConsumer | None = None
         self._groups: dict[str, AIOKafkaConsumer] = {}
 
     async def _connect(self) -> AIOKafkaConsumer:
         if self._ends is None:
             self._ends = await _started(AIOKafkaConsumer(bootstrap_servers=self.kafka, group_id=None,
-                                                         request_timeout_ms=5000))
+                                                         request_timeout_ms=5000, **self.client))
             for lane in progress.LANE_INPUTS:
                 self._groups[lane] = await _started(AIOKafkaConsumer(
                     bootstrap_servers=self.kafka, group_id=progress.lane_group(lane), enable_auto_commit=False,
-                    request_timeout_ms=5000))
+                    request_timeout_ms=5000, **self.client))
         return self._ends
 
     async def sample(self) -> tuple[dict[str, dict[TopicPartition, Partition]], dict[TopicPartition, int]]:
@@ -181,10 +183,10 @@ def _partitions(client: AIOKafkaConsumer, names: Iterable[str]) -> list[TopicPar
 class HealthWatch:
     def __init__(self, kafka: str, redis: Redis, settings: HealthSettings,
                  feed_offsets: Callable[[], Awaitable[dict[int, int]]], feed_consuming: Callable[[], bool],
-                 extra: Callable[[], dict[str, Component]] = dict) -> None:
+                 extra: Callable[[], dict[str, Component]] = dict, security: KafkaSecurity | None = None) -> None:
         self.settings = settings
         self.redis = redis
-        self.broker = BrokerOffsets(kafka)
+        self.broker = BrokerOffsets(kafka, security or KafkaSecurity())
         self.stalls = Stalls()
         self._feed_offsets = feed_offsets
         self._feed_consuming = feed_consuming

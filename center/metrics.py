@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 from center.health import LEVELS, Sample
 from center.views import PRIORITIES, AlertViews
 from vocabulary import progress
+from vocabulary.topics import ALERTS, ZONE_EVENTS
 
 
 class Shared(Collector):
@@ -27,7 +28,6 @@ class Shared(Collector):
     def __init__(self) -> None:
         self.sample: Sample | None = None
         self.events: dict[bytes, bytes] = {}
-        self.forged = 0
         self.replies: dict[bytes, bytes] = {}
         self.oldest: dict[int, float | None] = {}
 
@@ -62,19 +62,32 @@ class Shared(Collector):
         for field, value in sorted(self.replies.items()):
             receiver, reply = progress.counter_labels(field)
             replies.add_metric([receiver, reply], int(value))
-        forged = CounterMetricFamily("centinela_forged_messages", "Messages whose signature did not verify")
-        forged.add_metric([], self.forged)
-        yield from (lag, oldest, events, forged, replies, restarts, health)
+        yield from (lag, oldest, events, replies, restarts, health)
 
     async def refresh(self, redis: Redis, views: AlertViews, sample: Sample) -> None:
         self.sample = sample
         self.oldest = await views.oldest_open()
         async with redis.pipeline(transaction=False) as pipe:
             pipe.hgetall(progress.EVENTS)
-            pipe.get(progress.FORGED)
             pipe.hgetall(progress.RECEIVER_REPLIES)
-            self.events, forged, self.replies = await pipe.execute()
-        self.forged = int(forged or 0)
+            self.events, self.replies = await pipe.execute()
+
+
+class ForgedMessages:
+    """centinela_forged_messages_total{topic}: counted in Redis by every reader of an internal topic."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "centinela_forged_messages",
+            "Messages on internal topics ignored: not authenticated with the internal key, or undecodable",
+            labels=["topic"],
+        )
+        for topic in (ALERTS, ZONE_EVENTS):
+            family.add_metric([topic], self.counts.get(topic, 0))
+        yield family
 
 
 class CenterMetrics:
@@ -90,7 +103,7 @@ class CenterMetrics:
             registry=r,
         )
         self.alerts_invalid = Counter(
-            "centinela_center_alerts_invalid", "Messages on the alerts topic that are not an Alert", registry=r
+            "centinela_center_alerts_invalid", "Messages on the alerts topic skipped: not authenticated with the internal key, or not an Alert", registry=r
         )
         self.open_alerts = Gauge(
             "centinela_center_open_alerts", "Alerts not yet resolved, by priority", ["priority"], registry=r
@@ -114,23 +127,25 @@ class CenterMetrics:
         )
         self.webhook_deliveries = Counter(
             "centinela_center_webhook_deliveries",
-            "Webhook POSTs by outcome (delivered, failed after retries)",
-            ["responder", "outcome"],
+            "Webhook POSTs by outcome (delivered, failed after retries); by token role, never a name",
+            ["role", "outcome"],
             registry=r,
         )
         self.webhook_dropped = Counter(
             "centinela_center_webhook_dropped",
-            "Alerts dropped (oldest first) from a full webhook queue",
-            ["responder"],
+            "Alerts dropped from a full webhook queue (least urgent first), by token role",
+            ["role"],
             registry=r,
         )
-
+        self.forged = ForgedMessages()
+        r.register(self.forged)
         self.shared = Shared()
         r.register(self.shared)
 
     async def render(self, views: AlertViews, sample: Sample) -> bytes:
         """Redis unreachable: the series read from it keep their last values; the health series say why."""
         try:
+            self.forged.counts = await views.forged()
             for priority, count in (await views.open_by_priority()).items():
                 self.open_alerts.labels(priority=str(priority)).set(count)
             await self.shared.refresh(views.redis, views, sample)

@@ -17,6 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from redis.asyncio import Redis
 
 from alert_rules.city import City, Token
+from alert_rules.rules import Rules, SilenceSettings
 from center.actions import ActionDesk
 from center.auth import Tokens, require_actor, sees
 from center.errors import ApiError
@@ -27,6 +28,7 @@ from center.metrics import CenterMetrics
 from center.silences import SilenceDesk
 from center.views import AlertViews
 from vocabulary.events import Alert
+from vocabulary.kafka_security import KafkaSecurity
 
 log = logging.getLogger("centinela.center")
 P = TypeVar("P")
@@ -48,9 +50,13 @@ class Center:
     keepalive_s: float
     action_wait_s: float
     silences: SilenceDesk
+    silence_settings: SilenceSettings
+    security: KafkaSecurity
+    secret: bytes  # the internal key: what the center publishes to zone.events carries its MAC
     health: HealthWatch
     producer: AIOKafkaProducer | None = None
     desk: ActionDesk | None = None
+    rules: Rules = field(default_factory=Rules)  # for the action plans (contract section 8)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import uvicorn
 
 from alert_rules.city import City
+from alert_rules.rules import Rules, SilenceSettings
 from center.app import create_app
 from center.health import HealthSettings
 from center.retention import RetentionSettings
@@ -51,12 +52,15 @@ async def serve(
     host: str = "127.0.0.1",
     port: int = 8080,
     snapshot_dir: Path | None = None,
+    rules: Rules | None = None,
+    silence_settings: SilenceSettings | None = None,
     health: HealthSettings | None = None,
     retention: RetentionSettings | None = None,
 ) -> None:
     """Serve until cancelled or until uvicorn is told to exit; raises PortTaken first if it must."""
     sock = bind(host, port)
-    app = create_app(city, kafka, redis_url, snapshot_dir, health=health, retention=retention)
+    app = create_app(city, kafka, redis_url, snapshot_dir, rules=rules, silence_settings=silence_settings,
+                     health=health, retention=retention)
     server = uvicorn.Server(
         uvicorn.Config(
             app,

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from vocabulary import progress
+from vocabulary import internal, progress, topics
 from vocabulary.events import Alert
 
 # Keys built inside the scripts from the namespace (ARGV[1]): one Redis, not a cluster.
@@ -193,6 +193,15 @@ class AlertViews:
             consumed.partition,
             consumed.offset + 1,
         )
+
+    async def count_forged(self, count: int) -> None:
+        """Messages on `alerts` that were not authenticated: counted where every process sees them."""
+        await self.redis.hincrby(topics.prefix() + internal.FORGED_COUNTS, topics.ALERTS, count)
+
+    async def forged(self) -> dict[str, int]:
+        """Forged or undecodable internal messages ignored so far, by topic (the center's and the streams')."""
+        stored = await self.redis.hgetall(topics.prefix() + internal.FORGED_COUNTS)
+        return {_text(topic): int(count) for topic, count in stored.items()}
 
     async def offsets(self) -> dict[int, int]:
         """The next offset to consume per partition; empty when Redis has no views yet."""

@@ -153,8 +153,8 @@ def run_center(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, task.cancel)
-        await serve(config.city, kafka, redis_url, host, port, snapshot_dir=args.snapshots,
-                    health=config.health, retention=config.retention)
+        await serve(config.city, kafka, redis_url, host, port, snapshot_dir=args.snapshots, rules=config.rules,
+                    silence_settings=config.silences, health=config.health, retention=config.retention)
 
     try:
         asyncio.run(until_signal())
@@ -174,10 +174,14 @@ def run_system(config: Config, workers: int, partitions: int, data: Path,
     """Start the stack, workers, center, receiver and cameras (and `extra` commands), all supervised:
     each is restarted whenever it dies, the embedded broker and Redis included; stop all on a signal."""
     from centinela.receiver_commands import receiver_ports
-    from deploy.stack import Stack, create_topics, ensure_free, free_port
+    from deploy.stack import Stack, create_topics, ensure_free, free_port, make_private
     from deploy.supervisor import Child, Supervisor
+    from vocabulary import internal
+    from vocabulary.redaction import redacted
 
+    os.umask(0o077)  # everything this run creates (logs, tables, snapshots, Redis files) is its owner's alone
     data = data.resolve()
+    make_private(data)
     stack = Stack.from_environment(partitions=partitions, workdir=data)
     http_host, http_port = http_address()
     http = f"{http_host}:{http_port}"
@@ -189,6 +193,8 @@ def run_system(config: Config, workers: int, partitions: int, data: Path,
     snapshots.mkdir(parents=True, exist_ok=True)
     env = {"CENTINELA_KAFKA": stack.kafka, "CENTINELA_REDIS": stack.redis_url, "CENTINELA_HTTP": http,
            "CENTINELA_CONFIG": str(config.directory.resolve())}
+    if not os.environ.get(internal.KEY_ENV):  # else the configured key is inherited
+        env[internal.KEY_FILE_ENV] = str(internal.ensure_key_file(data))
     centinela = [sys.executable, "-m", "centinela"]
     worker = [*centinela, "worker", "--partitions", str(partitions), "--data", str(data / "tables")]
     # A worker's consumer groups and offsets vanish with the embedded broker: it starts over with it.
@@ -207,7 +213,7 @@ def run_system(config: Config, workers: int, partitions: int, data: Path,
         if not any(server.name == "broker" for server in servers):
             create_topics(stack.kafka, partitions)
         print(f"broker   {stack.kafka}" + ("" if os.environ.get("CENTINELA_KAFKA") else "  (embedded Tansu, in memory)"))
-        print(f"redis    {stack.redis_url}" + ("" if os.environ.get("CENTINELA_REDIS") else f"  (embedded, data in {data})"))
+        print(f"redis    {redacted(stack.redis_url)}" + ("" if os.environ.get("CENTINELA_REDIS") else f"  (embedded, data in {data})"))
         for name, argv, needs in commands:
             niceness = CAMERA_NICENESS if name == "cameras" else 0
             supervisor.start(Child(name, argv, {**env, "CENTINELA_PROCESS_NAME": name}, data / f"{name}.log",

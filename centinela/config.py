@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from alert_rules.city import Beeper, Camera, City, Panel, Token, Zone
-from alert_rules.rules import Rules
+from alert_rules.rules import Rules, SilenceSettings
 from center.health import HealthSettings
 from center.retention import RetentionSettings
 from receivers.settings import IngestSettings
@@ -35,6 +35,7 @@ MAPPING_SECTIONS: dict[str, type[BaseModel]] = {
     "health": HealthSettings,
     "retention": RetentionSettings,
     "ingest": IngestSettings,
+    "silences": SilenceSettings,
 }
 SECTIONS = (*LIST_SECTIONS, *MAPPING_SECTIONS)
 
@@ -48,6 +49,7 @@ class Config:
     health: HealthSettings
     retention: RetentionSettings
     ingest: IngestSettings
+    silences: SilenceSettings
 
 
 def config_dir(given: str | Path | None) -> Path:

@@ -70,7 +70,10 @@ class KafkaSink:
     def __init__(self, bootstrap: str, cameras: dict[str, Camera]) -> None:
         from kafka import KafkaProducer
 
-        self._producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=5)
+        from vocabulary.kafka_security import KafkaSecurity
+
+        self._producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=5,
+                                       **KafkaSecurity.from_environment().client())
         self._cameras = cameras
         self.failed = 0
 

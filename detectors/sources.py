@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from vocabulary.errors import UsageError
+from vocabulary.redaction import redacted
 
 DEFAULT_FILE_FPS = 25.0  # what a file that does not say its rate is taken to have
 
@@ -45,13 +46,13 @@ class FrameSource:
 
     def __init__(self, source: str | int, fps: float, pace: bool = False) -> None:
         if is_file(source) and not Path(str(source)).is_file():
-            raise SourceError(f"{source}: no such video file")
+            raise SourceError(f"{redacted(source)}: no such video file")
         self.source = source
         self.analysis_fps = fps
         self.pace = pace
         self.capture = cv2.VideoCapture(source)
         if not self.capture.isOpened():
-            raise SourceError(f"{source}: cannot open")
+            raise SourceError(f"{redacted(source)}: cannot open")
         self.live = not is_file(source)
         self.source_fps = self.capture.get(cv2.CAP_PROP_FPS) or DEFAULT_FILE_FPS
         self.frame_count = int(self.capture.get(cv2.CAP_PROP_FRAME_COUNT)) if not self.live else 0

@@ -25,7 +25,6 @@ CRITICAL_LANES = ("urgent", "evaluate")
 PROCESSES = "centinela:ops:processes"  # hash: process name -> ProcessRecord JSON
 BROKER_EPOCH = "centinela:ops:broker-epoch"  # changes whenever the embedded broker starts empty
 EVENTS = "centinela:metrics:events"  # hash: "topic|outcome" -> count (outcome: admitted, duplicate, a reason)
-FORGED = "centinela:metrics:forged"  # integer: messages whose signature did not verify
 RECEIVER_REPLIES = "centinela:metrics:receiver-replies"  # hash: "receiver|reply" -> count (ACK, NAK, DUH)
 
 

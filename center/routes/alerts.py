@@ -13,7 +13,7 @@ from center.actions import ActionName
 from center.errors import ApiError, documented
 from center.running import Actor, Center, Reader, Running, publishing, ready
 from center.snapshots import snapshot_file
-from vocabulary.events import Alert, Category
+from vocabulary.events import Alert, Category, Text
 
 router = APIRouter(prefix="/api/alerts")
 
@@ -29,13 +29,13 @@ class Pending(BaseModel):
 
 class Dispatch(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    responder: Annotated[str, Field(min_length=1, max_length=200)]
+    responder: Annotated[Text, Field(min_length=1, max_length=200)]
 
 
 class Resolve(BaseModel):
     model_config = ConfigDict(extra="ignore")
     disposition: Literal["real", "false_alarm", "test"]
-    note: Annotated[str, Field(max_length=4000)] = ""
+    note: Annotated[Text, Field(max_length=4000)] = ""
 
 
 ACTION_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -80,10 +80,10 @@ async def alert_history(alert_id: str, center: Running, token: Reader) -> list[A
 )
 async def alert_snapshot(alert_id: str, center: Running, token: Reader) -> FileResponse:
     alert = await center.visible(token, alert_id)
-    found = snapshot_file(center.snapshot_dir, alert.snapshot)
+    found = snapshot_file(center.snapshot_dir, alert.snapshot, alert.cameras)
     if found is None:
         raise ApiError(404, "no snapshot for this alert")
-    return FileResponse(found, headers={"Cache-Control": "private, max-age=300"})
+    return FileResponse(found, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=300"})
 
 
 @router.post("/{alert_id}/ack", response_model=Alert, responses=ACTION_RESPONSES)

@@ -9,10 +9,11 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from alert_rules.rules import LIFE_SAFETY
 from center.errors import ApiError, documented
 from center.running import Reader, Running, Supervisor, publishing, ready
 from center.silences import ActiveSilence, new_silence, visible_to
-from vocabulary.events import Category, Id, Timestamp
+from vocabulary.events import Category, Id, Text, Timestamp
 from vocabulary.topics import ZONE_EVENTS, named
 
 router = APIRouter(prefix="/api/silences")
@@ -26,7 +27,8 @@ class SilenceRequest(BaseModel):
     source: Id | None = Field(None, description="a device id")
     starts_at: Timestamp | None = Field(None, description="default: now")
     ends_at: Timestamp
-    reason: Annotated[str, Field(min_length=1, max_length=1000)]
+    reason: Annotated[Text, Field(min_length=1, max_length=1000)]
+    confirm: bool = Field(False, description="must be true for a silence that covers panic, duress, medical or fire")
 
 
 class SilenceList(BaseModel):
@@ -51,6 +53,12 @@ async def add_silence(body: SilenceRequest, center: Running, token: Supervisor) 
         raise ApiError(422, "ends_at: must be after starts_at")
     if body.ends_at <= now:
         raise ApiError(422, "ends_at: must be in the future")
+    longest = center.silence_settings.max_s
+    if (body.ends_at - starts_at).total_seconds() > longest:
+        raise ApiError(422, f"ends_at: a silence lasts at most {longest} s (silences.max_s)")
+    covered = [body.category] if body.category else list(LIFE_SAFETY)
+    if any(c in LIFE_SAFETY for c in covered) and not body.confirm:
+        raise ApiError(422, 'confirm: a silence that covers panic, duress, medical or fire needs "confirm": true')
     silence = new_silence(zones, body.category, body.source, starts_at, body.ends_at, body.reason, token)
     with publishing("a silence"):
         await center.silences.add(ready(center.producer), named(ZONE_EVENTS), silence)

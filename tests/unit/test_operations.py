@@ -112,7 +112,7 @@ def test_metrics_expose_the_contract_series_even_before_anything_happened() -> N
     assert 'centinela_consumer_lag{group="centinela-urgent",topic="devices.beeps"} 4.0' in text
     assert 'centinela_oldest_open_alert_seconds{priority="1"} 0.0' in text
     assert "# TYPE centinela_events_total counter" in text
-    assert "centinela_forged_messages_total 0.0" in text
+    assert 'centinela_forged_messages_total{topic="alerts"} 0.0' in text
     assert 'centinela_process_restarts_total{process="worker-1.urgent"} 3.0' in text
     assert 'centinela_health{component="kafka"} 0.0' in text
 
