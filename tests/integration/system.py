@@ -56,7 +56,7 @@ class System:
         self.log = tmp / "up.log"
         self.process: subprocess.Popen[bytes] | None = None
         self.http = httpx.Client(base_url=self.base, timeout=5.0)
-        self.redis = redis.Redis(port=self.redis_port, socket_timeout=2, socket_connect_timeout=2)
+        self._redis: redis.Redis | None = None
 
     def __enter__(self) -> System:
         env = {**os.environ, "CENTINELA_HTTP": f"127.0.0.1:{self.http_port}",
@@ -71,13 +71,23 @@ class System:
             )
         return self
 
+    @property
+    def redis(self) -> redis.Redis:
+        """The embedded Redis, with the password `up` generated (readable once `up` wrote it)."""
+        if self._redis is None:
+            password = (self.data / "redis.password").read_text().strip()
+            self._redis = redis.Redis(port=self.redis_port, password=password, socket_timeout=2,
+                                      socket_connect_timeout=2)
+        return self._redis
+
     def __exit__(self, *exc: object) -> None:
         self.http.close()
-        self.redis.close()
         if self.process is None or self.process.poll() is not None:
             return
         for pid in self.pids():  # a frozen child cannot stop
             os.kill(pid, signal.SIGCONT)
+        if self._redis is not None:
+            self._redis.close()
         self.process.terminate()
         try:
             self.process.wait(40)
@@ -96,7 +106,7 @@ class System:
     def pids(self) -> list[int]:
         try:
             return [r.pid for r in self.records().values() if r.pid]
-        except redis.RedisError:
+        except (redis.RedisError, OSError):
             return []
 
     def running(self, name: str) -> progress.ProcessRecord:
