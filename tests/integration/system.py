@@ -134,6 +134,7 @@ class System:
         return poll(lambda: self.alert_of(event_id), timeout_s, f"an alert for event {event_id}", every_s=0.5)
 
     def wait_ready(self, timeout_s: float = 90.0) -> None:
-        """/healthz says ok and a panic opens its alert: every lane has joined its group."""
+        """A panic opens its alert (every lane has joined its group), then /healthz says ok."""
         poll(lambda: self.health()[0] == 200, timeout_s, "/healthz 200")
         self.wait_alert(self.send_panic("bpr-g"), timeout_s)
+        poll(lambda: self.health()[1]["status"] == "ok", timeout_s, "/healthz ok after the first alert")
