@@ -192,13 +192,23 @@ class HealthWatch:
         self._feed_consuming = feed_consuming
         self._extra = extra
         self.latest = STARTING
+        self._sampling = asyncio.Lock()
+
+    async def current(self) -> Sample:
+        """The latest sample; the first one is taken on demand, so a new center answers at once."""
+        if self.latest is STARTING:
+            async with self._sampling:
+                if self.latest is STARTING:
+                    self.latest = await self.sample()
+        return self.latest
 
     async def run(self) -> None:
         try:
             while True:
                 started = time.monotonic()
                 try:
-                    self.latest = await self.sample()
+                    async with self._sampling:
+                        self.latest = await self.sample()
                 except Exception:  # the watch must outlive anything it watches
                     log.exception("health sample failed")
                 await asyncio.sleep(max(0.05, self.settings.sample_s - (time.monotonic() - started)))

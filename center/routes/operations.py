@@ -18,7 +18,7 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 @router.get("/healthz", responses=documented(503))
 async def healthz(center: Running) -> JSONResponse:
     """The latest health sample (taken every `health.sample_s`): cheap to poll every second."""
-    sample = center.health.latest
+    sample = await center.health.current()
     body = {"status": sample.status, "components": {name: c.body() for name, c in sample.components.items()}}
     return JSONResponse(body, status_code=503 if sample.status == "down" else 200)
 
