@@ -44,7 +44,9 @@ class Child:
     niceness: int = 0  # added to its CPU niceness: higher yields the CPU to the others
     ready: Callable[[], bool] | None = None  # True once it serves (a server: its port answers)
     on_ready: Callable[[], None] | None = None  # run each time it is ready (the broker: create the topics)
-    needs: tuple[str, ...] = ()  # restart this one when one of these comes back from a restart
+    # Killed when one of these dies, started again only once they all run: nothing of the old
+    # generation (a lane flushing its producer on the way out) may reach the new broker.
+    needs: tuple[str, ...] = ()
     process: subprocess.Popen[bytes] | None = None
     state: Literal["running", "starting", "waiting"] = "waiting"
     restarts: int = 0
@@ -162,25 +164,26 @@ class Supervisor:
         if self.reporter and now - self._reported_at >= REPORT_EVERY_S:
             self._report()
 
-    def restart(self, child: Child, reason: str) -> None:
-        """Stop a running child on purpose; it is started again at once, without backoff."""
-        if child.state == "waiting" or child.process is None:
-            return
-        child.restart_now = reason
-        child.process.send_signal(signal.SIGTERM)
-        child.due_at = time.monotonic() + self.stop_timeout_s  # then it is killed
+    def _stop_dependents(self, needed: Child) -> None:
+        """Kill at once what needs `needed`; each starts again, without backoff, once `needed` runs."""
+        for child in self.children:
+            if needed.name in child.needs and child.state != "waiting" and child.process is not None:
+                child.restart_now = f"{needed.name} died"
+                child.process.kill()
+
+    def _ready_to_start(self, child: Child) -> bool:
+        running = {c.name for c in self.children if c.state == "running"}
+        return all(name in running for name in child.needs)
 
     def _watch(self, child: Child, now: float) -> None:
         if child.state == "waiting":
-            if now >= child.due_at:
+            if now >= child.due_at and self._ready_to_start(child):
                 self._launch(child)
             return
         assert child.process is not None
         code = child.process.poll()
         if code is not None:
             self._exited(child, code, now)
-        elif child.restart_now and now >= child.due_at:
-            child.process.kill()
         elif child.state == "starting":
             self._check_ready(child)
         elif child.failures and now - child.started_at >= self.stable_s:
@@ -190,7 +193,8 @@ class Supervisor:
         child.last_exit = describe_exit(code)
         child.state, child.changed_at = "waiting", time.time()
         if child.restart_now:
-            print(f"centinela: restarting {child.name}: {child.restart_now}", file=sys.stderr, flush=True)
+            print(f"centinela: stopped {child.name} ({child.restart_now}); it starts again with it",
+                  file=sys.stderr, flush=True)
             child.restart_now, child.due_at = "", now
         else:
             child.failures += 1
@@ -199,6 +203,7 @@ class Supervisor:
             child.due_at = now + delay
             print(f"centinela: {child.name} exited with {child.last_exit}; restart {child.restarts} in {delay:.1f} s",
                   file=sys.stderr, flush=True)
+        self._stop_dependents(child)
         self._report()
 
     def _launch(self, child: Child) -> None:
@@ -224,10 +229,6 @@ class Supervisor:
                 child.process.kill()
                 return
         child.state, child.changed_at = "running", time.time()
-        if child.restarts:
-            for dependent in self.children:
-                if child.name in dependent.needs:
-                    self.restart(dependent, f"{child.name} restarted")
         self._report()
 
     def _report(self) -> None:
