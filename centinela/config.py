@@ -16,10 +16,10 @@ from pydantic import BaseModel, ValidationError
 
 from alert_rules.city import Beeper, Camera, City, Panel, Token, Zone
 from alert_rules.rules import Rules, SilenceSettings
-from center.health import HealthSettings
 from center.retention import RetentionSettings
 from receivers.settings import IngestSettings
 from streams.admit import AdmissionSettings
+from streams.health import HealthSettings
 from vocabulary.errors import ConfigError
 
 LIST_SECTIONS: dict[str, type[BaseModel]] = {

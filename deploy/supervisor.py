@@ -56,8 +56,12 @@ class Child:
     due_at: float = 0.0
     changed_at: float = field(default_factory=time.time)
     restart_now: str = ""  # why it was stopped on purpose: start it again at once
+    # (pid, started at, epoch s) -> why the running child is stuck, or None; a stuck child is killed
+    stalled: Callable[[int, float], str | None] | None = None
+    started_wall: float = 0.0
 
     def start(self) -> None:
+        self.started_at = time.time()
         out = private_log(self.log) if self.log else None
         self.process = subprocess.Popen(
             self.argv, env={**os.environ, **self.env}, stdin=subprocess.DEVNULL,
@@ -186,6 +190,9 @@ class Supervisor:
             self._exited(child, code, now)
         elif child.state == "starting":
             self._check_ready(child)
+        elif child.stalled is not None and (reason := child.stalled(child.process.pid, child.started_wall)):
+            print(f"centinela: {child.name} {reason}; killing it", file=sys.stderr, flush=True)
+            child.process.kill()
         elif child.failures and now - child.started_at >= self.stable_s:
             child.failures = 0
 

@@ -6,6 +6,7 @@ keep in Redis, and watch it from outside: /healthz, the API, a Kafka producer.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -48,7 +49,7 @@ class System:
     def __init__(self, tmp: Path, stall_s: float = 5.0) -> None:
         self.config = tmp / "config"
         shutil.copytree(FAST_CITY, self.config)
-        (self.config / "operations.yaml").write_text(f"health: {{stall_s: {stall_s}, sample_s: 0.5}}\n")
+        (self.config / "operations.yaml").write_text(f"health: {{stall_s: {stall_s}}}\n")
         self.data = tmp / "data"
         self.broker_port, self.redis_port, self.http_port = free_port(), free_port(), free_port()
         self.kafka = f"127.0.0.1:{self.broker_port}"
@@ -85,7 +86,8 @@ class System:
         if self.process is None or self.process.poll() is not None:
             return
         for pid in self.pids():  # a frozen child cannot stop
-            os.kill(pid, signal.SIGCONT)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
         if self._redis is not None:
             self._redis.close()
         self.process.terminate()
