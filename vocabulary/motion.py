@@ -33,16 +33,16 @@ class MotionSettings(BaseModel):
     )
     noise_learning_rate: Fraction = Field(0.02, description="how fast each pixel's usual flicker is learnt")
     dark_threshold: int = Field(
-        5, ge=1, le=255, description="threshold over a black background: it falls from `threshold` towards this in the dark"
+        6, ge=1, le=255, description="threshold over a black background: it falls from `threshold` towards this in the dark"
     )
     dark_level: int = Field(
-        80, ge=1, le=255, description="scene brightness (the background's mean grey) below which the threshold falls towards dark_threshold"
+        130, ge=1, le=255, description="scene brightness (the background's mean grey) below which the threshold falls towards dark_threshold"
     )
     relight_grid: int = Field(
         8, ge=0, le=40, description="columns of the grid of brightness gains that undo flicker and passing lights (0: one gain)"
     )
     weak_ratio: Fraction = Field(
-        0.5, description="share of the threshold a change must pass to be weak evidence of a new object"
+        0.35, description="share of the threshold a change must pass to be weak evidence of a new object"
     )
     weak_frames: int = Field(
         2, ge=1, le=20, description="frames in a row a weak change, touching no strong one, must persist to count as motion"
