@@ -141,8 +141,10 @@ class MotionDetector:
         unchanged = cv2.bitwise_not(moving)
         # Learnt where under the limit only: flicker creeps up to its own range, a passing car teaches nothing.
         cv2.accumulateWeighted(difference, self._flicker, s.noise_learning_rate, mask=cv2.bitwise_not(changed))
-        cv2.accumulateWeighted(small, self._background, s.learning_rate, mask=unchanged)
-        cv2.accumulateWeighted(small, self._background, s.foreground_learning_rate, mask=moving)
+        # Learnt from the frame as it came: slow light (dusk) moves into the background, where the
+        # threshold follows it down; relighting only undoes the fast part.
+        cv2.accumulateWeighted(raw, self._background, s.learning_rate, mask=unchanged)
+        cv2.accumulateWeighted(raw, self._background, s.foreground_learning_rate, mask=moving)
         return moving
 
     def _threshold(self) -> float:
