@@ -6,7 +6,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT    := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
 VIDEOS := .cache/videos
 
-.PHONY: setup system-packages videos test demo bench clean
+.PHONY: setup system-packages videos lint test demo bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -24,6 +24,10 @@ setup: $(STAMP) system-packages
 
 videos:
 	@bash deploy/fetch-videos.sh $(VIDEOS)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 test: setup
 	$(PY) -m pytest

@@ -6,15 +6,36 @@ Pure models: loading them from YAML is `centinela.config`'s job.
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
-from vocabulary.motion import MotionSettings
+from alert_rules.plans import ActionPlans
 from vocabulary.events import Category, Id, Location
+from vocabulary.motion import MotionSettings
 
 LonLat = Annotated[list[float], Field(min_length=2, max_length=2)]
 HexKey = Annotated[str, StringConstraints(pattern=r"^([0-9a-fA-F]{2})+$")]
+DC09Account = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z._:-]{1,16}$")]
+
+
+def _aes_key(value: str) -> str:
+    if len(value) not in (32, 48, 64):
+        raise ValueError(f"must be 16, 24 or 32 bytes (32, 48 or 64 hex digits), not {len(value) / 2:g} bytes")
+    return value
+
+
+AesKey = Annotated[HexKey, AfterValidator(_aes_key)]
 
 
 class Entry(BaseModel):
@@ -59,10 +80,31 @@ class Zone(Entry):
         return inside
 
 
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 ().-]{2,30}$")]
+
+
+class Contact(Entry):
+    """One person of an account's call list (contract section 8). The phone never leaves the
+    center's API to operators: not on a topic, not in a log (hence repr=False)."""
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    relation: Annotated[str, StringConstraints(max_length=100)] = ""
+    phone: Phone = Field(repr=False)
+
+
+class Point(Entry):
+    lat: Annotated[float, Field(ge=-90, le=90)]
+    lon: Annotated[float, Field(ge=-180, le=180)]
+
+
 class Beeper(Entry):
     id: Id
     home_zone: Id
     key: HexKey | None = Field(None, description="hex HMAC key; when set, every beep must be signed")
+    # -- the wearer's account (contract section 8) --
+    wearer: Text | None = None
+    contacts: list[Contact] = Field([], repr=False, description="the call list, in order")
 
 
 class Panel(Entry):
@@ -72,6 +114,24 @@ class Panel(Entry):
     supervision_s: Annotated[int, Field(gt=0)] | None = Field(
         None, description="expected silence at most this long between signals"
     )
+    # SIA DC-09 (contract section 7)
+    account: DC09Account | None = Field(None, description="its DC-09 account (default: the panel id)")
+    dc09_key: AesKey | None = Field(None, description="hex AES key of its encrypted DC-09 frames")
+
+    # -- the account (contract section 8): who lives there, whom to call, what to do --
+    address: Text | None = None
+    location: Point | None = Field(None, description="the premises; alerts of the panel carry it")
+    occupants: Text | None = None
+    contacts: list[Contact] = Field([], repr=False, description="the call list, in order")
+    passcode: SecretStr | None = Field(None, description="the word that proves a real resident on a call-back")
+    instructions: Text | None = None
+    action_plans: ActionPlans = Field({}, description="this account's own plans, per category")
+
+    @model_validator(mode="after")
+    def _account_defaults_to_id(self) -> Panel:
+        if self.account is None:
+            object.__setattr__(self, "account", self.id)
+        return self
 
 
 FramePoint = Annotated[list[Annotated[float, Field(ge=0, le=1)]], Field(min_length=2, max_length=2)]
@@ -101,6 +161,21 @@ class Token(Entry):
     categories: list[Category] | None = Field(None, description="responders: the categories they see")
     webhook: str | None = Field(None, description="responders: URL that receives their alerts")
     webhook_key: HexKey | None = None
+
+    @field_validator("webhook")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        parts = urlsplit(url)
+        if (parts.scheme not in ("http", "https") or not parts.hostname or url != url.strip()
+                or any(c.isspace() or ord(c) < 32 for c in url)):
+            raise ValueError(f"{url!r} is not an http:// or https:// URL with a host")
+        try:
+            parts.port  # noqa: B018  # raises on a port that is not a number in range
+        except ValueError as error:
+            raise ValueError(f"{url!r}: {error}") from None
+        return url
 
     @model_validator(mode="after")
     def _responder_scope(self) -> Token:

@@ -5,7 +5,7 @@ alert changes out. Pure: no I/O, no clock, no Kafka.
     state = engine.new_state("tigre-centro", since=now)
     outcome = engine.evaluate(state, zone_event, now)      # a device event
     outcome = engine.tick(state, now)                       # supervision and escalation timers
-    outcome = engine.act(state, operator_action)            # ack, dispatch, resolve
+    outcome = engine.act(state, operator_action)            # ack, dispatch, resolve, plan steps
     outcome = engine.silence(state, silence_command)        # a supervisor's run-time silence
     engine.next_deadline(state)                             # when tick() next has work
 
@@ -28,6 +28,9 @@ from pydantic import BaseModel
 
 from alert_rules.city import City
 from alert_rules.contact_id import QUALIFIER_RESTORE
+from alert_rules.muting import Signal, held_by
+from alert_rules.plans import PlanStep
+from alert_rules.rules import WEEKDAYS, MotionRule, Route, Rules, Silence, SilenceCommand, ZonePolicy
 from vocabulary.events import (
     AlarmSignal,
     Alert,
@@ -37,13 +40,14 @@ from vocabulary.events import (
     MotionEvent,
     OperatorAction,
     PanicBeep,
+    StepOutcome,
     ZoneEvent,
 )
-from alert_rules.rules import WEEKDAYS, MotionRule, Route, Rules, Silence, SilenceCommand, ZonePolicy
 
 SUPERVISION_RULE = "supervision"
 HELD_BACK_IDS = 20
 MAX_EVENT_IDS = 50
+MAX_STEPS = 100  # plan step outcomes kept per alert, newest last
 MAX_RUNTIME_SILENCES = 100  # per zone; ended and expired ones leave the state
 
 
@@ -63,6 +67,11 @@ def _construct(model: type[_Model], values: dict[str, Any]) -> _Model:
     object.__setattr__(instance, "__pydantic_extra__", None)
     object.__setattr__(instance, "__pydantic_private__", None)
     return instance
+
+
+def group_key(category: str, source_kind: str, source_id: str) -> str:
+    """Signals of one source and category group into one alert; this names that group."""
+    return f"{category}|{source_kind}:{source_id}"
 
 
 def alert_id_for(zone_id: str, category: str, source_kind: str, source_id: str, first: str) -> str:
@@ -99,12 +108,18 @@ class AlertRecord:
     responder: str | None = None
     disposition: str | None = None
     note: str | None = None
+    address: str | None = None
+    steps: list[list[Any]] = field(default_factory=list)  # [step, outcome, by, at, note], oldest first
     last_signal_at: float = 0.0
     escalate_at: float | None = None
 
     @property
-    def group_key(self) -> str:
-        return f"{self.category}|{self.source_kind}:{self.source_id}"
+    def group(self) -> str:
+        return group_key(self.category, self.source_kind, self.source_id)
+
+    @property
+    def signal(self) -> Signal:
+        return Signal(self.zone_id, self.category, self.source_id, self.priority)
 
     def to_alert(self) -> Alert:
         location = self.location
@@ -119,11 +134,13 @@ class AlertRecord:
             "cameras": list(self.cameras), "snapshot": self.snapshot, "cancel_requested": self.cancel_requested,
             "escalation": self.escalation, "rule": self.rule, "version": self.version, "change": self.change,
             "changed_by": self.changed_by, "responder": self.responder, "disposition": self.disposition,
-            "note": self.note,
+            "note": self.note, "address": self.address,
+            "steps": [_construct(StepOutcome, {"step": step, "outcome": outcome, "by": by, "at": _time(at),
+                                               "note": note}) for step, outcome, by, at, note in self.steps],
         })
 
     def to_json(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
+        return {name: getattr(self, name) for name in self.__slots__}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> AlertRecord:
@@ -175,13 +192,32 @@ class ZoneState:
         return cls(
             zone_id=data["zone_id"], since=data["since"],
             alerts={a.alert_id: a for a in alerts},
-            groups={a.group_key: a.alert_id for a in by_open},
+            groups={a.group: a.alert_id for a in by_open},
             seen=dict(data["seen"]), panels_heard=dict(data["panels_heard"]), overdue=dict(data["overdue"]),
             episodes=dict(data["episodes"]),
             held_back={k: HeldBack(v["count"], list(v["event_ids"]), v["last_at"])
                        for k, v in data["held_back"].items()},
             silences={s.id: s for s in map(Silence.model_validate, data.get("silences", ()))},
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """A signal on its way to an alert: where its route sends it and what it brings."""
+
+    route: Route
+    source_kind: str
+    source_id: str
+    event_id: str | None
+    title: str
+    location: tuple[float, float, float | None] | None = None
+    snapshot: str | None = None
+    first: str | None = None  # what names the alert it opens, when not its event id
+    address: str | None = None  # the panel's account's address (contract section 8)
+
+    @property
+    def group(self) -> str:
+        return group_key(self.route.category, self.source_kind, self.source_id)
 
 
 @dataclass(slots=True)
@@ -215,7 +251,12 @@ class RuleEngine:
         self._cameras = city.cameras_by_zone
         self._policies: dict[str, ZonePolicy] = {}
         self._panels_by_zone: dict[str, list[tuple[str, float]]] = {}
+        # panel -> (address, location): what an alert raised by the panel carries (contract section 8)
+        self._premises: dict[str, tuple[str | None, tuple[float, float, None] | None]] = {}
         for panel in city.panels:
+            if panel.address is not None or panel.location is not None:
+                where = None if panel.location is None else (panel.location.lat, panel.location.lon, None)
+                self._premises[panel.id] = (panel.address, where)
             if panel.supervision_s:
                 self._panels_by_zone.setdefault(panel.zone, []).append((panel.id, float(panel.supervision_s)))
 
@@ -271,11 +312,11 @@ class RuleEngine:
             return
         location = beep.location
         where = None if location is None else (location.lat, location.lon, location.accuracy_m)
-        self._raise(state, policy, route, "beeper", beep.device_id, beep.event_id, t, out,
-                    title=f"{route.title}: {beep.device_id}", location=where)
+        self._raise(state, policy, Incoming(route, "beeper", beep.device_id, beep.event_id,
+                                            f"{route.title}: {beep.device_id}", location=where), t, out)
 
     def _cancel(self, state: ZoneState, beep: PanicBeep, t: float, out: Outcome) -> None:
-        record = self._latest(state, f"panic|beeper:{beep.device_id}")
+        record = self._latest(state, group_key("panic", "beeper", beep.device_id))
         if record is None:
             out.notes.append(f"cancel from {beep.device_id}: no unresolved panic alert to mark")
             return
@@ -290,10 +331,13 @@ class RuleEngine:
             return
         out.route = route
         if signal.qualifier == QUALIFIER_RESTORE:
-            self._restore(state, policy, f"{route.category}|alarm:{signal.panel_id}", signal.event_id, t, out)
+            self._restore(state, policy, group_key(route.category, "alarm", signal.panel_id), signal.event_id, t, out)
             return
-        self._raise(state, policy, route, "alarm", signal.panel_id, signal.event_id, t, out,
-                    title=f"{route.title} ({signal.code}): panel {signal.panel_id}, zone {signal.zone}")
+        sia = f", SIA {signal.sia}" if signal.sia else ""  # a DC-09 code with no Contact ID of its own
+        title = f"{route.title} ({signal.code}{sia}): panel {signal.panel_id}, zone {signal.zone}"
+        address, where = self._premises.get(signal.panel_id, (None, None))
+        self._raise(state, policy, Incoming(route, "alarm", signal.panel_id, signal.event_id, title,
+                                            location=where, address=address), t, out)
 
     def _motion(self, state: ZoneState, policy: ZonePolicy, motion: MotionEvent, t: float, out: Outcome) -> None:
         episode = f"{motion.camera_id}|{motion.motion_id}"
@@ -312,8 +356,8 @@ class RuleEngine:
             out.notes.append(f"no motion rule of zone {state.zone_id} matches")
             return
         route = Route("motion", rule.priority, f"motion:{rule.id}", rule.title or "Motion")
-        self._raise(state, policy, route, "camera", motion.camera_id, motion.event_id, t, out,
-                    title=f"{route.title}: camera {motion.camera_id}", snapshot=motion.snapshot)
+        self._raise(state, policy, Incoming(route, "camera", motion.camera_id, motion.event_id,
+                                            f"{route.title}: camera {motion.camera_id}", snapshot=motion.snapshot), t, out)
 
     def _attach(self, record: AlertRecord, motion: MotionEvent, t: float, out: Outcome) -> None:
         changed = False
@@ -331,44 +375,44 @@ class RuleEngine:
 
     # -- opening, grouping, restoring -----------------------------------------------------
 
-    def _raise(
-        self, state: ZoneState, policy: ZonePolicy, route: Route, source_kind: str, source_id: str,
-        event_id: str | None, t: float, out: Outcome, *, title: str,
-        location: tuple[float, float, float | None] | None = None, snapshot: str | None = None,
-        first: str | None = None,
-    ) -> AlertRecord | None:
+    def _raise(self, state: ZoneState, policy: ZonePolicy, incoming: Incoming, t: float,
+               out: Outcome) -> AlertRecord | None:
         """Open an alert for a signal, or group it into the open one, unless held back."""
+        route, event_id = incoming.route, incoming.event_id
         out.route = route
-        holder = self._holder(state, policy, route, source_id, t)
+        signal = Signal(state.zone_id, route.category, incoming.source_id, route.priority)
+        unresolved = [a.signal for a in state.alerts.values()] if policy.inhibitions else []
+        holder = held_by((*policy.silences, *state.silences.values(), *policy.inhibitions), signal, t, unresolved)
         if holder is not None:
-            self._hold_back(state, holder, route, source_id, event_id, t, out)
+            self._hold_back(state, holder, route, incoming.source_id, event_id, t, out)
             return None
-        group = f"{route.category}|{source_kind}:{source_id}"
+        group = incoming.group
         record = self._latest(state, group)
         if record is not None and t - record.last_signal_at <= policy.grouping_window_s:
             record.count += 1
             record.last_signal_at = t
             if event_id is not None:
                 _add_event(record, event_id)
-            if location is not None:
-                record.location = location
-            if snapshot is not None:
-                record.snapshot = snapshot
+            if incoming.location is not None:
+                record.location = incoming.location
+            if incoming.snapshot is not None:
+                record.snapshot = incoming.snapshot
             if route.priority < record.priority:
                 record.priority = route.priority
                 self._schedule_escalation(record, policy, t)
             self._publish(record, "grouped", "system", t, out)
             return record
-        alert_id = alert_id_for(state.zone_id, route.category, source_kind, source_id, first or event_id or "")
+        alert_id = alert_id_for(state.zone_id, route.category, incoming.source_kind, incoming.source_id,
+                                incoming.first or event_id or "")
         if alert_id in state.alerts:
             out.notes.append(f"alert {alert_id} is already open")
             return state.alerts[alert_id]
         record = AlertRecord(
             alert_id=alert_id, zone_id=state.zone_id, priority=route.priority, category=route.category,
-            title=title, status="open", opened_at=t, updated_at=t, source_kind=source_kind,
-            source_id=source_id, rule=route.rule, event_ids=[] if event_id is None else [event_id],
-            location=location, cameras=list(self._cameras.get(state.zone_id, ())), snapshot=snapshot,
-            last_signal_at=t,
+            title=incoming.title, status="open", opened_at=t, updated_at=t, source_kind=incoming.source_kind,
+            source_id=incoming.source_id, rule=route.rule, event_ids=[] if event_id is None else [event_id],
+            location=incoming.location, cameras=list(self._cameras.get(state.zone_id, ())), snapshot=incoming.snapshot,
+            last_signal_at=t, address=incoming.address,
         )
         self._schedule_escalation(record, policy, t)
         state.alerts[alert_id] = record
@@ -393,27 +437,6 @@ class RuleEngine:
             _retire(state, record)
         else:
             self._publish(record, "restored", "system", t, out)
-
-    def _holder(self, state: ZoneState, policy: ZonePolicy, route: Route, source_id: str, t: float) -> str | None:
-        """The silence or inhibition that holds a signal back, if any."""
-        zone_id = state.zone_id
-        for silence in policy.silences:
-            if (silence.starts_at.timestamp() <= t < silence.ends_at.timestamp()
-                    and silence.match.matches(zone_id, route.category, source_id, route.priority)):
-                return f"silence:{silence.id}"
-        for silence in state.silences.values():  # run-time silences: the same check
-            if (silence.starts_at.timestamp() <= t < silence.ends_at.timestamp()
-                    and silence.match.matches(zone_id, route.category, source_id, route.priority)):
-                return f"silence:{silence.id}"
-        for rule in policy.inhibitions:
-            if not rule.target.matches(zone_id, route.category, source_id, route.priority):
-                continue
-            same_source = "source" in rule.equal
-            for alert in state.alerts.values():
-                if (alert.status != "resolved" and (not same_source or alert.source_id == source_id)
-                        and rule.source.matches(alert.zone_id, alert.category, alert.source_id, alert.priority)):
-                    return f"inhibition:{rule.id}"
-        return None
 
     def _hold_back(self, state: ZoneState, holder: str, route: Route, source_id: str,
                    event_id: str | None, t: float, out: Outcome) -> None:
@@ -468,16 +491,17 @@ class RuleEngine:
     def _supervise(self, state: ZoneState, policy: ZonePolicy, panel_id: str, heard: float, t: float,
                    out: Outcome) -> None:
         route = Route("supervision", policy.supervision_priority, SUPERVISION_RULE, "Panel silent")
-        record = self._raise(state, policy, route, "alarm", panel_id, None, t, out,
-                             title=f"Panel {panel_id} silent since {_time(heard).isoformat(timespec='seconds')}",
-                             first=f"silent-since-{heard:.3f}")
+        title = f"Panel {panel_id} silent since {_time(heard).isoformat(timespec='seconds')}"
+        address, where = self._premises.get(panel_id, (None, None))
+        record = self._raise(state, policy, Incoming(route, "alarm", panel_id, None, title, location=where,
+                                                     first=f"silent-since-{heard:.3f}", address=address), t, out)
         state.overdue[panel_id] = record.alert_id if record is not None else "held back"
 
     def _panel_heard(self, state: ZoneState, policy: ZonePolicy, panel_id: str, t: float,
                      event_id: str, out: Outcome) -> None:
         state.panels_heard[panel_id] = t
         if state.overdue.pop(panel_id, None) is not None:
-            self._restore(state, policy, f"supervision|alarm:{panel_id}", event_id, t, out)
+            self._restore(state, policy, group_key("supervision", "alarm", panel_id), event_id, t, out)
 
     def next_deadline(self, state: ZoneState) -> datetime | None:
         """When tick() next has something to do for this zone, or None."""
@@ -492,7 +516,8 @@ class RuleEngine:
     # -- operators ------------------------------------------------------------------------
 
     def act(self, state: ZoneState, action: OperatorAction) -> Outcome:
-        """Apply an operator's ack, dispatch or resolve; alerts never move backwards."""
+        """Apply an operator's ack, dispatch or resolve (alerts never move backwards), a step
+        of the alert's action plan, or the record that the account's passcode was revealed."""
         out = Outcome(state)
         t = action.at.timestamp()
         if not _first_time(state, f"action|{action.action_id}", t, out, f"action {action.action_id}"):
@@ -500,6 +525,9 @@ class RuleEngine:
         record = state.alerts.get(action.alert_id)
         if record is None:
             out.notes.append(f"alert {action.alert_id} is not unresolved in zone {state.zone_id}")
+            return out
+        if action.action in ("step", "reveal"):
+            self._plan_action(record, action, t, out)
             return out
         if action.action == "ack":
             if record.status != "open":
@@ -524,6 +552,21 @@ class RuleEngine:
         if record.status == "resolved":
             _retire(state, record)
         return out
+
+    def _plan_action(self, record: AlertRecord, action: OperatorAction, t: float, out: Outcome) -> None:
+        """Steps and reveals change no status and leave the escalation timer running."""
+        if action.action == "reveal":
+            self._publish(record, "passcode_revealed", action.by, t, out)
+            return
+        if action.outcome is None or action.step not in {s.id for s in self.plan(record)}:
+            out.notes.append(f"step {action.step!r} ({action.outcome}) is not in the plan of {record.alert_id}")
+            return
+        record.steps.append([action.step, action.outcome, action.by, t, action.note or None])
+        del record.steps[:-MAX_STEPS]
+        self._publish(record, "step", action.by, t, out)
+
+    def plan(self, record: AlertRecord) -> list[PlanStep]:
+        return plan_of(self.city, self.rules, record.zone_id, record.category, record.source_kind, record.source_id)
 
     # -- supervisors' silences -------------------------------------------------------------
 
@@ -598,7 +641,7 @@ def _add_event(record: AlertRecord, event_id: str) -> None:
 
 def _retire(state: ZoneState, record: AlertRecord) -> None:
     del state.alerts[record.alert_id]
-    group = record.group_key
+    group = record.group
     if state.groups.get(group) == record.alert_id:
         del state.groups[group]
     if record.category == "supervision":
@@ -660,6 +703,12 @@ def _first_motion_rule(policy: ZonePolicy, motion: MotionEvent, duration: float,
                 continue
         return rule
     return None
+
+
+def plan_of(city: City, rules: Rules, zone_id: str, category: str, source_kind: str, source_id: str) -> list[PlanStep]:
+    """An alert's action plan: its panel's own, else its zone's, else the city's (contract section 8)."""
+    panel = city.panel_by_id.get(source_id) if source_kind == "alarm" else None
+    return rules.action_plan(zone_id, category, panel.action_plans if panel else None)
 
 
 def zone_event(city: City, event: DeviceEvent, admitted_at: datetime) -> ZoneEvent | None:

@@ -10,6 +10,7 @@ The schema is documented field by field in docs/rules.md.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Annotated, Any, Literal, NamedTuple
@@ -18,6 +19,8 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from alert_rules.contact_id import DEFAULT_ALERTS, describe
+from alert_rules.muting import Signal
+from alert_rules.plans import ActionPlans, PlanStep, plan_for
 from vocabulary.events import Category, Id, Timestamp
 
 Priority = Annotated[int, Field(ge=1, le=5)]
@@ -97,12 +100,12 @@ class Matcher(RuleModel):
     source: Annotated[list[Id], BeforeValidator(_listed)] = Field([], description="device ids")
     priority: Annotated[list[Priority], BeforeValidator(_listed)] = []
 
-    def matches(self, zone_id: str, category: str, source_id: str, priority: int) -> bool:
+    def matches(self, signal: Signal) -> bool:
         return (
-            (not self.zone or zone_id in self.zone)
-            and (not self.category or category in self.category)
-            and (not self.source or source_id in self.source)
-            and (not self.priority or priority in self.priority)
+            (not self.zone or signal.zone_id in self.zone)
+            and (not self.category or signal.category in self.category)
+            and (not self.source or signal.source_id in self.source)
+            and (not self.priority or signal.priority in self.priority)
         )
 
     @property
@@ -119,6 +122,17 @@ class Inhibition(RuleModel):
     target: Matcher
     equal: list[Label] = Field(["zone", "source"], description="labels both must share")
 
+    @property
+    def holder(self) -> str:
+        return f"inhibition:{self.id}"
+
+    def holds(self, signal: Signal, t: float, unresolved: Sequence[Signal]) -> bool:
+        if not self.target.matches(signal):
+            return False
+        same_source = "source" in self.equal  # one zone's state: the zone is always shared
+        return any(self.source.matches(alert) and (not same_source or alert.source_id == signal.source_id)
+                   for alert in unresolved)
+
 
 class Silence(RuleModel):
     """Holds back matching signals between starts_at and ends_at, and records them."""
@@ -130,6 +144,13 @@ class Silence(RuleModel):
     author: str
     reason: str
 
+    @property
+    def holder(self) -> str:
+        return f"silence:{self.id}"
+
+    def holds(self, signal: Signal, t: float, unresolved: Sequence[Signal]) -> bool:
+        return self.starts_at.timestamp() <= t < self.ends_at.timestamp() and self.match.matches(signal)
+
     @model_validator(mode="after")
     def _sane(self) -> Silence:
         if self.match.is_empty:
@@ -137,6 +158,17 @@ class Silence(RuleModel):
         if self.ends_at <= self.starts_at:
             raise ValueError("ends_at must be after starts_at")
         return self
+
+
+LIFE_SAFETY: tuple[Category, ...] = ("panic", "duress", "medical", "fire")
+
+
+class SilenceSettings(BaseModel):
+    """The `silences:` section: limits on supervisors' run-time silences."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_s: int = Field(86400, gt=0, description="longest a run-time silence may last, in seconds")
 
 
 class SilenceCommand(RuleModel):
@@ -172,8 +204,9 @@ Escalation = Annotated[
     dict[Priority, Seconds | None],
     Field(description="seconds an open alert of each priority waits before escalating; null: never"),
 ]
+BeepKind = Literal["panic", "test", "heartbeat", "low_battery"]
 BeepTable = Annotated[
-    dict[Literal["panic", "test", "heartbeat", "low_battery"], AlertSpec | None],
+    dict[BeepKind, AlertSpec | None],
     Field(description="beep kind -> alert; null: none. `cancel` always marks the panic alert"),
 ]
 ContactIdTable = Annotated[
@@ -181,7 +214,7 @@ ContactIdTable = Annotated[
     Field(description="Contact ID code -> alert; null: none. Merged over the standard table"),
 ]
 
-DEFAULT_BEEPS: dict[str, AlertSpec | None] = {
+DEFAULT_BEEPS: dict[BeepKind, AlertSpec | None] = {
     "panic": AlertSpec(category="panic", priority=1),
     "low_battery": AlertSpec(category="trouble", priority=4),
     "test": None,
@@ -199,6 +232,7 @@ class ZoneOverrides(RuleModel):
     contact_id: ContactIdTable | None = None
     restore_resolves: list[Category] | None = None
     attach_motion_up_to: Priority | None = None
+    action_plans: ActionPlans | None = None
 
 
 class Route(NamedTuple):
@@ -249,6 +283,7 @@ class Rules(RuleModel):
     silences: list[Silence] = []
     zones: dict[Id, ZoneOverrides] = Field({}, description="per-zone overrides")
     limits: Limits = Limits()
+    action_plans: ActionPlans = {}
 
     @field_validator("escalation_s")
     @classmethod
@@ -257,7 +292,7 @@ class Rules(RuleModel):
 
     @field_validator("beeps")
     @classmethod
-    def _all_beeps(cls, value: dict[str, AlertSpec | None]) -> dict[str, AlertSpec | None]:
+    def _all_beeps(cls, value: dict[BeepKind, AlertSpec | None]) -> dict[BeepKind, AlertSpec | None]:
         return {**DEFAULT_BEEPS, **value}
 
     @model_validator(mode="after")
@@ -268,6 +303,12 @@ class Rules(RuleModel):
             if duplicate is not None:
                 raise ValueError(f"{kind} id {duplicate!r} is used twice")
         return self
+
+    def action_plan(self, zone_id: str, category: str, own: ActionPlans | None = None) -> list[PlanStep]:
+        """The steps for an alert of `category` in the zone: the account's own plan (`own`),
+        else the zone's, else the city's; [] when none is configured."""
+        zone = self.zones.get(zone_id)
+        return plan_for(category, own, zone.action_plans if zone else None, self.action_plans)
 
     @cached_property
     def _policies(self) -> dict[tuple[str, str], ZonePolicy]:

@@ -15,18 +15,22 @@ from typing import Literal
 from aiokafka import AIOKafkaProducer
 
 from alert_rules.city import Token
-from vocabulary.events import Alert, OperatorAction
 from center.hub import AlertHub
 from center.metrics import CenterMetrics
+from vocabulary import internal
+from vocabulary.events import Alert, OperatorAction, StepOutcomeName
+from vocabulary.topics import ZONE_EVENTS
 
-ActionName = Literal["ack", "dispatch", "resolve"]
+ActionName = Literal["ack", "dispatch", "resolve", "step", "reveal"]
 
 
 class ActionDesk:
     def __init__(
-        self, producer: AIOKafkaProducer, topic: str, hub: AlertHub, metrics: CenterMetrics, wait_s: float = 2.0
+        self, producer: AIOKafkaProducer, topic: str, hub: AlertHub, metrics: CenterMetrics, secret: bytes,
+        wait_s: float = 2.0,
     ) -> None:
         self._producer = producer
+        self._secret = secret
         self._topic = topic
         self._hub = hub
         self._metrics = metrics
@@ -40,6 +44,8 @@ class ActionDesk:
         responder: str | None = None,
         disposition: Literal["real", "false_alarm", "test"] | None = None,
         note: str | None = None,
+        step: str | None = None,
+        outcome: StepOutcomeName | None = None,
     ) -> Alert | None:
         """The alert once the action is applied, or None when it is still pending."""
         request = OperatorAction(
@@ -52,13 +58,15 @@ class ActionDesk:
             responder=responder,
             disposition=disposition,
             note=note,
+            step=step,
+            outcome=outcome,
         )
         started = time.perf_counter()
         applied = self._hub.expect(alert.alert_id, alert.version)
         try:
+            key, body = alert.zone_id.encode(), request.model_dump_json().encode()
             await self._producer.send_and_wait(
-                self._topic, request.model_dump_json().encode(), key=alert.zone_id.encode()
-            )
+                self._topic, body, key=key, headers=internal.headers(self._secret, ZONE_EVENTS, key, body))
             updated: Alert | None = await asyncio.wait_for(asyncio.shield(applied), self._wait_s)
         except TimeoutError:
             updated = None

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hmac
 
 from alert_rules.city import City, Token
-from vocabulary.events import Alert
 from center.errors import ApiError
+from vocabulary.events import Alert
 
 
 class Tokens:

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from vocabulary.events import Alert
 from center.metrics import CenterMetrics
 from center.views import AlertViews, Consumed
+from vocabulary import internal
+from vocabulary.events import Alert
+from vocabulary.kafka_security import KafkaSecurity
+from vocabulary.topics import ALERTS
 
 log = logging.getLogger("centinela.center.feed")
 
@@ -24,8 +28,11 @@ class RedisEmptied(Exception):
 
 
 class AlertFeed:
-    def __init__(self, kafka: str, topic: str, views: AlertViews, metrics: CenterMetrics) -> None:
+    def __init__(self, kafka: str, topic: str, views: AlertViews, metrics: CenterMetrics, secret: bytes,
+                 security: KafkaSecurity) -> None:
         self._kafka = kafka
+        self._secret = secret  # only snapshots authenticated with the internal key reach the views
+        self._security = security
         self._topic = topic
         self._views = views
         self._metrics = metrics
@@ -49,6 +56,7 @@ class AlertFeed:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             fetch_max_wait_ms=100,
+            **self._security.client(),
         )
         await consumer.start()
         try:
@@ -89,17 +97,31 @@ class AlertFeed:
 
     async def _store(self, partition: int, messages: list) -> None:  # type: ignore[type-arg]
         snapshots: list[tuple[Alert, Consumed | None]] = []
+        skipped = 0
         for message in messages:
             consumed = Consumed(partition, message.offset)
-            try:
-                snapshots.append((Alert.model_validate_json(message.value), consumed))
-            except ValueError:
-                self._metrics.alerts_invalid.inc()
-                log.warning("skipping a message that is not an Alert at %s:%d", partition, message.offset)
-                await self._views.apply_many(snapshots)
-                snapshots = []
-                await self._views.advance(consumed)
+            alert = self._authentic(message)
+            if alert is not None:
+                snapshots.append((alert, consumed))
+                continue
+            skipped += 1
+            log.warning("skipping a message that is not an authentic Alert at %s:%d", partition, message.offset)
+            await self._views.apply_many(snapshots)
+            snapshots = []
+            await self._views.advance(consumed)
+        if skipped:
+            self._metrics.alerts_invalid.inc(skipped)
+            await self._views.count_forged(skipped)
         self._metrics.alerts_received.inc(len(messages))
         applied = await self._views.apply_many(snapshots)
         self._metrics.alerts_superseded.inc(applied.count(False))
 
+
+    def _authentic(self, message: Any) -> Alert | None:
+        """The snapshot, when Centinela wrote it; else None (its version is never compared)."""
+        if not internal.verify(self._secret, ALERTS, message.key, message.value, message.headers):
+            return None
+        try:
+            return Alert.model_validate_json(message.value)
+        except Exception:  # whatever its bytes, a message is skipped, never a stop
+            return None

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from redis.asyncio import Redis
 
 from alert_rules.city import Token
-from vocabulary.events import Alert
 from center.metrics import CenterMetrics
+from vocabulary.events import Alert
 
 log = logging.getLogger("centinela.center.hub")
 

@@ -2,9 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, Metric
 
 from center.views import AlertViews
+from vocabulary.topics import ALERTS, ZONE_EVENTS
+
+
+class ForgedMessages:
+    """centinela_forged_messages_total{topic}: counted in Redis by every reader of an internal topic."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "centinela_forged_messages",
+            "Messages on internal topics ignored: not authenticated with the internal key, or undecodable",
+            labels=["topic"],
+        )
+        for topic in (ALERTS, ZONE_EVENTS):
+            family.add_metric([topic], self.counts.get(topic, 0))
+        yield family
 
 
 class CenterMetrics:
@@ -20,7 +41,7 @@ class CenterMetrics:
             registry=r,
         )
         self.alerts_invalid = Counter(
-            "centinela_center_alerts_invalid", "Messages on the alerts topic that are not an Alert", registry=r
+            "centinela_center_alerts_invalid", "Messages on the alerts topic skipped: not authenticated with the internal key, or not an Alert", registry=r
         )
         self.open_alerts = Gauge(
             "centinela_center_open_alerts", "Alerts not yet resolved, by priority", ["priority"], registry=r
@@ -44,18 +65,21 @@ class CenterMetrics:
         )
         self.webhook_deliveries = Counter(
             "centinela_center_webhook_deliveries",
-            "Webhook POSTs by outcome (delivered, failed after retries)",
-            ["responder", "outcome"],
+            "Webhook POSTs by outcome (delivered, failed after retries); by token role, never a name",
+            ["role", "outcome"],
             registry=r,
         )
         self.webhook_dropped = Counter(
             "centinela_center_webhook_dropped",
-            "Alerts dropped (oldest first) from a full webhook queue",
-            ["responder"],
+            "Alerts dropped from a full webhook queue (least urgent first), by token role",
+            ["role"],
             registry=r,
         )
+        self.forged = ForgedMessages()
+        r.register(self.forged)
 
     async def render(self, views: AlertViews) -> bytes:
+        self.forged.counts = await views.forged()
         for priority, count in (await views.open_by_priority()).items():
             self.open_alerts.labels(priority=str(priority)).set(count)
         return generate_latest(self.registry)

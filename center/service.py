@@ -5,22 +5,18 @@ from __future__ import annotations
 import asyncio
 import socket
 from pathlib import Path
-from typing import Protocol
 
 import uvicorn
 
 from alert_rules.city import City
+from alert_rules.rules import Rules, SilenceSettings
 from center.app import create_app
+from vocabulary.errors import Unavailable
 
 DEFAULT_HTTP = "127.0.0.1:8080"
 
 
-class HasCity(Protocol):
-    @property
-    def city(self) -> City: ...
-
-
-class PortTaken(RuntimeError):
+class PortTaken(Unavailable):
     pass
 
 
@@ -48,16 +44,18 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 async def serve(
-    config: HasCity,
+    city: City,
     kafka: str,
     redis_url: str,
     host: str = "127.0.0.1",
     port: int = 8080,
     snapshot_dir: Path | None = None,
+    rules: Rules | None = None,
+    silence_settings: SilenceSettings | None = None,
 ) -> None:
     """Serve until cancelled or until uvicorn is told to exit; raises PortTaken first if it must."""
     sock = bind(host, port)
-    app = create_app(config.city, kafka, redis_url, snapshot_dir)
+    app = create_app(city, kafka, redis_url, snapshot_dir, rules=rules, silence_settings=silence_settings)
     server = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -67,7 +65,7 @@ async def serve(
             lifespan="on",
         )
     )
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # the caller owns signals
+    server.install_signal_handlers = lambda: None  # type: ignore[attr-defined]  # the caller owns signals; uvicorn has no setting for it
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         await asyncio.shield(serving)

@@ -10,62 +10,89 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime
+from typing import Literal
 
 from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
 
 from alert_rules.city import Token
+from alert_rules.rules import Matcher, Silence, SilenceCommand
+from vocabulary import internal, topics
 from vocabulary.events import Timestamp
-from alert_rules.rules import SilenceCommand
-from alert_rules.rules import Matcher, Silence
+from vocabulary.topics import ZONE_EVENTS
 
 
 class ActiveSilence(Silence):
-    """A run-time silence as the API shows it: the zones it covers and when it was created."""
+    """A run-time silence as the API shows it: the zones it covers, when it was created, and
+    how many signals it has held back so far (counted by evaluate, in every zone it covers)."""
 
     zones: list[str]
     created_at: Timestamp
+    held_back: int = 0
 
 
 class SilenceDesk:
-    def __init__(self, redis: Redis, namespace: str) -> None:
+    def __init__(self, redis: Redis, namespace: str, secret: bytes) -> None:
         self._redis = redis
+        self._secret = secret
         self._key = namespace + "silences"
+        self._held_back = topics.prefix() + internal.HELD_BACK
 
     async def active(self, now: datetime) -> list[ActiveSilence]:
         """Every silence not yet ended, earliest start first; ended ones leave Redis."""
         stored = await self._redis.hgetall(self._key)
-        found, ended = [], []
-        for silence_id, raw in stored.items():
+        found: list[ActiveSilence] = []
+        ended: list[ActiveSilence] = []
+        for raw in stored.values():
             silence = ActiveSilence.model_validate(json.loads(raw))
             (found if silence.ends_at > now else ended).append(silence)
         if ended:
             await self._redis.hdel(self._key, *[s.id for s in ended])
-        return sorted(found, key=lambda s: (s.starts_at, s.id))
+            await self._forget_counts(ended)
+        counts = await self._counts(found)
+        return sorted((s.model_copy(update={"held_back": counts[s.id]}) for s in found), key=lambda s: (s.starts_at, s.id))
+
+    async def _counts(self, silences: list[ActiveSilence]) -> dict[str, int]:
+        fields = [(s.id, f"{s.id}|{zone}") for s in silences for zone in s.zones]
+        totals = {s.id: 0 for s in silences}
+        if fields:
+            for (silence_id, _), count in zip(fields, await self._redis.hmget(self._held_back, [f for _, f in fields]), strict=True):
+                totals[silence_id] += int(count or 0)
+        return totals
+
+    async def _forget_counts(self, silences: list[ActiveSilence]) -> None:
+        fields = [f"{s.id}|{zone}" for s in silences for zone in s.zones]
+        if fields:
+            await self._redis.hdel(self._held_back, *fields)
 
     async def get(self, silence_id: str, now: datetime) -> ActiveSilence | None:
         raw = await self._redis.hget(self._key, silence_id)
         if raw is None:
             return None
         silence = ActiveSilence.model_validate(json.loads(raw))
-        return silence if silence.ends_at > now else None
+        if silence.ends_at <= now:
+            return None
+        return silence.model_copy(update={"held_back": (await self._counts([silence]))[silence.id]})
 
     async def add(self, producer: AIOKafkaProducer, topic: str, silence: ActiveSilence) -> None:
         await self._publish(producer, topic, silence, "add")
-        await self._redis.hset(self._key, silence.id, silence.model_dump_json())
+        await self._redis.hset(self._key, silence.id, silence.model_dump_json(exclude={"held_back"}))
 
     async def end(self, producer: AIOKafkaProducer, topic: str, silence: ActiveSilence) -> None:
         await self._publish(producer, topic, silence, "end")
         await self._redis.hdel(self._key, silence.id)
+        await self._forget_counts([silence])
 
-    @staticmethod
-    async def _publish(producer: AIOKafkaProducer, topic: str, silence: ActiveSilence, action: str) -> None:
+    async def _publish(self, producer: AIOKafkaProducer, topic: str, silence: ActiveSilence,
+                       action: Literal["add", "end"]) -> None:
         now = datetime.now(UTC)
         for zone_id in silence.zones:  # one command per zone, keyed by zone: each zone's only writer applies it
             command = SilenceCommand(
-                silence_command=uuid.uuid4().hex, zone_id=zone_id, action=action,  # type: ignore[arg-type]
+                silence_command=uuid.uuid4().hex, zone_id=zone_id, action=action,
                 silence=for_zone(silence, zone_id), at=now)
-            await producer.send_and_wait(topic, command.model_dump_json().encode(), key=zone_id.encode())
+            key, body = zone_id.encode(), command.model_dump_json().encode()
+            await producer.send_and_wait(
+                topic, body, key=key, headers=internal.headers(self._secret, ZONE_EVENTS, key, body))
 
 
 def for_zone(silence: ActiveSilence, zone_id: str) -> Silence:

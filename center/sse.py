@@ -6,8 +6,8 @@ import asyncio
 from collections.abc import AsyncIterator
 
 from alert_rules.city import Token
-from vocabulary.events import Alert
 from center.hub import AlertHub
+from vocabulary.events import Alert
 
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from vocabulary import internal, topics
 from vocabulary.events import Alert
 
 _APPLY = """
@@ -70,9 +71,9 @@ class AlertViews:
     def _history(self, alert_id: str) -> str:
         return f"{self.namespace}history:{alert_id}"
 
-    def _apply_args(self, alert: Alert, consumed: Consumed | None) -> tuple[list[str], list[object]]:
+    def _apply_args(self, alert: Alert, consumed: Consumed | None) -> tuple[list[str], list[str | int | float]]:
         keys = [self._versions, self._alerts, self._history(alert.alert_id), self._open, self._all, self._offsets]
-        args: list[object] = [
+        args: list[str | int | float] = [
             alert.alert_id,
             alert.version,
             alert.model_dump_json(),
@@ -110,6 +111,15 @@ class AlertViews:
             consumed.offset + 1,
         )
 
+    async def count_forged(self, count: int) -> None:
+        """Messages on `alerts` that were not authenticated: counted where every process sees them."""
+        await self.redis.hincrby(topics.prefix() + internal.FORGED_COUNTS, topics.ALERTS, count)
+
+    async def forged(self) -> dict[str, int]:
+        """Forged or undecodable internal messages ignored so far, by topic (the center's and the streams')."""
+        stored = await self.redis.hgetall(topics.prefix() + internal.FORGED_COUNTS)
+        return {_text(topic): int(count) for topic, count in stored.items()}
+
     async def offsets(self) -> dict[int, int]:
         """The next offset to consume per partition; empty when Redis has no views yet."""
         stored = await self.redis.hgetall(self._offsets)
@@ -128,7 +138,7 @@ class AlertViews:
         ids = await self.redis.zrange(self._all if include_resolved else self._open, 0, limit - 1)
         if not ids:
             return []
-        bodies = await self.redis.hmget(self._alerts, ids)
+        bodies = await self.redis.hmget(self._alerts, ids)  # type: ignore[arg-type]  # redis-py types zrange as a union of reply shapes
         return [_text(b) for b in bodies if b is not None]
 
     async def history(self, alert_id: str) -> list[Alert]:
@@ -140,7 +150,7 @@ class AlertViews:
             for priority in PRIORITIES:
                 pipe.zcount(self._open, priority * 10**13, (priority + 1) * 10**13 - 1)
             counts = await pipe.execute()
-        return dict(zip(PRIORITIES, (int(c) for c in counts)))
+        return dict(zip(PRIORITIES, (int(c) for c in counts), strict=True))
 
 
 def _text(value: bytes | str) -> str:

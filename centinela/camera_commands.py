@@ -13,8 +13,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from alert_rules.city import City
+from vocabulary.errors import Unavailable, UsageError
+
 DEFAULT_KAFKA = "127.0.0.1:9092"
-USAGE_ERROR = 2
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -45,31 +47,23 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     evaluate.set_defaults(run=run_eval)
 
 
-def fail(message: str) -> int:
-    print(f"centinela: {message}", file=sys.stderr)
-    return USAGE_ERROR
+def _load_city(directory: str | None) -> City:
+    from centinela.commands import load
 
-
-def _load_city(directory: str | None) -> Any:
-    from centinela.commands import load_or_report
-
-    config = load_or_report(directory)
-    return None if config is None else config.city
+    return load(directory).city
 
 
 def run_cameras(args: argparse.Namespace) -> int:
     from detectors.runner import KafkaPublisher, run_cameras
 
     city = _load_city(args.config)
-    if city is None:
-        return USAGE_ERROR
     cameras = [c for c in city.cameras if c.source is not None]
     if not cameras:
-        return fail("no camera in the configuration has a source")
+        raise UsageError("no camera in the configuration has a source")
     try:
         publisher = KafkaPublisher(args.kafka)
     except Exception as error:  # kafka-python raises several unrelated types for an unreachable broker
-        return fail(f"cannot reach Kafka at {args.kafka}: {error}")
+        raise Unavailable(f"cannot reach Kafka at {args.kafka}: {error}") from None
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -84,26 +78,24 @@ def run_cameras(args: argparse.Namespace) -> int:
 def run_process(args: argparse.Namespace) -> int:
     from alert_rules.city import Camera
     from detectors.runner import CameraWatch
-    from detectors.sources import FrameSource, SourceError
+    from detectors.sources import FrameSource
 
     if (args.config is None) != (args.camera is None):
-        return fail("--config and --camera go together")
+        raise UsageError("--config and --camera go together")
     camera = Camera(id="file", zone="offline")
     if args.camera:
         city = _load_city(args.config)
-        if city is None:
-            return USAGE_ERROR
         if args.camera not in city.camera_by_id:
-            return fail(f"no camera {args.camera!r} in {args.config}")
+            raise UsageError(f"no camera {args.camera!r} in {args.config}")
         camera = city.camera_by_id[args.camera]
     fps = args.fps or camera.fps
     if fps <= 0:
-        return fail("--fps must be positive")
+        raise UsageError("--fps must be positive")
     try:
         source = FrameSource(str(args.file), fps)
         watch = CameraWatch.for_camera(camera, args.snapshots)
-    except (SourceError, ValidationError) as error:
-        return fail(str(error).splitlines()[0])
+    except ValidationError as error:
+        raise UsageError(str(error).splitlines()[0]) from None
     show = _progress(source.frame_count)
     events = 0
     for frame in source.frames():
@@ -151,20 +143,20 @@ def _progress(total: int) -> Callable[..., None]:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from detectors.evaluate import DatasetError, evaluate
+    from detectors.evaluate import evaluate
     from vocabulary.motion import MotionSettings
 
     overrides: dict[str, str] = {}
     for item in args.set:
         name, sep, value = item.partition("=")
         if not sep:
-            return fail(f"--set {item}: expected NAME=VALUE")
+            raise UsageError(f"--set {item}: expected NAME=VALUE")
         overrides[name] = value
     try:
         settings = MotionSettings.model_validate(overrides, strict=False)
     except ValidationError as error:
         problem = error.errors()[0]
-        return fail(f"--set {'.'.join(map(str, problem['loc']))}: {problem['msg']}")
+        raise UsageError(f"--set {'.'.join(map(str, problem['loc']))}: {problem['msg']}") from None
     show = _progress(0)
     bar: list[Callable[..., None]] = [show]
 
@@ -173,10 +165,7 @@ def run_eval(args: argparse.Namespace) -> int:
             bar[0] = _progress(total)
         bar[0](done, final=done == total)
 
-    try:
-        score = evaluate(args.dataset, settings, progress)
-    except DatasetError as error:
-        return fail(str(error))
+    score = evaluate(args.dataset, settings, progress)
     figures = score.as_dict()
     print(f"{args.dataset}: F1 {figures['f1']:.4f}  precision {figures['precision']:.4f}  "
           f"recall {figures['recall']:.4f}  over {figures['scored_frames']} frames; "

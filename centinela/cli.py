@@ -1,4 +1,4 @@
-"""The `centinela` command: each package adds its own subcommands."""
+"""The `centinela` command: each module of centinela/ adds its own subcommands."""
 
 from __future__ import annotations
 
@@ -7,15 +7,18 @@ import os
 import sys
 from collections.abc import Callable
 
+from vocabulary.errors import CentinelaError, ConfigError
+
 Command = Callable[[argparse.Namespace], int]
+UNEXPECTED = 70  # EX_SOFTWARE: a bug of ours, not something the user did
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from centinela import camera_commands, commands, demo_commands, rules_commands
+    from centinela import camera_commands, commands, demo_commands, receiver_commands, rules_commands
 
     parser = argparse.ArgumentParser(prog="centinela", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (commands, rules_commands, camera_commands, demo_commands):
+    for module in (commands, rules_commands, camera_commands, demo_commands, receiver_commands):
         module.add_commands(sub)
     return parser
 
@@ -24,16 +27,24 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     run: Command = args.run
+    where = f"centinela {args.command}"
     try:
         return run(args)
     except KeyboardInterrupt:
         return 130
-    except Exception as error:  # a one-line reason for the user; the traceback only when asked for
+    except ConfigError as error:
+        for problem in error.problems:
+            print(f"{where}: config: {problem}", file=sys.stderr)
+        return error.exit_code
+    except CentinelaError as error:
+        print(f"{where}: {error.message}", file=sys.stderr)
+        return error.exit_code
+    except Exception as error:
         if os.environ.get("CENTINELA_DEBUG"):
             raise
-        print(f"centinela {args.command}: {type(error).__name__}: {error} (CENTINELA_DEBUG=1 shows where)",
-              file=sys.stderr)
-        return 1
+        print(f"{where}: unexpected error: {type(error).__name__}: {error} "
+              "(a bug: CENTINELA_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return UNEXPECTED
 
 
 if __name__ == "__main__":

@@ -10,8 +10,9 @@ import signal
 import sys
 from pathlib import Path
 
-from centinela.config import Config, ConfigError, config_dir, load_config
+from centinela.config import Config, config_dir, load_config
 from streams.lanes import LANES
+from vocabulary.errors import UsageError
 
 DEFAULT_KAFKA_PORT = 9092
 DEFAULT_REDIS_PORT = 6390  # not 6379, so a system Redis is never mistaken for ours
@@ -56,33 +57,30 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     check.set_defaults(run=run_config_check)
 
 
-def fail(message: str, code: int = 1) -> int:
-    print(f"centinela: {message}", file=sys.stderr)
-    return code
+def load(given: str | Path | None) -> Config:
+    """The configuration of --config or CENTINELA_CONFIG; ConfigError lists every problem."""
+    return load_config(config_dir(given))
 
 
-def load_or_report(given: str | Path | None) -> Config | None:
-    try:
-        return load_config(config_dir(given))
-    except ConfigError as error:
-        for problem in error.problems:
-            print(f"centinela: config: {problem}", file=sys.stderr)
-        return None
-
-
-def running_servers(who: str) -> tuple[str, str] | None:
+def running_servers(who: str) -> tuple[str, str]:
     """CENTINELA_KAFKA and CENTINELA_REDIS, which a worker or a center alone needs."""
     kafka, redis_url = os.environ.get("CENTINELA_KAFKA"), os.environ.get("CENTINELA_REDIS")
     if not kafka or not redis_url:
-        fail(f"{who} needs CENTINELA_KAFKA (host:port) and CENTINELA_REDIS (redis://host:port/db)")
-        return None
+        raise UsageError(f"{who} needs CENTINELA_KAFKA (host:port) and CENTINELA_REDIS (redis://host:port/db)")
     return kafka, redis_url
 
 
+def http_address() -> tuple[str, int]:
+    from center.service import parse_http
+
+    try:
+        return parse_http(os.environ.get("CENTINELA_HTTP", DEFAULT_HTTP))
+    except ValueError as error:
+        raise UsageError(f"CENTINELA_HTTP: {error}") from None
+
+
 def run_config_check(args: argparse.Namespace) -> int:
-    config = load_or_report(args.directory)
-    if config is None:
-        return 1
+    config = load(args.directory)
     city = config.city
     print(f"{args.directory}: ok: {len(city.zones)} zones, {len(city.beepers)} beepers, "
           f"{len(city.panels)} panels, {len(city.cameras)} cameras, {len(city.tokens)} tokens")
@@ -95,7 +93,7 @@ def run_schema(args: argparse.Namespace) -> int:
     models = {m.__name__: m for m in (events.PanicBeep, events.AlarmSignal, events.MotionEvent,
                                        events.Alert, events.Rejected)}
     if args.name and args.name not in models:
-        return fail(f"unknown message {args.name!r}; one of {', '.join(models)}", 2)
+        raise UsageError(f"unknown message {args.name!r}; one of {', '.join(models)}")
     chosen = {args.name: models[args.name]} if args.name else models
     schemas = {name: model.model_json_schema(mode="serialization" if name in ("Alert", "Rejected") else "validation")
                for name, model in chosen.items()}
@@ -104,15 +102,10 @@ def run_schema(args: argparse.Namespace) -> int:
 
 
 def run_worker(args: argparse.Namespace) -> int:
-    config = load_or_report(args.config)
-    if config is None:
-        return 1
-    servers = running_servers("a worker")
-    if servers is None:
-        return 1
+    config = load(args.config)
+    kafka, redis_url = running_servers("a worker")
     if args.lane is None:
         return run_lanes(args)
-    kafka, redis_url = servers
     import faust
 
     from streams.app import create_app
@@ -143,19 +136,11 @@ def run_lanes(args: argparse.Namespace) -> int:
 
 
 def run_center(args: argparse.Namespace) -> int:
-    from center.service import PortTaken, parse_http, serve
+    from center.service import serve
 
-    config = load_or_report(args.config)
-    if config is None:
-        return 1
-    servers = running_servers("the center")
-    if servers is None:
-        return 1
-    kafka, redis_url = servers
-    try:
-        host, port = parse_http(os.environ.get("CENTINELA_HTTP", DEFAULT_HTTP))
-    except ValueError as error:
-        return fail(f"CENTINELA_HTTP: {error}")
+    config = load(args.config)
+    kafka, redis_url = running_servers("the center")
+    host, port = http_address()
 
     async def until_signal() -> None:
         task = asyncio.current_task()
@@ -163,55 +148,57 @@ def run_center(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, task.cancel)
-        await serve(config, kafka, redis_url, host, port, snapshot_dir=args.snapshots)
+        await serve(config.city, kafka, redis_url, host, port, snapshot_dir=args.snapshots, rules=config.rules,
+                    silence_settings=config.silences)
 
     try:
         asyncio.run(until_signal())
-    except PortTaken as error:
-        return fail(str(error))
     except asyncio.CancelledError:
         pass
     return 0
 
 
 def run_up(args: argparse.Namespace) -> int:
-    config = load_or_report(args.config)
-    if config is None:
-        return 1
-    return run_system(config, workers=args.workers, partitions=args.partitions, data=Path(args.data))
+    return run_system(load(args.config), workers=args.workers, partitions=args.partitions, data=Path(args.data))
 
 
 def run_system(config: Config, workers: int, partitions: int, data: Path,
                extra: list[tuple[str, list[str]]] | None = None, banner: str = "") -> int:
     """Start the stack, workers, center and cameras (and `extra` commands); stop all on a signal."""
-    from center.service import parse_http
-    from deploy.stack import Stack, StackError, ensure_free, free_port
+    from centinela.receiver_commands import receiver_ports
+    from deploy.stack import Stack, ensure_free, free_port, make_private
     from deploy.supervisor import Child, Supervisor
+    from vocabulary import internal
+    from vocabulary.redaction import redacted
 
+    os.umask(0o077)  # everything this run creates (logs, tables, snapshots, Redis files) is its owner's alone
     data = data.resolve()
+    make_private(data)
     stack = Stack.from_environment(partitions=partitions, workdir=data)
-    http = os.environ.get("CENTINELA_HTTP", DEFAULT_HTTP)
-    try:
-        http_host, http_port = parse_http(http)
-        ensure_free(http_host, http_port, "center (CENTINELA_HTTP)")
-        stack.start(kafka_port=DEFAULT_KAFKA_PORT, redis_port=DEFAULT_REDIS_PORT)
-    except (StackError, ValueError) as error:
-        return fail(str(error))
+    http_host, http_port = http_address()
+    http = f"{http_host}:{http_port}"
+    ensure_free(http_host, http_port, "center (CENTINELA_HTTP)")
+    for host, port, what in receiver_ports():
+        ensure_free(host, port, what)
+    stack.start(kafka_port=DEFAULT_KAFKA_PORT, redis_port=DEFAULT_REDIS_PORT)
     snapshots = data / "snapshots"
     snapshots.mkdir(parents=True, exist_ok=True)
     env = {"CENTINELA_KAFKA": stack.kafka, "CENTINELA_REDIS": stack.redis_url, "CENTINELA_HTTP": http,
            "CENTINELA_CONFIG": str(config.directory.resolve())}
+    if not os.environ.get(internal.KEY_ENV):  # else the configured key is inherited
+        env[internal.KEY_FILE_ENV] = str(internal.ensure_key_file(data))
     centinela = [sys.executable, "-m", "centinela"]
     worker = [*centinela, "worker", "--partitions", str(partitions), "--data", str(data / "tables")]
     commands = [(f"worker-{n + 1}", [*worker, "--web-port", str(free_port())]) for n in range(workers)]
     commands.append(("center", [*centinela, "center", "--snapshots", str(snapshots)]))
+    commands.append(("receiver", [*centinela, "receiver"]))  # DC-09 and HTTP ingestion (contract section 7)
     if any(camera.source is not None for camera in config.city.cameras):
         commands.append(("cameras", [*centinela, "cameras", "run", "--kafka", stack.kafka, "--snapshots", str(snapshots)]))
     commands += extra or []
     supervisor = Supervisor()
     try:
         print(f"broker   {stack.kafka}" + ("" if os.environ.get("CENTINELA_KAFKA") else "  (embedded Tansu, in memory)"))
-        print(f"redis    {stack.redis_url}" + ("" if os.environ.get("CENTINELA_REDIS") else f"  (embedded, data in {data})"))
+        print(f"redis    {redacted(stack.redis_url)}" + ("" if os.environ.get("CENTINELA_REDIS") else f"  (embedded, data in {data})"))
         for name, argv in commands:
             niceness = CAMERA_NICENESS if name == "cameras" else 0
             supervisor.start(Child(name, argv, env, data / f"{name}.log", niceness=niceness))

@@ -15,7 +15,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from alert_rules.city import Beeper, Camera, City, Panel, Token, Zone
-from alert_rules.rules import Rules
+from alert_rules.rules import Rules, SilenceSettings
+from receivers.settings import IngestSettings
 from streams.admit import AdmissionSettings
 from vocabulary.errors import ConfigError
 
@@ -29,6 +30,8 @@ LIST_SECTIONS: dict[str, type[BaseModel]] = {
 MAPPING_SECTIONS: dict[str, type[BaseModel]] = {
     "rules": Rules,
     "admission": AdmissionSettings,
+    "ingest": IngestSettings,
+    "silences": SilenceSettings,
 }
 SECTIONS = (*LIST_SECTIONS, *MAPPING_SECTIONS)
 
@@ -39,6 +42,8 @@ class Config:
     city: City
     rules: Rules
     admission: AdmissionSettings
+    ingest: IngestSettings
+    silences: SilenceSettings
 
 
 def config_dir(given: str | Path | None) -> Path:
@@ -81,8 +86,9 @@ def load_config(directory: str | Path) -> Config:
 
     validated = {name: _validate_entries(name, found, problems) for name, found in entries.items()}
     settings = {name: _validate_mapping(name, mappings.get(name), problems) for name in MAPPING_SECTIONS}
-    city = City.model_construct(**validated)
+    city = City.model_construct(None, **validated)
     _check_references(city, entries, problems)
+    _check_accounts(city, entries, problems)
     if problems:
         raise ConfigError(problems)
     return Config(directory=directory, city=city, **settings)  # type: ignore[arg-type]
@@ -174,3 +180,16 @@ def _check_references(city: City, entries: dict[str, list[tuple[str, str, Any]]]
         for zone in named:
             if zone not in zones:
                 problems.append(f"{where[(section, key)]}: {field}: unknown zone {zone!r}")
+
+
+def _check_accounts(city: City, entries: dict[str, list[tuple[str, str, Any]]], problems: list[str]) -> None:
+    """A DC-09 account (compared without case, as panels write hex either way) names one panel."""
+    where = {item.get("id"): f"{file}: {_label(entry, item)}" for file, entry, item in entries["panels"]
+             if isinstance(item, dict)}
+    seen: dict[str, str] = {}
+    for panel in city.panels:
+        account = (panel.account or panel.id).upper()
+        if account in seen:
+            problems.append(f"{where[panel.id]}: account: {panel.account!r} is already the account of panel {seen[account]!r}")
+        else:
+            seen[account] = panel.id

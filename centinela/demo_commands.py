@@ -17,8 +17,10 @@ from typing import TYPE_CHECKING
 
 import yaml
 
+from centinela.commands import DEFAULT_HTTP, load, run_system
+from centinela.device_links import ReceiverSink, wait_for_ingestion
 from deploy.simulate import DEMO_CITY
-from centinela.commands import DEFAULT_HTTP, fail, load_or_report, run_system
+from vocabulary.errors import Unavailable, UsageError
 
 if TYPE_CHECKING:
     from alert_rules.city import Camera
@@ -27,8 +29,8 @@ if TYPE_CHECKING:
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_KAFKA = "127.0.0.1:9092"
-USAGE_ERROR = 2
 PACE_S = 0.1
+RECEIVER_WAIT_S = 60.0
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -42,6 +44,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     simulate.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
     simulate.add_argument("--seed", type=int, default=7, help="seed of every random choice")
     simulate.add_argument("--snapshots", type=Path, help="folder for simulated motion snapshots (default: none)")
+    simulate.add_argument("--direct", action="store_true",
+                          help="publish every event to Kafka instead of through the receivers (DC-09, HTTP)")
+    simulate.add_argument("--dc09", default=os.environ.get("CENTINELA_DC09", "127.0.0.1:9020"),
+                          help="the receiver's DC-09 host:port, for the panels")
+    simulate.add_argument("--ingest", default=os.environ.get("CENTINELA_INGEST", "127.0.0.1:8090"),
+                          help="the receiver's HTTP ingestion host:port, for beepers with a key")
     simulate.set_defaults(run=run_simulate)
 
     demo = sub.add_parser("demo", help="the whole system on this machine with a simulated city (Tigre)")
@@ -62,7 +70,10 @@ class KafkaSink:
     def __init__(self, bootstrap: str, cameras: dict[str, Camera]) -> None:
         from kafka import KafkaProducer
 
-        self._producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=5)
+        from vocabulary.kafka_security import KafkaSecurity
+
+        self._producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=5,
+                                       **KafkaSecurity.from_environment().client())
         self._cameras = cameras
         self.failed = 0
 
@@ -102,28 +113,28 @@ class KafkaSink:
 
 
 def run_simulate(args: argparse.Namespace) -> int:
-    from deploy.scenarios import ScenarioError, script
+    from deploy.scenarios import script
     from deploy.simulate import Traffic
 
     if args.rate < 0:
-        return fail("--rate must be 0 or more", USAGE_ERROR)
+        raise UsageError("--rate must be 0 or more")
     if args.duration is not None and args.duration <= 0:
-        return fail("--duration must be positive", USAGE_ERROR)
-    config = load_or_report(args.config)
-    if config is None:
-        return USAGE_ERROR
+        raise UsageError("--duration must be positive")
+    config = load(args.config)
     city = config.city
     start = datetime.now(UTC)
     snapshots = str(args.snapshots.resolve()) if args.snapshots else None
     traffic = Traffic(city, args.seed, run_tag=f"{int(start.timestamp() * 1000):x}", start=start, snapshots=snapshots)
+    steps = deque(script(args.scenario, city) if args.scenario else [])
+    receivers = None if args.direct else _receivers(args)
     try:
-        steps = deque(script(args.scenario, city) if args.scenario else [])
-    except ScenarioError as error:
-        return fail(f"scenario {args.scenario}: {error}", USAGE_ERROR)
-    try:
-        sink = KafkaSink(args.kafka, city.camera_by_id)
+        kafka = KafkaSink(args.kafka, city.camera_by_id)
     except Exception as error:  # kafka-python raises several unrelated types for an unreachable broker
-        return fail(f"cannot reach Kafka at {args.kafka}: {error}")
+        raise Unavailable(f"cannot reach Kafka at {args.kafka}: {error}") from None
+    sink: KafkaSink | ReceiverSink = kafka
+    if receivers is not None:
+        dc09, ingest_url = receivers
+        sink = ReceiverSink(city, kafka, dc09, ingest_url, first_sequence=int(start.timestamp()) % 9999)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -134,10 +145,24 @@ def run_simulate(args: argparse.Namespace) -> int:
     finally:
         sink.close()
     say(f"stopped: sent {sum(sent.values())} ({_counts(sent)}), {sink.failed} failed")
+    if isinstance(sink, ReceiverSink):
+        say("by path: " + ", ".join(f"{path} {count}" for path, count in sorted(sink.counts.items())))
     return 0
 
 
-def _publish_until(stop: threading.Event, traffic: Traffic, steps: deque[Step], sink: KafkaSink,
+def _receivers(args: argparse.Namespace) -> tuple[tuple[str, int], str]:
+    """The receiver's DC-09 address and ingestion URL, once it answers (it may start with us)."""
+    from receivers.service import parse_address
+
+    dc09 = parse_address(args.dc09, "--dc09")
+    ingest_host, ingest_port = parse_address(args.ingest, "--ingest")
+    ingest_url = f"http://{ingest_host}:{ingest_port}"
+    if not wait_for_ingestion(ingest_url, RECEIVER_WAIT_S):
+        say(f"the receiver does not answer at {ingest_url} yet; its devices will retry")
+    return dc09, ingest_url
+
+
+def _publish_until(stop: threading.Event, traffic: Traffic, steps: deque[Step], sink: KafkaSink | ReceiverSink,
                    rate: float, duration: float | None) -> Counter[str]:
     sent: Counter[str] = Counter()
     total_steps = len(steps)
@@ -185,14 +210,12 @@ def say(line: str) -> None:
 
 def run_demo(args: argparse.Namespace) -> int:
     if args.rate < 0:
-        return fail("--rate must be 0 or more", USAGE_ERROR)
+        raise UsageError("--rate must be 0 or more")
     if args.duration is not None and args.duration <= 0:
-        return fail("--duration must be positive", USAGE_ERROR)
+        raise UsageError("--duration must be positive")
     data = Path(args.data).resolve()
     directory, missing = demo_config(data / "config")
-    config = load_or_report(directory)
-    if config is None:
-        return 1
+    config = load(directory)
     if missing:
         print(f"cameras  no video for {', '.join(missing)}: those run without a source "
               "(fetch the videos with `make videos`)")

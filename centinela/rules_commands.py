@@ -21,9 +21,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from alert_rules.city import City
-from centinela.config import config_dir, load_config
 from alert_rules.contact_id import describe
 from alert_rules.engine import Outcome, RuleEngine, ZoneState, zone_event
+from centinela.config import config_dir, load_config
+from vocabulary.errors import UsageError
 from vocabulary.events import (
     INPUT_MODELS,
     AlarmSignal,
@@ -41,7 +42,7 @@ ID_FIELDS: dict[str, type[PanicBeep] | type[AlarmSignal] | type[MotionEvent]] = 
 }
 
 
-class BadInput(Exception):
+class BadInput(UsageError):
     """One line that says what is wrong with an input."""
 
 
@@ -197,20 +198,16 @@ def alert_line(alert: Alert) -> str:
 
 
 def run_test(args: argparse.Namespace) -> int:
+    city, engine = _load(args.config)
     try:
-        city, engine = _load(args.config)
-        try:
-            text = args.event.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            raise BadInput(f"{args.event}: {getattr(error, 'strerror', None) or error}") from None
-        event = parse_event(text)
-        replay = Replay(city, engine, printing=False)
-        if args.after:
-            for number, line, _ in _read_lines(args.after):
-                replay.feed(number, line)
-    except BadInput as error:
-        print(f"centinela rules test: {error}", file=sys.stderr)
-        return 2
+        text = args.event.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise BadInput(f"{args.event}: {getattr(error, 'strerror', None) or error}") from None
+    event = parse_event(text)
+    replay = Replay(city, engine, printing=False)
+    if args.after:
+        for number, line, _ in _read_lines(args.after):
+            replay.feed(number, line)
     now = event.ts if replay.now is None or event.ts > replay.now else replay.now
     replay.run_timers(now)
     admitted = zone_event(city, event, now)
@@ -264,21 +261,17 @@ def why_zone(city: City, event: DeviceEvent, zone_id: str) -> str:
 
 def run_replay(args: argparse.Namespace) -> int:
     started = time.monotonic()
-    try:
-        city, engine = _load(args.config)
-        size = args.events.stat().st_size if args.events.exists() else 0
-        replay = Replay(city, engine, printing=not args.quiet)
-        last_progress = started
-        for number, text, read in _read_lines(args.events):
-            replay.feed(number, text)
-            if number % 10_000 == 0 and time.monotonic() - last_progress > 1:
-                last_progress = time.monotonic()
-                rate = replay.counts["lines"] / (last_progress - started)
-                print(f"replay: {number} lines, {100 * read / max(size, 1):.0f}%, {rate:,.0f} lines/s",
-                      file=sys.stderr)
-    except BadInput as error:
-        print(f"centinela rules replay: {error}", file=sys.stderr)
-        return 2
+    city, engine = _load(args.config)
+    size = args.events.stat().st_size if args.events.exists() else 0
+    replay = Replay(city, engine, printing=not args.quiet)
+    last_progress = started
+    for number, text, read in _read_lines(args.events):
+        replay.feed(number, text)
+        if number % 10_000 == 0 and time.monotonic() - last_progress > 1:
+            last_progress = time.monotonic()
+            rate = replay.counts["lines"] / (last_progress - started)
+            print(f"replay: {number} lines, {100 * read / max(size, 1):.0f}%, {rate:,.0f} lines/s",
+                  file=sys.stderr)
     if replay.now is not None and args.drain > 0:
         from datetime import timedelta
 

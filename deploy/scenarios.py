@@ -14,6 +14,7 @@ from datetime import datetime
 
 from alert_rules.city import Camera, City, Panel
 from deploy.simulate import AC_LOSS, TEST_CODE, Outgoing, Traffic, is_silent
+from vocabulary.errors import UsageError
 
 Build = Callable[[Traffic, datetime], list[Outgoing]]
 
@@ -25,7 +26,7 @@ class Step:
     build: Build
 
 
-class ScenarioError(Exception):
+class ScenarioError(UsageError):
     """The configured city lacks what the scenario needs."""
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from alert_rules.city import Beeper, Camera, City, Panel, Zone
-from vocabulary.events import format_timestamp
 from vocabulary import topics
+from vocabulary.events import format_timestamp
 from vocabulary.signing import signature
 
 DEMO_CITY = Path(__file__).resolve().parent / "city"  # the bundled city of `centinela demo`

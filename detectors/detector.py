@@ -64,10 +64,7 @@ class MotionDetector:
         if frame.shape[:2] != self._frame_shape:
             self._start(frame.shape[0], frame.shape[1])
         small = self._shrink(frame)
-        if self._subtractor is not None:
-            changed = self._compare_model(small)
-        else:
-            changed = self._compare_average(small)
+        changed = self._compare_model(small) if self._subtractor is not None else self._compare_average(small)
         if changed is None:
             return Detection(relearning=True)
         return self._blobs(changed)

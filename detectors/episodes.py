@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from vocabulary.events import MotionEvent
 from detectors.detector import Box, Detection
+from vocabulary.events import MotionEvent
 from vocabulary.motion import MotionSettings
 
 PEAK_GROWTH = 1.2  # a new "largest motion" snapshot only when the motion is this much larger

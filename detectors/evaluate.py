@@ -16,10 +16,11 @@ import cv2
 import numpy as np
 
 from detectors.detector import MotionDetector
+from vocabulary.errors import UsageError
 from vocabulary.motion import MotionSettings
 
 
-class DatasetError(ValueError):
+class DatasetError(UsageError):
     """The folder is not a CDnet sequence."""
 
 

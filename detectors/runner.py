@@ -10,16 +10,17 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from alert_rules.city import Camera
-from vocabulary.events import MotionEvent
 from detectors.detector import MotionDetector
 from detectors.episodes import EpisodeTracker
-from vocabulary.motion import MotionSettings
 from detectors.snapshots import write_snapshot
 from detectors.sources import Frame, FrameSource, SourceError
+from vocabulary.events import MotionEvent
+from vocabulary.motion import MotionSettings
+from vocabulary.redaction import redacted
 
 Publish = Callable[[MotionEvent], None]
 FIRST_BACKOFF_S = 1.0
@@ -59,7 +60,7 @@ class CameraWatch:
 
     def close(self) -> list[MotionEvent]:
         """End the episode in progress, at the last frame's time."""
-        return self.tracker.close(self.last_frame_at or datetime.now(timezone.utc)).events
+        return self.tracker.close(self.last_frame_at or datetime.now(UTC)).events
 
 
 class CameraRunner(threading.Thread):
@@ -138,7 +139,7 @@ class CameraRunner(threading.Thread):
             self._log(self.health_line())
 
     def _log(self, message: str) -> None:
-        print(f"camera {self.camera.id}: {message}", file=sys.stderr, flush=True)
+        print(f"camera {self.camera.id}: {redacted(message)}", file=sys.stderr, flush=True)
 
 
 class KafkaPublisher:
@@ -147,10 +148,12 @@ class KafkaPublisher:
     def __init__(self, bootstrap: str) -> None:
         from kafka import KafkaProducer
 
+        from vocabulary.kafka_security import KafkaSecurity
         from vocabulary.topics import MOTION, named
 
         self.topic = named(MOTION)
-        self._producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=5)
+        self._producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=5,
+                                       **KafkaSecurity.from_environment().client())
         self._lock = threading.Lock()
 
     def __call__(self, event: MotionEvent) -> None:

@@ -9,16 +9,19 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from vocabulary.errors import UsageError
+from vocabulary.redaction import redacted
+
 DEFAULT_FILE_FPS = 25.0  # what a file that does not say its rate is taken to have
 
 
-class SourceError(RuntimeError):
+class SourceError(UsageError):
     """The source cannot be opened."""
 
 
@@ -43,13 +46,13 @@ class FrameSource:
 
     def __init__(self, source: str | int, fps: float, pace: bool = False) -> None:
         if is_file(source) and not Path(str(source)).is_file():
-            raise SourceError(f"{source}: no such video file")
+            raise SourceError(f"{redacted(source)}: no such video file")
         self.source = source
         self.analysis_fps = fps
         self.pace = pace
         self.capture = cv2.VideoCapture(source)
         if not self.capture.isOpened():
-            raise SourceError(f"{source}: cannot open")
+            raise SourceError(f"{redacted(source)}: cannot open")
         self.live = not is_file(source)
         self.source_fps = self.capture.get(cv2.CAP_PROP_FPS) or DEFAULT_FILE_FPS
         self.frame_count = int(self.capture.get(cv2.CAP_PROP_FRAME_COUNT)) if not self.live else 0
@@ -61,7 +64,7 @@ class FrameSource:
             self.capture.release()
 
     def _file(self) -> Iterator[Frame]:
-        opened_wall, opened = datetime.now(timezone.utc), time.monotonic()
+        opened_wall, opened = datetime.now(UTC), time.monotonic()
         step = 1.0 / self.analysis_fps
         due = 0.0
         number = -1
@@ -89,4 +92,4 @@ class FrameSource:
             due = max(due + step, now)
             ok, image = self.capture.retrieve()
             if ok:
-                yield Frame(datetime.now(timezone.utc), image, number)
+                yield Frame(datetime.now(UTC), image, number)

@@ -20,17 +20,17 @@ import faust
 import redis.asyncio as aioredis
 from faust.types import EventT
 
-from vocabulary.events import ZoneEvent
 from alert_rules.city import City
 from streams import codec
-from vocabulary import topics
-from streams.admit import AdmissionSettings, Received, Refusal, admit, rejection
+from streams.admit import AdmissionSettings, Received, Refusal, admit, cut_short, rejection
 from streams.batching import in_batches
 from streams.codec import ZoneBatch
 from streams.dedupe import DuplicateMemory
 from streams.delivery import Acknowledger
 from streams.flow import Backpressure
 from streams.zone_state import partition_of
+from vocabulary import internal, topics
+from vocabulary.events import Rejected, ZoneEvent
 
 log = logging.getLogger("centinela.admission")
 T = TypeVar("T")
@@ -54,15 +54,28 @@ def per_zone(admitted: Iterable[tuple[ZoneEvent, Received]]) -> list[ZoneBatch]:
     return done + [batch for batch, _ in open_batches.values()]
 
 
-def install(app: faust.App, city: City, settings: AdmissionSettings, redis_url: str, inputs: Iterable[str]) -> None:
+def install(app: faust.App, city: City, settings: AdmissionSettings, redis_url: str, inputs: Iterable[str],
+            secret: bytes) -> None:
     client = aioredis.Redis.from_url(redis_url)
     memory = DuplicateMemory(client, settings.duplicate_memory_s)
     backpressure = Backpressure(client)  # used for camera motion only
     partitions = app.conf.topic_partitions
-    zone_events = app.topic(topics.named(topics.ZONE_EVENTS), key_serializer="raw", value_serializer=codec.ZONE)
+    zone_events = app.topic(topics.named(topics.ZONE_EVENTS), key_serializer="raw", value_serializer="raw")
     rejected = app.topic(topics.named(topics.REJECTED), key_serializer="raw", value_serializer=codec.REJECTED)
 
     acknowledger = Acknowledger()
+
+    async def keep(message: Received, record: Rejected) -> Awaitable[object]:
+        """Send a rejection; one the broker refuses goes again cut short, and one that still
+        fails leaves its batch unacknowledged (retried after a restart), never committed."""
+        for attempt in (record, cut_short(record)):
+            try:
+                return await rejected.send(key=message.key, value=attempt)
+            except Exception:  # the agent must go on: the next batches are not to blame
+                log.exception("could not send a rejection for %s", message.position)
+        failed: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        failed.set_exception(RuntimeError(f"rejection of {message.position} not sent"))
+        return failed
 
     async def handle(stream: faust.StreamT, batch: list[EventT], topic: str) -> None:
         now = datetime.now(UTC)
@@ -79,15 +92,14 @@ def install(app: faust.App, city: City, settings: AdmissionSettings, redis_url: 
                 log.exception("admission failed on %s", message.position)
                 refused.append((message, Refusal("malformed", "could not be processed")))
         fresh = await _with_retry(lambda: memory.first_sightings(admitted))
-        sent = []
-        for zone_batch in per_zone(a for a, keep in zip(admitted, fresh) if keep):
+        sent: list[Awaitable[object]] = []
+        for zone_batch in per_zone(a for a, keep in zip(admitted, fresh, strict=True) if keep):
             if topic == topics.MOTION:
                 backpressure.sending(partition_of(zone_batch.zone_id, partitions))
-            sent.append(await zone_events.send(key=zone_batch.zone_id.encode(), value=zone_batch))
-        sent += [
-            await rejected.send(key=message.key, value=rejection(message, refusal, now, settings))
-            for message, refusal in refused
-        ]
+            key, body = zone_batch.zone_id.encode(), zone_batch.model_dump_json().encode()
+            sent.append(await zone_events.send(
+                key=key, value=body, headers=internal.headers(secret, topics.ZONE_EVENTS, key, body)))
+        sent += [await keep(message, rejection(message, refusal, now, settings)) for message, refusal in refused]
         await acknowledger.after_delivery(stream, batch, sent)
         if refused:
             reasons = Counter(refusal.reason for _, refusal in refused)

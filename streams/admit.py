@@ -12,10 +12,11 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from alert_rules.city import City
 from alert_rules.engine import zone_event
+from vocabulary import topics
 from vocabulary.events import (
     INPUT_MODELS,
     AlarmSignal,
@@ -25,8 +26,12 @@ from vocabulary.events import (
     RejectReason,
     ZoneEvent,
 )
-from vocabulary import topics
 from vocabulary.signing import signature_matches
+
+# A rejection must fit the workers' producer requests (32 MiB) with its key and other fields.
+MAX_KEPT_BYTES = 16 * 1024 * 1024
+KEPT_KEY_BYTES = 1024
+CUT_SHORT_BYTES = 64 * 1024  # what a rejection the broker refused keeps when sent again
 
 
 class AdmissionSettings(BaseModel):
@@ -39,8 +44,17 @@ class AdmissionSettings(BaseModel):
     max_bytes: int = Field(65536, gt=0, description="larger values are malformed (real events are < 2 KiB)")
     duplicate_memory_s: int = Field(900, gt=0, description="how long an event_id is remembered per source")
     keep_raw_bytes: int = Field(
-        12 * 1024 * 1024, gt=0, description="rejections keep this much of the raw value; the rest is left on its topic"
+        12 * 1024 * 1024, gt=0, le=MAX_KEPT_BYTES,
+        description="a rejection's `raw` field holds at most this many bytes; the rest is left on its topic",
     )
+
+    @model_validator(mode="after")
+    def _remembers_the_replay_window(self) -> AdmissionSettings:
+        # An event replayed after it is forgotten but while still fresh would be admitted twice.
+        if self.duplicate_memory_s < self.stale_s + self.future_s:
+            raise ValueError(f"duplicate_memory_s must be at least stale_s + future_s "
+                             f"({self.stale_s + self.future_s:g} s): a replay within it would be admitted twice")
+        return self
 
 
 class Refusal(Exception):
@@ -130,22 +144,57 @@ def _check_fresh(event: PanicBeep | AlarmSignal | MotionEvent, now: datetime, se
 
 
 def rejection(message: Received, refusal: Refusal, now: datetime, settings: AdmissionSettings) -> Rejected:
-    """The Rejected record that keeps the input whole (up to keep_raw_bytes)."""
+    """The Rejected record that keeps the input whole, or its first part with raw_truncated.
+
+    The input stays text when it is UTF-8 and its JSON form fits `keep_raw_bytes`; else it
+    is base64 (at most 4/3 of the bytes, where JSON escapes of control characters take 6),
+    cut to fit.
+    """
     raw = message.value or b""
-    kept = raw[: settings.keep_raw_bytes]
-    try:
-        text, is_b64 = kept.decode("utf-8"), False
-    except UnicodeDecodeError:
-        text, is_b64 = base64.b64encode(kept).decode("ascii"), True
+    limit = settings.keep_raw_bytes
+    text = _utf8(raw) if _json_size(raw) <= limit else None
+    if text is not None:
+        kept, is_b64, cut = text, False, False
+    else:
+        part = raw[: limit // 4 * 3]
+        kept, is_b64, cut = base64.b64encode(part).decode("ascii"), True, len(part) < len(raw)
+    key = message.key
     return Rejected.model_construct(
         reason=refusal.reason,
         topic=topics.named(message.topic),
-        key=None if message.key is None else message.key.decode("utf-8", "backslashreplace"),
-        raw=text,
+        key=None if key is None else key[:KEPT_KEY_BYTES].decode("utf-8", "backslashreplace"),
+        raw=kept,
         raw_b64=is_b64,
         detail=refusal.detail,
         at=now,
         partition=message.partition,
         offset=message.offset,
-        raw_truncated=len(kept) < len(raw),
+        raw_truncated=cut,
     )
+
+
+def cut_short(record: Rejected) -> Rejected:
+    """The same rejection keeping only the first CUT_SHORT_BYTES of its input, as base64."""
+    whole = base64.b64decode(record.raw) if record.raw_b64 else record.raw.encode()
+    part = whole[:CUT_SHORT_BYTES]
+    return record.model_copy(update={
+        "raw": base64.b64encode(part).decode("ascii"), "raw_b64": True,
+        "raw_truncated": record.raw_truncated or len(part) < len(whole),
+    })
+
+
+def _utf8(raw: bytes) -> str | None:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+_ESCAPED_AS_SIX = [bytes([c]) for c in range(32) if c not in b"\b\f\n\r\t"]
+
+
+def _json_size(raw: bytes) -> int:
+    """Bytes of `raw` (as UTF-8 text) inside a JSON string: control characters are escaped."""
+    six = sum(raw.count(c) for c in _ESCAPED_AS_SIX)
+    two = sum(raw.count(c) for c in (b'"', b"\\", b"\b", b"\f", b"\n", b"\r", b"\t"))
+    return len(raw) + 5 * six + two

@@ -20,17 +20,19 @@ import faust
 from alert_rules.city import City
 from alert_rules.rules import Rules
 from streams import admission, codec, evaluate
-from vocabulary import topics
-from streams.fetching import use_prompt_fetches
 from streams.admit import AdmissionSettings
+from streams.fetching import use_prompt_fetches
 from streams.lanes import Lane
 from streams.zone_state import table_store
+from vocabulary import internal, topics
+from vocabulary.kafka_security import KafkaSecurity
 
 
 def create_app(city: City, rules: Rules, admission_settings: AdmissionSettings, kafka: str, redis_url: str, web_port: int, partitions: int, lane: Lane,
                tables: Path | None = None) -> faust.App:
     """`tables`: a directory for the zone table's RocksDB files, shared by the workers of one machine."""
     use_prompt_fetches()
+    secret = internal.key_from_environment()
     app = faust.App(
         topics.named(f"centinela-{lane}"),  # two systems on one broker keep their groups and tables apart
         broker=f"kafka://{kafka}",
@@ -60,12 +62,13 @@ def create_app(city: City, rules: Rules, admission_settings: AdmissionSettings, 
         web_enabled=False,
         topic_allow_declare=True,
         topic_partitions=partitions,
+        **KafkaSecurity.from_environment().faust(),
     )
     codec.register()
     if lane == "urgent":
-        admission.install(app, city, admission_settings, redis_url, inputs=(topics.BEEPS, topics.ALARMS))
+        admission.install(app, city, admission_settings, redis_url, inputs=(topics.BEEPS, topics.ALARMS), secret=secret)
     elif lane == "motion":
-        admission.install(app, city, admission_settings, redis_url, inputs=(topics.MOTION,))
+        admission.install(app, city, admission_settings, redis_url, inputs=(topics.MOTION,), secret=secret)
     else:
-        evaluate.install(app, city, rules, redis_url, partitions)
+        evaluate.install(app, city, rules, redis_url, partitions, secret)
     return app

@@ -13,8 +13,8 @@ from typing import Any
 from faust.serializers import codecs
 from pydantic import BaseModel
 
-from vocabulary.events import Alert, Contract, Id, OperatorAction, Rejected, Timestamp, ZoneEvent
 from alert_rules.rules import SilenceCommand
+from vocabulary.events import Alert, Contract, Id, OperatorAction, Rejected, Timestamp, ZoneEvent
 
 ALERT = "centinela.alert"
 REJECTED = "centinela.rejected"

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 import redis.asyncio as aioredis
 
-from vocabulary.events import ZoneEvent
 from streams.admit import Received
+from vocabulary.events import ZoneEvent
 
 PREFIX = "centinela:seen:"
 COUNTS = "centinela:stats:duplicates"
@@ -33,8 +33,8 @@ class DuplicateMemory:
             key = f"{PREFIX}{event.source.kind}:{event.source.id}:{event.event.event_id}"
             pipe.set(key, message.position, nx=True, get=True, ex=self.remember_s)
         seen = await pipe.execute()
-        fresh = [old is None or old.decode() == message.position for old, (_, message) in zip(seen, admitted)]
-        dropped = [event.source.kind for keep, (event, _) in zip(fresh, admitted) if not keep]
+        fresh = [old is None or old.decode() == message.position for old, (_, message) in zip(seen, admitted, strict=True)]
+        dropped = [event.source.kind for keep, (event, _) in zip(fresh, admitted, strict=True) if not keep]
         if dropped:
             pipe = self.client.pipeline(transaction=False)
             for kind in dropped:

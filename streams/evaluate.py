@@ -24,19 +24,16 @@ from datetime import UTC, datetime
 import faust
 import redis.asyncio as aioredis
 from faust.types import EventT
-from pydantic import ValidationError
 
-from alert_rules.engine import Outcome, RuleEngine, ZoneState
-from vocabulary.events import Alert, OperatorAction
-from alert_rules.rules import SilenceCommand
 from alert_rules.city import City
-from alert_rules.rules import Rules
-from streams import codec
-from vocabulary import topics
+from alert_rules.engine import Outcome, RuleEngine, ZoneState
+from alert_rules.rules import Rules, SilenceCommand
 from streams.batching import in_batches
 from streams.codec import Tick, ZoneItem, decode_zone_items
 from streams.flow import Progress
 from streams.zone_state import Save, ZoneStore, partition_of
+from vocabulary import internal, topics
+from vocabulary.events import Alert, OperatorAction
 
 log = logging.getLogger("centinela.evaluate")
 
@@ -71,12 +68,40 @@ def apply(engine: RuleEngine, state: ZoneState, item: ZoneItem) -> Outcome:
     return engine.evaluate(state, item, item.admitted_at)
 
 
+def held_back_by_silences(outcome: Outcome, zone_id: str) -> dict[str, int]:
+    """"silence id|zone" -> signals held back so far: absolute counts, so a replay writes the same."""
+    state = outcome.state
+    return {f"{h.by.removeprefix('silence:')}|{zone_id}": state.held_back[h.by].count
+            for h in outcome.held_back if h.by.startswith("silence:") and h.by in state.held_back}
+
+
+class Tally:
+    """What the console and /metrics show of this lane, kept in Redis; a Redis outage costs a count, never the lane."""
+
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self.redis = redis
+
+    async def forged(self, count: int) -> None:
+        try:
+            await self.redis.hincrby(topics.prefix() + internal.FORGED_COUNTS, topics.ZONE_EVENTS, count)
+        except aioredis.RedisError:
+            log.warning("could not count %d forged messages in Redis", count)
+
+    async def held_back(self, counts: dict[str, int]) -> None:
+        try:
+            await self.redis.hset(topics.prefix() + internal.HELD_BACK, mapping=counts)  # type: ignore[arg-type]
+        except aioredis.RedisError:
+            log.warning("could not record what %d silences held back", len(counts))
+
+
 class Evaluator:
     """Applies batches of zone items, publishes their alerts, saves and acknowledges."""
 
     def __init__(self, engine: RuleEngine, store: ZoneStore, alerts: faust.TopicT,
-                 applied: Callable[[Sequence[EventT]], Awaitable[None]]) -> None:
+                 applied: Callable[[Sequence[EventT]], Awaitable[None]], secret: bytes, tally: Tally) -> None:
         self.engine = engine
+        self.secret = secret  # the internal key: only what Centinela wrote is applied
+        self.tally = tally
         self.store = store
         self.alerts = alerts
         self.applied = applied  # tells motion admission how far evaluation is (streams.flow)
@@ -87,6 +112,7 @@ class Evaluator:
         self.lock = asyncio.Lock()  # held while states change: applying a batch, taking a save, forgetting
         self.writing = asyncio.Lock()  # held while a save is written, so that events go on being applied
         self.ticked: dict[str, float] = {}  # zone -> when its last tick was sent, until its state is saved
+        self.write_task: asyncio.Future[None] | None = None
 
     async def process(self, batch: Sequence[EventT]) -> None:
         async with self.lock:
@@ -115,7 +141,7 @@ class Evaluator:
             await self.writing.acquire()
             save, delivering, applied = self.store.take(self.engine), self.sending, self.unsaved
             self.sending, self.unsaved, self.saved_at = [], [], time.monotonic()
-            asyncio.ensure_future(self._write(save, delivering, applied))
+            self.write_task = asyncio.ensure_future(self._write(save, delivering, applied))
 
     async def _write(self, save: Save, delivering: list[Awaitable[object]], applied: list[EventT]) -> None:
         """Deliver the alerts, then the states that caused them; only then acknowledge the events applied."""
@@ -143,12 +169,18 @@ class Evaluator:
 
     async def _apply(self, batch: Sequence[EventT]) -> None:
         snapshots: list[Alert] = []
-        since_yield = 0
+        since_yield, ignored = 0, 0
+        held: dict[str, int] = {}
         for event in batch:
+            message, value = event.message, event.message.value or b""
+            if not internal.verify(self.secret, topics.ZONE_EVENTS, message.key, value, message.headers):
+                ignored += 1
+                continue
             try:
-                items = decode_zone_items(event.message.value)
-            except (ValidationError, ValueError, TypeError) as error:  # only we write this topic: a bug, not input
-                log.error("zone.events: skipped an undecodable message: %s", error)
+                items = decode_zone_items(value)
+            except Exception as error:  # RecursionError included: nothing on the topic may stop the lane
+                log.error("zone.events: skipped an undecodable message (%s)", type(error).__name__)
+                ignored += 1
                 continue
             for item in items:
                 zone_id = zone_of(item)
@@ -156,7 +188,9 @@ class Evaluator:
                 if state is None:
                     state = self.store.states[zone_id] = self.engine.new_state(zone_id, since=moment(item))
                 try:
-                    snapshots.extend(apply(self.engine, state, item).alerts)
+                    outcome = apply(self.engine, state, item)
+                    snapshots.extend(outcome.alerts)
+                    held.update(held_back_by_silences(outcome, zone_id))
                 except Exception:  # one bad item must not stop the zone's other alerts
                     log.exception("the engine failed on an item of zone %s", zone_id)
                 self.store.dirty.add(zone_id)
@@ -166,22 +200,31 @@ class Evaluator:
                 snapshots, since_yield = [], 0
                 await asyncio.sleep(0)
         await self._publish(snapshots)
+        if ignored:
+            log.warning("zone.events: ignored %d unauthenticated or undecodable messages", ignored)
+            await self.tally.forged(ignored)
+        if held:
+            await self.tally.held_back(held)
 
     async def _publish(self, snapshots: Sequence[Alert]) -> None:
-        self.sending += [await self.alerts.send(key=a.zone_id.encode(), value=a) for a in snapshots]
+        for alert in snapshots:
+            key, body = alert.zone_id.encode(), alert.model_dump_json().encode()
+            self.sending.append(await self.alerts.send(
+                key=key, value=body, headers=internal.headers(self.secret, topics.ALERTS, key, body)))
 
 
-def install(app: faust.App, city: City, rules: Rules, redis_url: str, partitions: int) -> None:
+def install(app: faust.App, city: City, rules: Rules, redis_url: str, partitions: int, secret: bytes) -> None:
     engine = RuleEngine(city, rules)
-    progress = Progress(aioredis.Redis.from_url(redis_url))
+    redis = aioredis.Redis.from_url(redis_url)
+    progress = Progress(redis)
     # Raw bytes in and out, partitioned by key (the zone id) like zone.events, from agent or timer alike.
     table = app.Table(TABLE, partitions=partitions, key_type=bytes, value_type=bytes, use_partitioner=True)
     store = ZoneStore(table, partitions)
     inbox_name = topics.named(topics.ZONE_EVENTS)
     inbox = app.topic(inbox_name, key_serializer="raw", value_serializer="raw")
-    ticks = app.topic(inbox_name, key_serializer="raw", value_serializer=codec.ZONE)
-    alerts = app.topic(topics.named(topics.ALERTS), key_serializer="raw", value_serializer=codec.ALERT)
-    evaluator = Evaluator(engine, store, alerts, progress.applied)
+    ticks = app.topic(inbox_name, key_serializer="raw", value_serializer="raw")
+    alerts = app.topic(topics.named(topics.ALERTS), key_serializer="raw", value_serializer="raw")
+    evaluator = Evaluator(engine, store, alerts, progress.applied, secret, Tally(redis))
     zones = [z.id for z in city.zones]
 
     @app.on_partitions_revoked.connect
@@ -209,4 +252,5 @@ def install(app: faust.App, city: City, rules: Rules, redis_url: str, partitions
         mine = [z for z in zones if partition_of(z, partitions) in owned]
         now = datetime.now(UTC)
         for zone_id in evaluator.due_zones(mine, now.timestamp()):
-            await ticks.send(key=zone_id.encode(), value=Tick(tick=zone_id, at=now))
+            key, body = zone_id.encode(), Tick(tick=zone_id, at=now).model_dump_json().encode()
+            await ticks.send(key=key, value=body, headers=internal.headers(secret, topics.ZONE_EVENTS, key, body))

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from deploy.stack import Stack
+from vocabulary import internal
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_CONFIG = REPO / "examples" / "tigre"
 DATASETS = REPO.parent / "shared" / "datasets"
+# The installation's internal key for every process a test starts (they inherit the environment).
+os.environ.setdefault(internal.KEY_ENV, "5e" * 32)
+INTERNAL_KEY = internal.key_from_environment()
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
@@ -64,6 +64,17 @@ def _finite(value: float) -> float:
 Number = Annotated[float, AfterValidator(_finite)]
 
 
+def _encodable(value: str) -> str:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate ("\\ud800" in JSON) cannot be written out again
+        raise ValueError("must be valid Unicode text (no lone surrogates)") from None
+    return value
+
+
+Text = Annotated[str, AfterValidator(_encodable)]
+
+
 def _not_bool(value: object) -> object:
     if isinstance(value, bool):  # JSON true is not the number 1
         raise ValueError("expected a number, not a boolean")
@@ -116,6 +127,9 @@ class AlarmSignal(Contract):
     group: Annotated[int, Field(ge=0, le=99)]
     zone: Annotated[int, Field(ge=0, le=999)]
     sig: Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{1,128}$")] | None = None
+    # Beyond the contract: the SIA code of a DC-09 signal that has no Contact ID of its own
+    # (sent as code 300), so that the operator's title names what the panel said.
+    sia: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
 
     @property
     def source_id(self) -> str:
@@ -147,7 +161,7 @@ class MotionEvent(Contract):
         return self.camera_id
 
 
-DeviceEvent = Union[PanicBeep, AlarmSignal, MotionEvent]
+DeviceEvent = PanicBeep | AlarmSignal | MotionEvent
 
 Category = Literal[
     "panic", "duress", "medical", "fire", "intrusion", "motion", "tamper", "trouble", "supervision"
@@ -161,16 +175,30 @@ class AlertSource(Contract):
     id: str
 
 
+StepOutcomeName = Literal["done", "no_answer", "failed", "skipped"]
+
+
+class StepOutcome(Contract):
+    """One step of the alert's action plan worked by an operator (contract section 8)."""
+
+    step: Id
+    outcome: StepOutcomeName
+    by: str
+    at: Timestamp
+    note: str | None = None
+
+
 class Alert(Contract):
     """A full snapshot of one alert (topic alerts), published at every change.
 
     Beyond the contract: `version` rises by one at each change of the alert, so consumers
     keep the newest snapshot whatever order they receive them in; `change` and
     `changed_by` say what this snapshot changed and who did it (the alert's history);
-    `responder`, `disposition` and `note` record the operators' actions.
+    `responder`, `disposition` and `note` record the operators' actions; `steps` every
+    outcome recorded for its action plan, oldest first (never a phone or a passcode).
     """
 
-    alert_id: str
+    alert_id: Id  # also the SSE event id: never a line break
     zone_id: Id
     priority: Annotated[int, Field(ge=1, le=5)]
     category: Category
@@ -193,6 +221,8 @@ class Alert(Contract):
     responder: str | None = None
     disposition: Literal["real", "false_alarm", "test"] | None = None
     note: str | None = None
+    address: str | None = None
+    steps: list[StepOutcome] = []
 
 
 RejectReason = Literal["malformed", "schema", "unknown_device", "bad_signature", "stale", "future"]
@@ -238,14 +268,19 @@ class ZoneEvent(Contract):
 
 
 class OperatorAction(Contract):
-    """An operator's change to an alert (internal topic alerts.actions), applied by evaluate."""
+    """An operator's change to an alert (internal topic zone.events), applied by evaluate.
+
+    `step` records an action plan step's `outcome`; `reveal` records that the operator
+    looked at the account's passcode (the passcode itself never travels here)."""
 
     action_id: str
-    alert_id: str
+    alert_id: Id
     zone_id: Id
-    action: Literal["ack", "dispatch", "resolve"]
+    action: Literal["ack", "dispatch", "resolve", "step", "reveal"]
     by: str
     at: Timestamp
     responder: str | None = None
     disposition: Literal["real", "false_alarm", "test"] | None = None
     note: str | None = None
+    step: Id | None = None
+    outcome: StepOutcomeName | None = None

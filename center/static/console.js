@@ -5,6 +5,7 @@
 
 const TOKEN_KEY = "centinela.token";
 const PRIORITY_DEADLINE_S = { 1: 30, 2: 60, 3: 300 };
+const SILENCES_REFRESH_MS = 5000;
 const $ = (id) => document.getElementById(id);
 
 const state = {
@@ -15,9 +16,14 @@ const state = {
   zoneFilter: "",
   zones: [],
   stream: null,          // AbortController of the live stream
+  silencesTimer: null,   // refreshes the silences and what they held back
   audio: null,
   loaded: false,         // the first list is in: later priority-1 alerts are new
+  plan: null,            // {alert_id, account, steps} of the selected alert
+  passcode: null,        // {alert_id, value} once revealed (and recorded) for the selected alert
 };
+
+const OUTCOMES = [["done", "done"], ["no_answer", "no answer"], ["failed", "failed"], ["skipped", "skip"]];
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -79,10 +85,14 @@ async function signIn(token) {
   fillZoneFilter();
   drawMap();
   connect();
+  loadSilences();
+  clearInterval(state.silencesTimer);
+  state.silencesTimer = setInterval(loadSilences, SILENCES_REFRESH_MS);
 }
 
 function signOut() {
   state.stream?.abort();
+  clearInterval(state.silencesTimer);
   sessionStorage.removeItem(TOKEN_KEY);
   state.token = "";
   state.alerts.clear();
@@ -268,7 +278,7 @@ function tick() {
 // ---- selection and detail ----------------------------------------------------------
 
 function select(alertId) {
-  if (state.selected !== alertId) hideForms();
+  if (state.selected !== alertId) { hideForms(); state.passcode = null; state.plan = null; $("step-note").value = ""; }
   state.selected = alertId;
   $("action-message").textContent = "";
   for (const row of document.querySelectorAll("#queue-rows tr")) row.classList.toggle("selected", row.dataset.alertId === alertId);
@@ -304,6 +314,7 @@ async function showDetail() {
     ...fact("source", `${alert.source.kind} ${alert.source.id}`),
     ...fact("signals", alert.count),
     ...fact("escalation", alert.escalation),
+    ...fact("address", alert.address),
     ...fact("location", where),
     ...fact("responder", alert.responder),
     ...fact("disposition", alert.disposition ? `${alert.disposition}${alert.note ? ` · ${alert.note}` : ""}` : null),
@@ -313,7 +324,115 @@ async function showDetail() {
   $("act-dispatch").disabled = alert.status === "resolved";
   $("act-resolve").disabled = alert.status === "resolved";
   $("d-cameras").replaceChildren(...(alert.cameras.length ? alert.cameras.map((c) => el("li", {}, c)) : [el("li", { class: "muted" }, "none in this zone")]));
-  await Promise.all([showHistory(alert), showSnapshot(alert)]);
+  await Promise.all([showHistory(alert), showSnapshot(alert), showPlan(alert)]);
+}
+
+// ---- the account and its action plan ------------------------------------------------
+
+async function showPlan(alert) {
+  let plan;
+  try {
+    plan = (await api(`/api/alerts/${encodeURIComponent(alert.alert_id)}/plan`)).body;
+  } catch { return; }
+  if (state.selected !== alert.alert_id) return;
+  state.plan = { alert_id: alert.alert_id, ...plan };
+  renderAccount(plan.account, alert);
+  renderPlan(plan.steps, alert);
+}
+
+function renderAccount(account, alert) {
+  const facts = [
+    ...(account.wearer ? fact("wearer", account.wearer) : []),
+    ...(account.address ? fact("address", account.address) : []),
+    ...(account.occupants ? fact("occupants", account.occupants) : []),
+    ...(account.instructions ? fact("instructions", account.instructions) : []),
+  ];
+  $("a-facts").replaceChildren(...facts);
+  const contacts = account.contacts || [];
+  $("a-calls").hidden = !contacts.length;
+  $("a-contacts").replaceChildren(...contacts.map((c) => {
+    const copy = el("button", { type: "button", class: "phone", title: "copy the number" }, c.phone);
+    copy.addEventListener("click", () => copyPhone(copy, c));
+    return el("li", {}, el("span", { class: "who" }, c.name, c.relation ? el("span", { class: "muted" }, ` (${c.relation})`) : ""), " ", copy);
+  }));
+  const shown = state.passcode?.alert_id === alert.alert_id;
+  $("a-passcode").hidden = !account.has_passcode || !state.me?.may_act;
+  $("reveal").hidden = shown;
+  $("reveal").disabled = alert.status === "resolved";
+  $("passcode-value").hidden = !shown;
+  $("passcode-value").textContent = shown ? state.passcode.value : "";
+  $("account").hidden = !(facts.length || contacts.length || !$("a-passcode").hidden);
+}
+
+function renderPlan(steps, alert) {
+  $("plan").hidden = !steps.length;
+  const acting = state.me?.may_act && alert.status !== "resolved";
+  $("step-note-label").hidden = !acting;
+  const current = steps.find((s) => !s.outcome)?.id;
+  $("plan-steps").replaceChildren(...steps.map((step) => {
+    const item = el("li", { class: step.id === current ? "current" : "", dataset: { step: step.id, outcome: step.outcome || "" } },
+      el("span", { class: "text" }, step.text));
+    if (step.outcome) {
+      const when = step.at ? new Date(step.at).toLocaleTimeString() : "";
+      item.append(el("span", { class: `outcome ${step.outcome}` }, [step.outcome.replace("_", " "), step.by, when, step.note].filter(Boolean).join(" · ")));
+    }
+    if (acting) {
+      const buttons = el("span", { class: "outcomes" });
+      OUTCOMES.forEach(([outcome, label], index) => {
+        const button = el("button", { type: "button", dataset: { outcome } },
+          step.id === current ? el("kbd", {}, index + 1) : "", step.id === current ? " " : "", label);
+        button.addEventListener("click", () => recordStep(step.id, outcome));
+        buttons.append(button);
+      });
+      item.append(buttons);
+    }
+    return item;
+  }));
+}
+
+function recordStep(stepId, outcome) {
+  const note = $("step-note").value.trim();
+  $("step-note").value = "";
+  return act("steps", { step: stepId, outcome, note }, `${stepId}: ${outcome.replace("_", " ")}`);
+}
+
+function currentStep(outcome) {
+  const plan = state.plan;
+  if (!plan || plan.alert_id !== state.selected) return;
+  const step = plan.steps.find((s) => !s.outcome);
+  if (step) recordStep(step.id, outcome);
+}
+
+async function reveal() {
+  const alert = state.alerts.get(state.selected);
+  if (!alert || !state.me?.may_act || $("a-passcode").hidden || alert.status === "resolved") return;
+  const message = $("action-message");
+  try {
+    const { body } = await api(`/api/alerts/${encodeURIComponent(alert.alert_id)}/reveal`, { method: "POST", body: "{}" });
+    if (state.selected !== alert.alert_id) return;
+    state.passcode = { alert_id: alert.alert_id, value: body.passcode };
+    message.textContent = `passcode revealed (${body.status} in the history)`;
+    showDetail();
+  } catch (error) {
+    if (error instanceof Unauthorized) return signOut();
+    message.textContent = `reveal failed: ${error.message}`;
+  }
+}
+
+async function copyPhone(button, contact) {
+  try {
+    await navigator.clipboard.writeText(contact.phone);
+  } catch {   // no clipboard permission: copy through a selection instead
+    const scratch = el("textarea", { class: "scratch" });
+    scratch.value = contact.phone;
+    document.body.append(scratch);
+    scratch.select();
+    document.execCommand("copy");
+    scratch.remove();
+  }
+  $("action-message").textContent = `copied ${contact.name}'s number`;
+  button.classList.add("copied");
+  setTimeout(() => button.classList.remove("copied"), 1500);
 }
 
 async function showHistory(alert) {
@@ -326,9 +445,18 @@ async function showHistory(alert) {
       el("td", {}, h.change),
       el("td", {}, h.changed_by),
       el("td", {}, h.status),
-      el("td", {}, [h.responder && `→ ${h.responder}`, h.disposition, h.note].filter(Boolean).join(" · ")),
+      el("td", {}, historyDetail(h)),
     )));
   } catch { /* the alert left our scope or the center is away: keep what is shown */ }
+}
+
+function historyDetail(h) {
+  if (h.change === "step" && h.steps?.length) {
+    const step = h.steps[h.steps.length - 1];
+    return [`${step.step} → ${step.outcome.replace("_", " ")}`, step.note].filter(Boolean).join(" · ");
+  }
+  if (h.change === "passcode_revealed") return "passcode revealed";
+  return [h.responder && `→ ${h.responder}`, h.disposition, h.note].filter(Boolean).join(" · ");
 }
 
 let snapshotUrl = null;
@@ -360,22 +488,22 @@ function hideForms() {
   $("resolve-form").hidden = true;
 }
 
-async function act(action, payload) {
+async function act(action, payload, label = action) {
   const alert = state.alerts.get(state.selected);
   if (!alert || !state.me?.may_act) return;
   const message = $("action-message");
-  message.textContent = `${action}…`;
+  message.textContent = `${label}…`;
   try {
     const { status, body } = await api(`/api/alerts/${encodeURIComponent(alert.alert_id)}/${action}`, {
       method: "POST", body: JSON.stringify(payload ?? {}),
     });
-    if (status === 202) message.textContent = `${action} sent; waiting for the alert to change`;
-    else { receive(body, true); message.textContent = `${action} recorded by ${state.me.name}`; }
+    if (status === 202) message.textContent = `${label} sent; waiting for the alert to change`;
+    else { receive(body, true); message.textContent = `${label} recorded by ${state.me.name}`; }
     hideForms();
     showDetail();
   } catch (error) {
     if (error instanceof Unauthorized) return signOut();
-    message.textContent = `${action} failed: ${error.message}`;
+    message.textContent = `${label} failed: ${error.message}`;
   }
 }
 
@@ -439,7 +567,7 @@ function drawMarks() {
   const radius = Math.max(box.width, box.height) * 0.012;
   marks.replaceChildren(...queue().filter((a) => a.location).map((a) => {
     const [x, y] = projection(a.location.lon, a.location.lat);
-    const dot = svg("circle", { cx: x, cy: y, r: a.alert_id === state.selected ? radius * 1.6 : radius, class: `p${a.priority}${a.alert_id === state.selected ? " selected" : ""}` });
+    const dot = svg("circle", { cx: x, cy: y, r: a.alert_id === state.selected ? radius * 1.6 : radius, class: `p${a.priority}${a.alert_id === state.selected ? " selected" : ""}`, "data-alert-id": a.alert_id });
     dot.append(svg("title"));
     dot.firstChild.textContent = a.title;
     dot.addEventListener("click", () => select(a.alert_id));
@@ -450,6 +578,42 @@ function drawMarks() {
 function setZoneFilter(zone) {
   state.zoneFilter = zone;
   render();
+}
+
+// ---- silences ----------------------------------------------------------------------
+
+async function loadSilences() {
+  let silences;
+  try {
+    silences = (await api("/api/silences")).body.silences;
+  } catch (error) {
+    if (error instanceof Unauthorized) return signOut();
+    $("silence-message").textContent = `silences: ${error.message}`;
+    return;
+  }
+  const supervisor = state.me?.role === "supervisor";
+  $("silences-empty").hidden = silences.length > 0;
+  $("silence-rows").replaceChildren(...silences.map((s) => {
+    const ends = new Date(s.ends_at);
+    const matches = [...s.match.category, ...s.match.source].join(", ") || "everything";
+    const end = el("button", { type: "button", class: "end-silence" }, "end");
+    end.hidden = !supervisor;
+    end.addEventListener("click", () => endSilence(s));
+    return el("tr", { dataset: { silenceId: s.id } },
+      el("td", {}, s.zones.join(", ")), el("td", {}, matches),
+      el("td", { title: ends.toISOString() }, ends.toLocaleString()),
+      el("td", { class: "held-back" }, s.held_back), el("td", {}, s.author), el("td", {}, s.reason), el("td", {}, end));
+  }));
+}
+
+async function endSilence(silence) {
+  try {
+    await api(`/api/silences/${encodeURIComponent(silence.id)}`, { method: "DELETE" });
+    $("silence-message").textContent = `silence ended: ${silence.reason}`;
+  } catch (error) {
+    $("silence-message").textContent = `could not end the silence: ${error.message}`;
+  }
+  loadSilences();
 }
 
 // ---- keyboard ----------------------------------------------------------------------
@@ -466,6 +630,8 @@ function onKey(event) {
     a: () => act("ack"),
     d: () => openForm("dispatch-form", "dispatch-responder"),
     r: () => openForm("resolve-form", "resolve-disposition"),
+    p: reveal,
+    1: () => currentStep("done"), 2: () => currentStep("no_answer"), 3: () => currentStep("failed"), 4: () => currentStep("skipped"),
     Escape: hideForms,
     "?": () => $("help").showModal(),
   };
@@ -487,6 +653,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("act-ack").addEventListener("click", () => act("ack"));
   $("act-dispatch").addEventListener("click", () => openForm("dispatch-form", "dispatch-responder"));
   $("act-resolve").addEventListener("click", () => openForm("resolve-form", "resolve-disposition"));
+  $("reveal").addEventListener("click", reveal);
   $("dispatch-form").addEventListener("submit", (event) => { event.preventDefault(); act("dispatch", { responder: $("dispatch-responder").value.trim() }); });
   $("resolve-form").addEventListener("submit", (event) => { event.preventDefault(); act("resolve", { disposition: $("resolve-disposition").value, note: $("resolve-note").value }); });
   for (const button of document.querySelectorAll(".inline-form .cancel")) button.addEventListener("click", hideForms);

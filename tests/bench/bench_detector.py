@@ -19,9 +19,9 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from detectors.detector import MotionDetector  # noqa: E402
-from vocabulary.motion import MotionSettings  # noqa: E402
 from detectors.sources import FrameSource  # noqa: E402
 from tests.bench._report import report  # noqa: E402
+from vocabulary.motion import MotionSettings  # noqa: E402
 
 SIZES = {"320x240": (320, 240), "1280x720": (1280, 720), "1920x1080": (1920, 1080)}
 FRAMES = 120

@@ -16,11 +16,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from alert_rules.city import City  # noqa: E402
-from alert_rules.engine import RuleEngine, zone_event  # noqa: E402
-from vocabulary.events import AlarmSignal, MotionEvent, OperatorAction, PanicBeep, ZoneEvent  # noqa: E402
-from alert_rules.rules import Rules  # noqa: E402
-from tests.bench._report import report  # noqa: E402
+from alert_rules.city import City
+from alert_rules.engine import RuleEngine, zone_event
+from alert_rules.rules import Rules
+from tests.bench._report import report
+from vocabulary.events import AlarmSignal, MotionEvent, OperatorAction, PanicBeep, ZoneEvent
 
 ZONES = 20
 EVENTS = 200_000

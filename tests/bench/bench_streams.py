@@ -37,12 +37,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from vocabulary.events import format_timestamp  # noqa: E402
 from deploy.stack import Stack  # noqa: E402
-from vocabulary import topics  # noqa: E402
 from streams.zone_state import partition_of  # noqa: E402
 from tests.bench._report import report  # noqa: E402
 from tests.integration.support import worker  # noqa: E402
+from vocabulary import topics  # noqa: E402
+from vocabulary.events import format_timestamp  # noqa: E402
 
 PARTITIONS = 4
 N = int(os.environ.get("BENCH_STREAMS_N", "50000"))

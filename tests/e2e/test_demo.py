@@ -62,7 +62,8 @@ def test_the_demo_shows_every_category_then_stops_cleanly(stack: Stack, tmp_path
     base = f"http://127.0.0.1:{port}"
     redis_db = stack.redis_url.rsplit("/", 1)[0] + "/7"  # its own database and topics: other tests never mix in
     env = {**os.environ, "CENTINELA_KAFKA": stack.kafka, "CENTINELA_REDIS": redis_db,
-           "CENTINELA_HTTP": f"127.0.0.1:{port}", "CENTINELA_TOPIC_PREFIX": f"demo{port}."}
+           "CENTINELA_HTTP": f"127.0.0.1:{port}", "CENTINELA_TOPIC_PREFIX": f"demo{port}.",
+           "CENTINELA_DC09": f"127.0.0.1:{free_port()}", "CENTINELA_INGEST": f"127.0.0.1:{free_port()}"}
     log = tmp_path / "demo.out"
     with log.open("wb") as out:
         demo = subprocess.Popen(
@@ -84,6 +85,8 @@ def test_the_demo_shows_every_category_then_stops_cleanly(stack: Stack, tmp_path
         panic = next(a for a in alerts if a["category"] == "panic" and a["zone_id"] == PANIC_ZONE and a.get("snapshot"))
         assert PANIC_CAMERA in panic["cameras"] and f"/{PANIC_CAMERA}/" in panic["snapshot"]
         assert panic["location"] is not None
+        alarm_events = [e for a in alerts if a["source"]["kind"] == "alarm" for e in a["event_ids"]]
+        assert alarm_events and all(e.startswith("dc09-") for e in alarm_events), "panels speak DC-09 to the receiver"
         banner = log.read_text()
         assert f"http://127.0.0.1:{port}/" in banner and OPERATOR in banner
 

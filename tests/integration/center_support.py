@@ -22,12 +22,14 @@ import uvicorn
 from kafka import KafkaProducer
 
 from alert_rules.city import City, Token, Zone
-from vocabulary.events import Alert, AlertSource
 from center.app import create_app
 from centinela.config import load_config
 from deploy.stack import Stack, free_port
-from vocabulary.topics import ALERTS, named
+from tests.conftest import INTERNAL_KEY
 from tests.integration.support import worker
+from vocabulary import internal
+from vocabulary.events import Alert, AlertSource
+from vocabulary.topics import ALERTS, named
 
 OPERATOR = "operator-secret-1"
 SUPERVISOR = "supervisor-secret-1"
@@ -89,7 +91,8 @@ class AlertPublisher:
 
     def publish(self, *alerts: Alert) -> None:
         for alert in alerts:
-            self._producer.send(named(ALERTS), alert.model_dump_json().encode(), key=alert.zone_id.encode())
+            key, body = alert.zone_id.encode(), alert.model_dump_json().encode()
+            self._producer.send(named(ALERTS), body, key=key, headers=internal.headers(INTERNAL_KEY, ALERTS, key, body))
         self._producer.flush(10)
 
     def close(self) -> None:
@@ -164,5 +167,7 @@ def running_center(
 @contextlib.contextmanager
 def center_with_worker(stack: Stack, config: Path, log: Path) -> Iterator[RunningCenter]:
     """The real stream worker and a center beside it, both on the city in `config`."""
-    with worker(stack, config, log), running_center(load_config(config).city, stack.kafka, stack.redis_url) as running:
+    loaded = load_config(config)
+    with worker(stack, config, log), \
+            running_center(loaded.city, stack.kafka, stack.redis_url, rules=loaded.rules) as running:
         yield running

@@ -17,7 +17,7 @@ from typing import Any
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from deploy.stack import Stack, free_port
-from vocabulary import topics
+from vocabulary import internal, topics
 
 
 def now_ts(offset_s: float = 0.0) -> str:
@@ -55,6 +55,12 @@ class Producer:
         raw = value if isinstance(value, bytes) else json.dumps(value).encode()
         encoded_key = key.encode() if isinstance(key, str) else key
         self.kafka.send(topics.named(topic), key=encoded_key, value=raw).get(10)
+
+    def send_internal(self, topic: str, key: str, value: bytes) -> None:
+        """As Centinela's own processes write an internal topic: with the MAC under the internal key."""
+        encoded_key = key.encode()
+        headers = internal.headers(internal.key_from_environment(), topic, encoded_key, value)
+        self.kafka.send(topics.named(topic), key=encoded_key, value=value, headers=headers).get(10)
 
     def close(self) -> None:
         self.kafka.close()

@@ -12,9 +12,9 @@ import pytest
 import redis
 
 from deploy.stack import Stack
-from vocabulary.signing import signature
 from streams.dedupe import COUNTS
 from tests.integration.support import Producer, TopicReader, now_ts, worker
+from vocabulary.signing import signature
 
 pytestmark = pytest.mark.integration
 

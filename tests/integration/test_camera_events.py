@@ -13,8 +13,8 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from alert_rules.city import Camera
-from vocabulary.events import MotionEvent
 from detectors.runner import KafkaPublisher, run_cameras
+from vocabulary.events import MotionEvent
 from vocabulary.topics import MOTION, named
 
 pytestmark = pytest.mark.integration
@@ -71,7 +71,7 @@ def test_a_video_file_publishes_start_and_end_of_one_episode(stack, tmp_path: Pa
     assert start.motion_id == end.motion_id and start.event_id != end.event_id
     assert start.regions == ["right"] and end.regions == ["right"]
     x, y, w, h = start.boxes[0]
-    assert 0.5 <= x and 0.35 < y < 0.5 and 0.1 < w < 0.35 and 0.25 < h < 0.45
+    assert x >= 0.5 and 0.35 < y < 0.5 and 0.1 < w < 0.35 and 0.25 < h < 0.45
     assert 2.0 < start.area_pct < 10.0
     assert 1.0 < (end.ts - start.ts).total_seconds() < 4.0  # 2 s of motion, then 1 s quiet
     assert start.snapshot and Path(start.snapshot).is_file()

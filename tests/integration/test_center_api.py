@@ -22,6 +22,7 @@ from tests.integration.center_support import (
     sample_city,
     wait_until,
 )
+from vocabulary.events import Alert
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +30,11 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def snapshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("snapshots")
-    (directory / "cam-001-1.jpg").write_bytes(b"\xff\xd8\xff\xe0 a jpeg")
+    (directory / "cam-001").mkdir()
+    (directory / "cam-002").mkdir()
+    (directory / "cam-001" / "m1-start.jpg").write_bytes(b"\xff\xd8\xff\xe0 a jpeg")
+    (directory / "cam-002" / "m2-start.jpg").write_bytes(b"\xff\xd8\xff\xe0 another camera's")
+    (directory / "cam-001" / "page.html").write_text("<script>alert(1)</script>")
     (directory.parent / "secret.txt").write_text("outside the snapshot directory")
     return directory
 
@@ -186,20 +191,26 @@ def test_live_stream_carries_only_what_the_token_may_see(center: RunningCenter, 
     print(f"publish to SSE delivery: {latency * 1000:.0f} ms")
 
 
-def test_snapshots_are_served_only_from_the_directory(center: RunningCenter, publisher: AlertPublisher, snapshots: Path) -> None:
-    good = make_alert("north", snapshot="cam-001-1.jpg")
-    absolute = make_alert("north", snapshot=str(snapshots / "cam-001-1.jpg"))
-    escapes = [make_alert("north", snapshot=s) for s in ("../secret.txt", str(snapshots.parent / "secret.txt"), "/etc/passwd", "http://x/y.jpg")]
-    publisher.publish(good, absolute, *escapes)
+def test_snapshots_are_served_only_from_the_alerts_cameras_as_jpeg(center: RunningCenter, publisher: AlertPublisher, snapshots: Path) -> None:
+    def with_snapshot(reference: str) -> Alert:
+        return make_alert("north", snapshot=reference).model_copy(update={"cameras": ["cam-001"]})
+
+    good = with_snapshot("cam-001/m1-start.jpg")
+    absolute = with_snapshot(str(snapshots / "cam-001" / "m1-start.jpg"))
+    refused = [with_snapshot(s) for s in (
+        "cam-002/m2-start.jpg", "cam-001/page.html", "../secret.txt", str(snapshots.parent / "secret.txt"),
+        "/etc/passwd", "http://x/y.jpg")]
+    publisher.publish(good, absolute, *refused)
     with center.client(OPERATOR) as http:
-        for alert in (good, absolute, *escapes):
+        for alert in (good, absolute, *refused):
             stored(http, alert.alert_id)
         for alert in (good, absolute):
             answer = http.get(f"/api/alerts/{alert.alert_id}/snapshot")
             assert answer.status_code == 200 and answer.content.startswith(b"\xff\xd8")
-        for alert in escapes:
+            assert answer.headers["content-type"] == "image/jpeg"
+        for alert in refused:
             answer = http.get(f"/api/alerts/{alert.alert_id}/snapshot")
-            assert (answer.status_code, answer.json()) == (404, {"error": "no snapshot for this alert"})
+            assert (answer.status_code, answer.json()) == (404, {"error": "no snapshot for this alert"}), alert.snapshot
 
 
 def test_health_metrics_and_the_console(center: RunningCenter) -> None:
@@ -246,10 +257,9 @@ def test_views_come_back_when_redis_loses_them(stack, publisher: AlertPublisher)
 
     alert = make_alert("north")
     publisher.publish(alert)
-    with running_center(sample_city(), stack.kafka, stack.redis_url) as center:
-        with center.client(VIEWER) as http:
-            stored(http, alert.alert_id)
-            with redis.Redis.from_url(stack.redis_url) as plain:
-                plain.delete(*plain.keys(center.namespace + "*"))
-            assert http.get(f"/api/alerts/{alert.alert_id}").status_code == 404
-            stored(http, alert.alert_id)
+    with running_center(sample_city(), stack.kafka, stack.redis_url) as center, center.client(VIEWER) as http:
+        stored(http, alert.alert_id)
+        with redis.Redis.from_url(stack.redis_url) as plain:
+            plain.delete(*plain.keys(center.namespace + "*"))
+        assert http.get(f"/api/alerts/{alert.alert_id}").status_code == 404
+        stored(http, alert.alert_id)

@@ -14,7 +14,14 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import negative_data_rejection
 
-from tests.integration.center_support import OPERATOR, AlertPublisher, RunningCenter, make_alert, running_center, sample_city
+from tests.integration.center_support import (
+    OPERATOR,
+    AlertPublisher,
+    RunningCenter,
+    make_alert,
+    running_center,
+    sample_city,
+)
 
 pytestmark = pytest.mark.integration
 

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from vocabulary.events import OperatorAction
 from deploy.stack import Stack
 from tests.integration.alerts import FAST_CITY, IN_ZONE_A, AlertWatch, beep, find, motion, signal, uid
 from tests.integration.support import Producer, now_ts, worker
+from vocabulary.events import OperatorAction
 
 pytestmark = pytest.mark.integration
 
@@ -137,7 +137,7 @@ def test_an_unacknowledged_alert_escalates_at_every_deadline_until_acknowledged(
     assert escalations[:3] == [0, 1, 2]
     action = OperatorAction(action_id=uid(), alert_id=fire["alert_id"], zone_id="zone-c", action="ack",
                             by="Operator 1", at=now_ts())
-    send.send("zone.events", "zone-c", action.model_dump_json().encode())
+    send.send_internal("zone.events", "zone-c", action.model_dump_json().encode())
     alerts = watch.wait(lambda a: a[fire["alert_id"]]["status"] == "acknowledged")
     acknowledged = alerts[fire["alert_id"]]
     assert acknowledged["changed_by"] == "Operator 1"
@@ -154,7 +154,7 @@ def test_operator_actions_dispatch_and_resolve(watch: AlertWatch, send: Producer
                           ("resolve", {"disposition": "real", "note": "taken to hospital"})):
         change = OperatorAction(action_id=uid(), alert_id=medical["alert_id"], zone_id="zone-b", action=action,
                                 by="Operator 1", at=now_ts(), **extra)
-        send.send("zone.events", "zone-b", change.model_dump_json().encode())
+        send.send_internal("zone.events", "zone-b", change.model_dump_json().encode())
     alerts = watch.wait(lambda a: a[medical["alert_id"]]["status"] == "resolved")
     final = alerts[medical["alert_id"]]
     assert (final["responder"], final["disposition"], final["note"]) == ("Ambulance 3", "real", "taken to hospital")

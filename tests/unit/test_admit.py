@@ -7,9 +7,10 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from pydantic import ValidationError
 
 from alert_rules.city import Beeper, Camera, City, Panel, Zone
-from streams.admit import AdmissionSettings, Received, Refusal, admit, rejection
+from streams.admit import CUT_SHORT_BYTES, AdmissionSettings, Received, Refusal, admit, cut_short, rejection
 from vocabulary.signing import signature
 
 NOW = datetime(2026, 11, 21, 14, 0, 0, tzinfo=UTC)
@@ -206,7 +207,41 @@ def test_rejection_of_a_huge_value_says_it_was_cut_and_where_the_rest_is() -> No
     settings = AdmissionSettings(keep_raw_bytes=100)
     raw = b"y" * 1000
     kept = rejection(Received("cameras.motion", b"c", raw, 0, 41), Refusal("malformed", "x"), NOW, settings)
-    assert kept.raw == "y" * 100 and kept.raw_truncated and kept.offset == 41
+    assert kept.raw_b64 and base64.b64decode(kept.raw) == b"y" * 75 and kept.raw_truncated and kept.offset == 41
+    assert len(kept.raw) <= 100
+
+
+@pytest.mark.parametrize("raw", [
+    bytes(range(1, 32)) * 200_000,  # 6 MiB of control characters: six bytes each as JSON text
+    b"\xff" * 6_000_000,  # not UTF-8
+    "\u00e9\"\\".encode() * 2_000_000,
+])
+def test_a_rejection_always_fits_its_limit_as_json(raw: bytes) -> None:
+    settings = AdmissionSettings(keep_raw_bytes=1024 * 1024)
+    kept = rejection(Received("devices.beeps", b"\xff" * 100_000, raw, 0, 1), Refusal("malformed", "x"), NOW, settings)
+    assert len(kept.model_dump_json()) < 1024 * 1024 + 8 * 1024
+    assert kept.raw_truncated and kept.key is not None and len(kept.key) <= 4 * 1024
+    first = base64.b64decode(kept.raw) if kept.raw_b64 else kept.raw.encode()
+    assert raw.startswith(first) and len(first) > 500_000
+
+
+def test_a_small_text_rejection_stays_text_whole() -> None:
+    raw = b'{"event_id": "e\x01"}'
+    kept = rejection(Received("devices.beeps", b"k", raw), Refusal("malformed", "x"), NOW, SETTINGS)
+    assert kept.raw == raw.decode() and not kept.raw_b64 and not kept.raw_truncated
+
+
+def test_a_rejection_cut_short_keeps_its_start_as_base64() -> None:
+    kept = rejection(Received("devices.beeps", b"k", b"z" * 200_000), Refusal("malformed", "x"), NOW, SETTINGS)
+    short = cut_short(kept)
+    assert short.raw_b64 and base64.b64decode(short.raw) == b"z" * CUT_SHORT_BYTES and short.raw_truncated
+    assert short.reason == kept.reason and short.offset == kept.offset
+
+
+def test_duplicate_memory_must_cover_the_replay_window() -> None:
+    with pytest.raises(ValidationError, match="duplicate_memory_s"):
+        AdmissionSettings(stale_s=300, future_s=60, duplicate_memory_s=200)
+    assert AdmissionSettings(stale_s=300, future_s=60, duplicate_memory_s=360).duplicate_memory_s == 360
 
 
 def test_rejected_serialises_to_the_contract_shape() -> None:

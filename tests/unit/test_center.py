@@ -7,13 +7,14 @@ import hashlib
 import hmac
 import json
 import socket
+import time
 from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client import generate_latest
 
 from alert_rules.city import City, Token
-from vocabulary.events import Alert
 from center.auth import Tokens, require_actor
 from center.errors import ApiError
 from center.hub import AlertHub
@@ -22,7 +23,8 @@ from center.service import PortTaken, bind, parse_http
 from center.snapshots import snapshot_file
 from center.sse import alert_event
 from center.views import matching, queue_score
-from center.webhooks import SIGNATURE_HEADER, Webhook
+from center.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, Webhook
+from vocabulary.events import Alert
 
 OPERATOR = Token(token="operator-secret", role="operator", name="Ana")
 VIEWER = Token(token="viewer-secret", role="viewer", name="Eva")
@@ -34,7 +36,7 @@ PATROL = Token(
 
 def alert(zone: str = "north", category: str = "panic", priority: int = 1, opened: str = "2026-11-21T14:00:00Z", **more: object) -> Alert:
     return Alert.model_validate_json(json.dumps({
-        "alert_id": more.pop("alert_id", f"{zone}-{category}-{priority}-{opened}"), "zone_id": zone, "priority": priority,
+        "alert_id": more.pop("alert_id", f"{zone}-{category}-{priority}-{opened}".replace("+", "p")), "zone_id": zone, "priority": priority,
         "category": category, "title": "t", "status": "open", "opened_at": opened, "updated_at": opened,
         "source": {"kind": "beeper", "id": "b-1"}, "count": 1, "event_ids": [], "rule": "r", **more,
     }))
@@ -75,17 +77,33 @@ def test_matching_filters_by_zone_category_and_scope() -> None:
     assert matching(bodies, sees=PATROL.sees) == bodies[:1]
 
 
-def test_snapshots_never_leave_their_directory(tmp_path: Path) -> None:
+def test_snapshots_are_served_only_from_the_alerts_own_cameras_folders(tmp_path: Path) -> None:
     shots = tmp_path / "shots"
-    shots.mkdir()
-    (shots / "a.jpg").write_bytes(b"jpeg")
-    (tmp_path / "secret").write_text("no")
-    (shots / "link.jpg").symlink_to(tmp_path / "secret")
-    assert snapshot_file(shots, "a.jpg") == (shots / "a.jpg").resolve()
-    assert snapshot_file(shots, str(shots / "a.jpg")) == (shots / "a.jpg").resolve()
-    for reference in ("../secret", str(tmp_path / "secret"), "link.jpg", "/etc/passwd", "missing.jpg", "http://x/a.jpg", "", None, "a.jpg\x00"):
-        assert snapshot_file(shots, reference) is None, reference
-    assert snapshot_file(None, "a.jpg") is None
+    (shots / "cam-1").mkdir(parents=True)
+    (shots / "cam-2").mkdir()
+    (shots / "cam-1" / "a.jpg").write_bytes(b"jpeg")
+    (shots / "cam-2" / "b.jpg").write_bytes(b"jpeg")
+    (shots / "cam-1" / "page.html").write_text("<script>alert(1)</script>")
+    (shots / "top.jpg").write_bytes(b"jpeg")
+    (tmp_path / "secret.jpg").write_text("no")
+    (shots / "cam-1" / "link.jpg").symlink_to(tmp_path / "secret.jpg")
+    mine = ["cam-1"]
+    assert snapshot_file(shots, "cam-1/a.jpg", mine) == (shots / "cam-1" / "a.jpg").resolve()
+    assert snapshot_file(shots, str(shots / "cam-1" / "a.jpg"), mine) == (shots / "cam-1" / "a.jpg").resolve()
+    for reference in ("cam-2/b.jpg", "cam-1/page.html", "top.jpg", "cam-1/../cam-2/b.jpg", "../secret.jpg",
+                      str(tmp_path / "secret.jpg"), "cam-1/link.jpg", "/etc/passwd", "cam-1/missing.jpg",
+                      "http://x/a.jpg", "", None, "cam-1/a.jpg\x00"):
+        assert snapshot_file(shots, reference, mine) is None, reference
+    for cameras in ([], [".", ".."], ["cam-2"]):
+        assert snapshot_file(shots, "cam-1/a.jpg", cameras) is None, cameras
+    assert snapshot_file(None, "cam-1/a.jpg", mine) is None
+
+
+def test_an_alert_id_is_an_identifier_so_it_cannot_break_an_sse_frame() -> None:
+    with pytest.raises(ValueError, match="alert_id"):
+        alert(alert_id="x\ndata: {}\n\nevent: alert")
+    with pytest.raises(ValueError, match="alert_id"):
+        alert(alert_id="x" * 65)
 
 
 def test_sse_frame_is_one_alert_event() -> None:
@@ -104,7 +122,7 @@ def test_http_address_and_a_taken_port() -> None:
             parse_http(bad)
     taken = bind("127.0.0.1", 0)
     try:
-        with pytest.raises(PortTaken, match="cannot listen on 127.0.0.1"):
+        with pytest.raises(PortTaken, match=r"cannot listen on 127\.0\.0\.1"):
             bind("127.0.0.1", taken.getsockname()[1])
     finally:
         taken.close()
@@ -144,7 +162,7 @@ def test_a_stream_that_falls_behind_is_closed_not_waited_for() -> None:
     asyncio.run(scenario())
 
 
-def test_webhook_signs_retries_and_drops_oldest_when_full() -> None:
+def test_webhook_signs_a_timestamp_with_the_body_retries_and_drops_oldest_when_full() -> None:
     calls: list[httpx.Request] = []
 
     def endpoint(request: httpx.Request) -> httpx.Response:
@@ -168,10 +186,54 @@ def test_webhook_signs_retries_and_drops_oldest_when_full() -> None:
     delivered = [json.loads(c.content)["alert_id"] for c in calls]
     assert delivered == ["mine-1", "mine-1", "mine-2"]  # mine-0 dropped as the oldest; the 503 retried
     for call in calls:
-        expected = hmac.new(bytes.fromhex("00ff"), call.content, hashlib.sha256).hexdigest()
+        stamp = call.headers[TIMESTAMP_HEADER]
+        assert abs(int(stamp) - time.time()) < 60
+        expected = hmac.new(bytes.fromhex("00ff"), stamp.encode() + b"." + call.content, hashlib.sha256).hexdigest()
         assert call.headers[SIGNATURE_HEADER] == f"sha256={expected}"
-    assert metrics.webhook_dropped.labels(responder="Patrol 7")._value.get() == 1  # type: ignore[attr-defined]
-    assert metrics.webhook_deliveries.labels(responder="Patrol 7", outcome="delivered")._value.get() == 2  # type: ignore[attr-defined]
+        replayed = hmac.new(bytes.fromhex("00ff"), call.content, hashlib.sha256).hexdigest()
+        assert call.headers[SIGNATURE_HEADER] != f"sha256={replayed}", "the body alone must not verify"
+    assert metrics.webhook_dropped.labels(role="responder")._value.get() == 1  # type: ignore[attr-defined]
+    assert metrics.webhook_deliveries.labels(role="responder", outcome="delivered")._value.get() == 2  # type: ignore[attr-defined]
+    assert b"Patrol 7" not in generate_latest(metrics.registry), "metrics carry roles, never names"
+
+
+def test_a_full_webhook_queue_merges_updates_and_drops_less_urgent_alerts_before_a_p1() -> None:
+    hook = Webhook(PATROL, None, CenterMetrics(), capacity=3)  # type: ignore[arg-type]  # offer() sends nothing
+    hook.offer(alert(alert_id="p1-a", priority=1))
+    hook.offer(alert(alert_id="p3", priority=3, category="panic"))
+    hook.offer(alert(alert_id="p1-b", priority=1))
+    for version in (2, 5, 4):  # updates of a queued alert replace it in place, the newest kept
+        hook.offer(alert(alert_id="p1-a", priority=1, version=version))
+    assert [(a.alert_id, a.version) for a in hook._pending.values()] == [("p1-a", 5), ("p3", 1), ("p1-b", 1)]
+    hook.offer(alert(alert_id="p1-c", priority=1))  # full: the P3 goes, not the oldest P1
+    assert list(hook._pending) == ["p1-a", "p1-b", "p1-c"]
+    hook.offer(alert(alert_id="p2", priority=2))  # less urgent than everything queued: it is the one dropped
+    assert list(hook._pending) == ["p1-a", "p1-b", "p1-c"]
+
+
+def test_a_webhook_survives_any_failure_of_a_delivery() -> None:
+    delivered: list[str] = []
+
+    def endpoint(request: httpx.Request) -> httpx.Response:
+        alert_id = json.loads(request.content)["alert_id"]
+        if alert_id == "boom":
+            raise RuntimeError("a bug in a transport")
+        delivered.append(alert_id)
+        return httpx.Response(204)
+
+    async def scenario() -> None:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(endpoint)) as client:
+            hook = Webhook(PATROL, client, CenterMetrics(), attempts=2, first_retry_s=0.001)
+            delivering = asyncio.create_task(hook.run())
+            hook.offer(alert(alert_id="boom"))
+            hook.offer(alert(alert_id="after"))
+            while not delivered:
+                await asyncio.sleep(0.001)
+                assert not delivering.done(), "the webhook's task ended"
+            delivering.cancel()
+
+    asyncio.run(scenario())
+    assert delivered == ["after"]
 
 
 def test_webhook_gives_up_after_its_attempts() -> None:
@@ -191,4 +253,4 @@ def test_webhook_gives_up_after_its_attempts() -> None:
 
     metrics = asyncio.run(scenario())
     assert attempts == 3
-    assert metrics.webhook_deliveries.labels(responder="Patrol 7", outcome="failed")._value.get() == 1  # type: ignore[attr-defined]
+    assert metrics.webhook_deliveries.labels(role="responder", outcome="failed")._value.get() == 1  # type: ignore[attr-defined]

@@ -52,6 +52,12 @@ def test_the_example_city_loads(example_config: Path) -> None:
     ("- a list at the top", "zones.yaml: the top level must be a mapping of sections"),
     ("admission: {stale_s: -1}", "zones.yaml: admission.stale_s:"),
     ("admission: []", "zones.yaml: admission: must be a mapping"),
+    ("admission: {duplicate_memory_s: 100}", "zones.yaml: admission.(entry): Value error, duplicate_memory_s must be at least"),
+    ("silences: {max_s: 0}", "zones.yaml: silences.max_s:"),
+    *((f"zones: [{ZONE}]\ntokens: [{{token: longenough, role: responder, name: x, zones: [z1], webhook: '{url}'}}]",
+       "zones.yaml: tokens[0] (name 'x'): webhook: Value error") for url in (
+        "patrol.example/hook", "ftp://patrol.example/hook", "http://", "http://patrol.example:99999/",
+        "http://patrol.example/a b", " http://patrol.example/")),
 ])
 def test_each_problem_names_file_entry_and_field(tmp_path: Path, text: str, expected: str) -> None:
     found = problems(write(tmp_path, **{"zones.yaml": text}))
@@ -83,9 +89,9 @@ def test_an_empty_or_missing_directory_is_an_error(tmp_path: Path) -> None:
     assert problems(tmp_path / "nope") == [f"{tmp_path / 'nope'}: not a directory"]
 
 
-def test_config_check_exits_1_and_prints_every_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_config_check_exits_2_and_prints_every_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write(tmp_path, **{"zones.yaml": "zones: [{id: z1, polygon: []}, {id: z2}]"})
-    assert main(["config", "check", str(tmp_path)]) == 1
+    assert main(["config", "check", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "zones.yaml: zones[0] (id 'z1'): polygon" in err
     assert "zones.yaml: zones[1] (id 'z2'): polygon: Field required" in err

@@ -7,7 +7,7 @@ the clips hold the real swaying trees, fence and grass, plus one synthetic distu
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.skipif(
 
 CLIP_FRAMES = 60
 DISTURBED_FROM = 25  # frames before this are clean, so the background is learnt first
-T0 = datetime(2026, 11, 21, 14, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 21, 14, 0, tzinfo=UTC)
 Perturb = Callable[[np.ndarray, int, np.random.Generator], np.ndarray]
 
 
@@ -83,7 +83,7 @@ def sensor_noise(frame: np.ndarray, n: int, rng: np.random.Generator) -> np.ndar
 
 def rain(frame: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     streaks = np.zeros(frame.shape[:2], np.uint8)
-    for x, y, length in zip(rng.integers(0, 320, 120), rng.integers(0, 240, 120), rng.integers(6, 16, 120)):
+    for x, y, length in zip(rng.integers(0, 320, 120), rng.integers(0, 240, 120), rng.integers(6, 16, 120), strict=True):
         cv2.line(streaks, (int(x), int(y)), (int(x) + 2, int(y + length)), 90, 1)
     return cv2.add(frame, cv2.merge([streaks] * 3))
 

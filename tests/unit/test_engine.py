@@ -9,8 +9,8 @@ import pytest
 
 from alert_rules.city import City
 from alert_rules.engine import Outcome, RuleEngine, ZoneState, alert_id_for, zone_event
-from vocabulary.events import AlarmSignal, Alert, MotionEvent, OperatorAction, PanicBeep, ZoneEvent
 from alert_rules.rules import Rules
+from vocabulary.events import AlarmSignal, Alert, MotionEvent, OperatorAction, PanicBeep, ZoneEvent
 
 T0 = datetime(2026, 11, 21, 14, 0, tzinfo=UTC)  # 11:00 in Buenos Aires
 CENTRO = [[-58.585, -34.43], [-58.57, -34.43], [-58.57, -34.42], [-58.585, -34.42]]

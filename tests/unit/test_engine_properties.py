@@ -8,9 +8,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vocabulary.events import AlarmSignal, MotionEvent, PanicBeep
 from alert_rules.rules import Rules
 from tests.unit.test_engine import Center, alarm, beep, motion
+from vocabulary.events import AlarmSignal, MotionEvent, PanicBeep
 
 CODES = [100, 110, 121, 130, 144, 301, 383, 401, 602, 999]
 P1_CODES = [100, 110, 121]
@@ -60,7 +60,7 @@ def states(center: Center) -> str:
 
 
 @settings(max_examples=30, deadline=None)
-@given(streams(), st.sampled_from(P1_CODES + ["panic"]), st.sampled_from(["acct-1", "acct-2", "bpr-1"]))
+@given(streams(), st.sampled_from([*P1_CODES, "panic"]), st.sampled_from(["acct-1", "acct-2", "bpr-1"]))
 def test_a_priority_1_signal_always_leaves_an_open_alert_unless_silenced(
         history: list[tuple[Any, float]], what: Any, source: str) -> None:
     center = run(history)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from detectors.detector import Detection
 from detectors.episodes import EpisodeTracker
 from vocabulary.motion import MotionSettings
 
-T0 = datetime(2026, 11, 21, 14, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 21, 14, 0, tzinfo=UTC)
 MOVING = Detection(boxes=[(0.1, 0.2, 0.1, 0.3)], area_pct=3.0, regions=["gate"])
 BIGGER = Detection(boxes=[(0.1, 0.2, 0.4, 0.5)], area_pct=20.0, regions=["yard"])
 STILL = Detection()

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from vocabulary.events import Alert, AlarmSignal, PanicBeep, parse_timestamp
-from centinela.cli import main
+from centinela.cli import UNEXPECTED, main
+from vocabulary.events import AlarmSignal, Alert, PanicBeep, parse_timestamp
 
 
 def test_timestamps_keep_their_instant_and_serialise_as_utc_millis() -> None:
@@ -57,6 +57,11 @@ def test_an_unexpected_failure_is_one_line_not_a_traceback(
 
     monkeypatch.delenv("CENTINELA_DEBUG", raising=False)
     monkeypatch.setattr(PanicBeep, "model_json_schema", broken)
-    assert main(["schema", "PanicBeep"]) == 1
+    assert main(["schema", "PanicBeep"]) == UNEXPECTED
     err = capsys.readouterr().err
-    assert "centinela schema: RuntimeError: disk on fire" in err and "Traceback" not in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "centinela schema: unexpected error: RuntimeError: disk on fire" in err
+
+    monkeypatch.setenv("CENTINELA_DEBUG", "1")
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        main(["schema", "PanicBeep"])

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from alert_rules.rules import Rules
 from centinela.rules_commands import BadInput, parse_event
 from vocabulary.events import AlarmSignal, PanicBeep
-from alert_rules.rules import Rules
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tigre"
 

@@ -10,7 +10,7 @@ import pytest
 from alert_rules.engine import MAX_RUNTIME_SILENCES, Outcome, ZoneState
 from alert_rules.rules import Rules, SilenceCommand
 from streams.codec import Tick, decode_zone_items
-from streams.evaluate import apply
+from streams.evaluate import apply, held_back_by_silences
 from tests.unit.test_engine import Center, alarm, at
 
 
@@ -126,3 +126,13 @@ def test_zone_events_carry_silence_commands_to_the_engine() -> None:
     center = Center()
     apply(center.engine, center.states["centro"], decoded)
     assert center.send(alarm("e1", 130, s=10)).held_back
+
+
+def test_what_a_silence_held_back_is_reported_as_absolute_counts_per_zone() -> None:
+    center = Center()
+    silence(center, command("c1", category="intrusion"))
+    first = center.send(alarm("e1", 130, s=10))
+    assert held_back_by_silences(first, "centro") == {"rt-1|centro": 1}
+    second = center.send(alarm("e2", 131, s=20))
+    assert held_back_by_silences(second, "centro") == {"rt-1|centro": 2}
+    assert held_back_by_silences(center.send(alarm("e3", 110, s=30)), "centro") == {}  # fire: not held back

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 
 from centinela.config import Config, load_config
-from deploy.simulate import DEMO_CITY as CITY
 from deploy.scenarios import script
+from deploy.simulate import DEMO_CITY as CITY
 from deploy.simulate import Outgoing, Traffic
-from vocabulary import topics
 from streams.admit import AdmissionSettings, Received, admit
+from vocabulary import topics
 
 START = datetime(2026, 11, 21, 14, 0, tzinfo=UTC)
 
@@ -67,7 +68,7 @@ def test_the_silent_panel_never_speaks_and_short_supervised_panels_keep_alive(co
     for panel in config.city.panels:
         if panel.supervision_s is not None and panel.supervision_s < 3600 and panel not in traffic.silent:
             times = [START, *heard[panel.id], now]
-            assert max(b - a for a, b in zip(times, times[1:], strict=False)) <= timedelta(seconds=panel.supervision_s)
+            assert max(b - a for a, b in pairwise(times)) <= timedelta(seconds=panel.supervision_s)
 
 
 def test_the_same_seed_gives_the_same_traffic(config: Config) -> None:
@@ -103,5 +104,5 @@ def test_every_category_signals_each_category_in_the_right_zones(config: Config)
     assert near_panic[0][0] > panic[0] and near_panic[0][1].snapshot == near_panic[0][1].value["snapshot"]
     assert all(m.value["snapshot"].startswith("/snaps/cam-avenida/") for _, m in near_panic)
     motion = [m.value for _, m in messages if m.key == "cam-estacion"]
-    assert [v["phase"] for v in motion][0] == "start" and motion[-1]["phase"] == "end"
+    assert motion[0]["phase"] == "start" and motion[-1]["phase"] == "end"
     assert all(v["regions"] == ["anden"] and v["area_pct"] >= 1 for v in motion)

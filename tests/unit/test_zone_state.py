@@ -10,9 +10,14 @@ from collections.abc import Awaitable
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
+from alert_rules.engine import zone_event
+from streams.codec import ZoneBatch
 from streams.evaluate import TICK_RESEND_S, Evaluator
 from streams.zone_state import ZoneStore, dump, partition_of
-from tests.unit.test_engine import Center, beep
+from tests.unit.test_engine import Center, at, beep
+from vocabulary import internal, topics
+
+KEY = b"k" * 32
 
 
 def test_a_zone_is_on_the_partition_kafka_gives_its_events() -> None:
@@ -90,7 +95,7 @@ def test_a_state_that_does_not_load_is_reported_and_the_zone_starts_afresh(caplo
 
 def test_a_zone_is_ticked_when_due_or_not_yet_loaded_and_not_again_until_its_state_is_saved() -> None:
     center, _, store = saved(partitions=1)
-    evaluator = Evaluator(center.engine, store, alerts=None, applied=nothing)  # type: ignore[arg-type]
+    evaluator = Evaluator(center.engine, store, alerts=None, applied=nothing, secret=KEY, tally=Counted())  # type: ignore[arg-type]
     escalation = store.deadlines["norte"]
     assert evaluator.due_zones(["centro", "norte", "sur"], escalation - 1) == ["sur"]  # sur: never loaded here
     assert evaluator.due_zones(["centro", "norte", "sur"], escalation) == ["norte"]
@@ -106,7 +111,7 @@ def test_a_save_that_fails_leaves_its_zones_and_events_for_the_next_one() -> Non
         raise ConnectionError("broker gone")
 
     store.table.send_changelog = lambda *_: broken()  # type: ignore[method-assign]
-    evaluator = Evaluator(center.engine, store, alerts=None, applied=nothing)  # type: ignore[arg-type]
+    evaluator = Evaluator(center.engine, store, alerts=None, applied=nothing, secret=KEY, tally=Counted())  # type: ignore[arg-type]
     events: list = [object(), object()]  # type: ignore[type-arg]
 
     async def attempt() -> None:
@@ -116,3 +121,65 @@ def test_a_save_that_fails_leaves_its_zones_and_events_for_the_next_one() -> Non
     asyncio.run(attempt())
     assert store.dirty == {"centro", "norte"} and evaluator.unsaved == events
     assert not evaluator.writing.locked()
+
+
+class Counted:
+    def __init__(self) -> None:
+        self.forged_counts: list[int] = []
+        self.held: dict[str, int] = {}
+
+    async def forged(self, count: int) -> None:
+        self.forged_counts.append(count)
+
+    async def held_back(self, counts: dict[str, int]) -> None:
+        self.held.update(counts)
+
+
+class Message:
+    def __init__(self, key: bytes, value: bytes, headers: list[tuple[str, bytes]]) -> None:
+        self.key, self.value, self.headers = key, value, headers
+
+
+class Event:
+    def __init__(self, message: Message) -> None:
+        self.message = message
+
+
+class Sent:
+    def __init__(self) -> None:
+        self.alerts: list[tuple[bytes, bytes, list[tuple[str, bytes]]]] = []
+
+    async def send(self, key: bytes, value: bytes, headers: list[tuple[str, bytes]]) -> Awaitable[object]:
+        self.alerts.append((key, value, headers))
+        delivered: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        delivered.set_result(None)
+        return delivered
+
+
+def signed(key: bytes, value: bytes, secret: bytes = KEY) -> Event:
+    return Event(Message(key, value, internal.headers(secret, topics.ZONE_EVENTS, key, value)))
+
+
+def test_only_authenticated_decodable_zone_events_are_applied_and_the_rest_counted() -> None:
+    center, _, store = saved(partitions=1)
+    tally = Counted()
+    sent = Sent()
+    evaluator = Evaluator(center.engine, store, alerts=sent, applied=nothing, secret=KEY, tally=tally)  # type: ignore[arg-type]
+    zone_batch = ZoneBatch(zone_id="norte", events=[
+        zone_event(center.engine.city, beep("e9", "panic", "bpr-2", 20), at(20))])
+    body = zone_batch.model_dump_json().encode()
+    batch = [
+        Event(Message(b"norte", body, [])),  # no MAC: a device pretending to be admission
+        signed(b"norte", body, secret=b"x" * 32),  # a MAC under another key
+        Event(Message(b"norte", body, [(internal.HEADER, b"0" * 64)])),
+        signed(b"norte", b"[" * 100_000),  # authenticated, but nested past the parser's depth
+        signed(b"norte", b"\xff\xfe"),
+        signed(b"sur", body),  # the MAC covers the key: moved to another key it fails
+        signed(b"norte", body),
+    ]
+    batch[5].message.key = b"centro"
+    asyncio.run(evaluator._apply(batch))  # type: ignore[arg-type]
+    assert tally.forged_counts == [6]
+    assert len(sent.alerts) == 1, "the one authentic event is applied"
+    key, value, headers = sent.alerts[0]
+    assert internal.verify(KEY, topics.ALERTS, key, value, headers)

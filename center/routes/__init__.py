@@ -1,0 +1,1 @@
+"""The center's API, one router per concern; `center.app` includes them all."""

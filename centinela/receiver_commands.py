@@ -1,0 +1,54 @@
+"""`centinela receiver`: SIA DC-09 panels and HTTP ingestion in, events on the broker (contract section 7)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+
+from centinela.commands import load
+from vocabulary.errors import UsageError
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    receiver = sub.add_parser(
+        "receiver", help="receive SIA DC-09 (TCP and UDP, CENTINELA_DC09) and HTTP events (CENTINELA_INGEST) "
+                         "and put them on CENTINELA_KAFKA")
+    receiver.add_argument("--config", help="configuration directory (else CENTINELA_CONFIG)")
+    receiver.set_defaults(run=run_receiver)
+
+
+def run_receiver(args: argparse.Namespace) -> int:
+    from receivers.service import addresses, serve
+
+    config = load(args.config)
+    kafka = os.environ.get("CENTINELA_KAFKA")
+    if not kafka:
+        raise UsageError("the receiver needs CENTINELA_KAFKA (host:port)")
+    dc09, ingest = addresses(os.environ)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+
+    async def until_signal() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, task.cancel)
+        await serve(config.city, config.ingest, config.admission.max_bytes, kafka, dc09, ingest)
+
+    try:
+        asyncio.run(until_signal())
+    except asyncio.CancelledError:
+        pass
+    return 0
+
+
+def receiver_ports() -> list[tuple[str, int, str]]:
+    """The receivers' addresses, for `up` to check before it starts anything."""
+    from receivers.service import addresses
+
+    dc09, ingest = addresses(os.environ)
+    return [(*dc09, "DC-09 receiver (CENTINELA_DC09)"), (*ingest, "ingestion (CENTINELA_INGEST)")]

@@ -1,0 +1,114 @@
+"""What the receiver does with one DC-09 frame: the answer, and the event to publish first.
+
+Pure: no sockets, no broker, the time is given. The servers (`receivers.dc09_server`)
+publish `Outcome.event` and send `Outcome.answer` only once the broker acknowledged it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from alert_rules.city import Panel
+from receivers import dc09
+from receivers.dc09 import Message, Unreadable
+from receivers.signals import Signal, adm_cid, sia_dcs
+from vocabulary.events import AlarmSignal, format_timestamp
+from vocabulary.signing import signature
+
+PAST_S, FUTURE_S = 40, 20  # a frame's timestamp outside this window gets NAK
+POLL_EVERY_S = 60  # at most one NULL poll a minute per panel goes on as an event
+PERIODIC_TEST = Signal(qualifier=1, code=602, group=0, zone=0)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """`answer` goes back to the panel (None: nothing); when there is an `event`, only after the
+    broker acknowledged it. `poll` names the panel whose NULL poll the event is."""
+
+    answer: bytes | None
+    event: AlarmSignal | None = None
+    poll: str | None = None
+    detail: str = ""  # why, for the logs; never a key or a body
+
+    @property
+    def kind(self) -> str:
+        """ACK, NAK or DUH (an encrypted *ACK is an ACK): what the answer is, for counting."""
+        return dc09.answer_kind(self.answer) if self.answer else "none"
+
+
+class FrameHandler:
+    """Turns frames into outcomes for the configured panels, found by their account."""
+
+    def __init__(self, panels: Iterable[Panel], pad: dc09.Pad = dc09.random_pad) -> None:
+        self._by_account = {(panel.account or panel.id).upper(): panel for panel in panels}
+        self._pad = pad
+        self._last_poll: dict[str, datetime] = {}
+
+    def handle(self, body: bytes, now: datetime) -> Outcome:
+        """`body` is a frame whose CRC and length matched (`dc09.Framer`)."""
+        try:
+            message = dc09.parse_message(body)
+        except Unreadable as error:
+            return Outcome(dc09.duh(None), detail=str(error))
+        if message.id not in dc09.IDS:
+            return Outcome(dc09.duh(message), detail=f"unknown message id {message.id!r}")
+        try:
+            return self._handle(message, now)
+        except Unreadable as error:
+            return Outcome(dc09.duh(message), detail=str(error))
+
+    def poll_unpublished(self, panel_id: str, at: datetime) -> None:
+        """The broker did not take the poll forwarded at `at`: the panel's next poll goes on."""
+        if self._last_poll.get(panel_id) == at:
+            del self._last_poll[panel_id]
+
+    def _handle(self, message: Message, now: datetime) -> Outcome:
+        account = message.account
+        content = None
+        if not message.encrypted:
+            content = dc09.read_content(message, None)
+            account = account or content.account
+        panel = self._by_account.get(account.upper()) if account else None
+        if panel is None:
+            return Outcome(dc09.duh(message, account), detail=f"unknown account {account!r}")
+        if message.encrypted != bool(panel.dc09_key):
+            wanted = "encrypted" if panel.dc09_key else "clear"
+            return Outcome(dc09.duh(message, account), detail=f"account {account!r} sends {wanted} frames only")
+        if content is None:
+            content = dc09.read_content(message, panel.dc09_key)
+        if content.timestamp is not None and not (
+            now - timedelta(seconds=PAST_S) <= content.timestamp <= now + timedelta(seconds=FUTURE_S)
+        ):
+            return Outcome(dc09.nak(now), detail=f"timestamp {content.timestamp.isoformat()} out of the window")
+        ack = dc09.ack(message, account, now, panel.dc09_key, self._pad)
+        if message.id == "NULL":
+            last = self._last_poll.get(panel.id)
+            if last is not None and now - last < timedelta(seconds=POLL_EVERY_S):
+                return Outcome(ack, detail="poll within a minute of the last forwarded one")
+            self._last_poll[panel.id] = now
+            event_id = f"dc09-poll-{_digest(panel.id)[:16]}-{int(now.timestamp() * 1000)}"
+            return Outcome(ack, alarm_signal(panel, event_id, now, PERIODIC_TEST), poll=panel.id)
+        signal = adm_cid(content.body) if message.id == "ADM-CID" else sia_dcs(content.body)
+        # A retransmission repeats account, sequence and content (not always the timestamp or
+        # the pad): one event_id, so admission drops the repeat as a duplicate.
+        event_id = "dc09-" + _digest(f"{panel.id}|{message.sequence}|{message.id}|{content.body}")[:40]
+        return Outcome(ack, alarm_signal(panel, event_id, content.timestamp or now, signal))
+
+
+def alarm_signal(panel: Panel, event_id: str, ts: datetime, signal: Signal) -> AlarmSignal:
+    """The contract's AlarmSignal, signed with the panel's key where it has one (section 6)."""
+    ts_text = format_timestamp(ts)
+    sig = None
+    if panel.key:
+        sig = signature(panel.key, panel.id, event_id, ts_text, f"{signal.qualifier}{signal.code}")
+    return AlarmSignal.model_validate({
+        "event_id": event_id, "panel_id": panel.id, "ts": ts_text, "qualifier": signal.qualifier,
+        "code": signal.code, "group": signal.group, "zone": signal.zone, "sig": sig, "sia": signal.sia,
+    })
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
