@@ -6,7 +6,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT    := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
 VIDEOS := .cache/videos
 
-.PHONY: setup system-packages videos lint test demo bench clean
+.PHONY: setup system-packages videos lint test soak demo bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -31,6 +31,10 @@ lint: setup
 
 test: setup
 	$(PY) -m pytest
+
+# Kill-and-restart and rebalance rounds under CPU hogs (~20 min); ROUNDS=n, REBALANCE_ROUNDS=n to change.
+soak: setup
+	$(PY) tests/soak/soak_streams.py
 
 demo: setup videos
 	$(PY) -m centinela demo

@@ -19,6 +19,7 @@ every remembered id, episode and record is bounded by `Rules.limits`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from hashlib import blake2b
@@ -512,6 +513,20 @@ class RuleEngine:
                 heard = state.panels_heard.get(panel_id, state.since)
                 due.append(heard + supervision_s * policy.supervision_factor)
         return _time(min(due)) if due else None
+
+    def attaches_motion(self, state: ZoneState) -> bool:
+        """Whether camera motion in the zone now attaches to one of its unresolved alerts."""
+        return _most_urgent(state, self.policy(state.zone_id).attach_motion_up_to) is not None
+
+    def motion_matters(self, zone_id: str, motion: MotionEvent, now: datetime, attaching: bool) -> bool:
+        """Whether camera motion can change the zone, as far as can be told without its state.
+
+        It can when it would attach to an unresolved alert (`attaching`, from the state), when
+        it ends an episode, or when a motion rule matches it apart from the episode's duration.
+        """
+        if attaching or motion.phase == "end":
+            return True
+        return _first_motion_rule(self.policy(zone_id), motion, math.inf, now.timestamp()) is not None
 
     # -- operators ------------------------------------------------------------------------
 

@@ -173,9 +173,9 @@ class SilenceSettings(BaseModel):
 
 class SilenceCommand(RuleModel):
     """A supervisor's silence added or ended at run time (internal topic zone.events, keyed by
-    zone), applied by evaluate. `silence_command` is the command's unique id; its presence
-    tells this message from the other items of zone.events."""
+    zone), applied by evaluate. `silence_command` is the command's unique id."""
 
+    type: Literal["silence_command"] = "silence_command"  # tells the items of zone.events apart
     silence_command: Annotated[str, Field(min_length=1, max_length=128)]
     zone_id: Id
     action: Literal["add", "end"]

@@ -36,9 +36,6 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     worker.add_argument("--partitions", type=int, default=4)
     worker.add_argument("--lane", choices=LANES,
                         help="run one lane in this process (default: all three, each in its own process)")
-    worker.add_argument("--data", type=Path,
-                        help="keep the zone states in RocksDB here, shared by the workers of one machine "
-                             "(default: in memory, recovered from the changelog topic at start)")
     worker.set_defaults(run=run_worker)
 
     center = sub.add_parser("center", help="run the monitoring center (HTTP) against CENTINELA_KAFKA and CENTINELA_REDIS")
@@ -105,31 +102,34 @@ def run_worker(args: argparse.Namespace) -> int:
     config = load(args.config)
     kafka, redis_url = running_servers("a worker")
     if args.lane is None:
-        return run_lanes(args)
+        return run_lanes(args, redis_url, config.health.stall_s)
     import faust
 
     from streams.app import create_app
 
-    app = create_app(config.city, config.rules, config.admission, kafka, redis_url, web_port=args.web_port, partitions=args.partitions, lane=args.lane,
-                     tables=args.data.resolve() if args.data else None)
+    app = create_app(config.city, config.rules, config.admission, kafka, redis_url, web_port=args.web_port, partitions=args.partitions,
+                     lane=args.lane)
     faust.Worker(app, loglevel="INFO", quiet=True).execute_from_commandline()
     return 0
 
 
-def run_lanes(args: argparse.Namespace) -> int:
-    """A worker: each lane in its own process, restarted if it fails, all stopped together."""
+def run_lanes(args: argparse.Namespace, redis_url: str, stall_s: float) -> int:
+    """A worker: each lane in its own process, restarted if it fails or stalls, all stopped together."""
     from deploy.stack import free_port
     from deploy.supervisor import Child, Supervisor
+    from streams.health import LaneWatch
+
+    watch = LaneWatch(redis_url, stall_s)
 
     supervisor = Supervisor(stop_timeout_s=7.0)  # within the 10 s that `centinela up` gives a worker
     try:
         for lane in LANES:
             web_port = args.web_port if lane == "urgent" else free_port()
             argv = [sys.executable, "-m", "centinela", "worker", "--lane", lane, "--web-port", str(web_port),
-                    "--partitions", str(args.partitions), *(["--config", args.config] if args.config else []),
-                    *(["--data", str(args.data)] if args.data and lane == "evaluate" else [])]
+                    "--partitions", str(args.partitions), *(["--config", args.config] if args.config else [])]
             niceness = CAMERA_NICENESS if lane == "motion" else 0
-            supervisor.start(Child(f"{lane} lane", argv, env={}, session=False, niceness=niceness))
+            supervisor.start(Child(f"{lane} lane", argv, env={}, session=False, niceness=niceness,
+                                   stalled=watch.stalled))
         return supervisor.run_until_signal()
     finally:
         supervisor.stop()
@@ -188,7 +188,7 @@ def run_system(config: Config, workers: int, partitions: int, data: Path,
     if not os.environ.get(internal.KEY_ENV):  # else the configured key is inherited
         env[internal.KEY_FILE_ENV] = str(internal.ensure_key_file(data))
     centinela = [sys.executable, "-m", "centinela"]
-    worker = [*centinela, "worker", "--partitions", str(partitions), "--data", str(data / "tables")]
+    worker = [*centinela, "worker", "--partitions", str(partitions)]
     commands = [(f"worker-{n + 1}", [*worker, "--web-port", str(free_port())]) for n in range(workers)]
     commands.append(("center", [*centinela, "center", "--snapshots", str(snapshots)]))
     commands.append(("receiver", [*centinela, "receiver"]))  # DC-09 and HTTP ingestion (contract section 7)

@@ -18,6 +18,7 @@ from alert_rules.city import Beeper, Camera, City, Panel, Token, Zone
 from alert_rules.rules import Rules, SilenceSettings
 from receivers.settings import IngestSettings
 from streams.admit import AdmissionSettings
+from streams.health import HealthSettings
 from vocabulary.errors import ConfigError
 
 LIST_SECTIONS: dict[str, type[BaseModel]] = {
@@ -30,6 +31,7 @@ LIST_SECTIONS: dict[str, type[BaseModel]] = {
 MAPPING_SECTIONS: dict[str, type[BaseModel]] = {
     "rules": Rules,
     "admission": AdmissionSettings,
+    "health": HealthSettings,
     "ingest": IngestSettings,
     "silences": SilenceSettings,
 }
@@ -42,6 +44,7 @@ class Config:
     city: City
     rules: Rules
     admission: AdmissionSettings
+    health: HealthSettings
     ingest: IngestSettings
     silences: SilenceSettings
 

@@ -22,8 +22,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
 
 def run_receiver(args: argparse.Namespace) -> int:
     from receivers.service import addresses, serve
+    from vocabulary.kafka_security import KafkaSecurity
 
     config = load(args.config)
+    security = KafkaSecurity.from_environment()
     kafka = os.environ.get("CENTINELA_KAFKA")
     if not kafka:
         raise UsageError("the receiver needs CENTINELA_KAFKA (host:port)")
@@ -37,7 +39,7 @@ def run_receiver(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, task.cancel)
-        await serve(config.city, config.ingest, config.admission.max_bytes, kafka, dc09, ingest)
+        await serve(config.city, config.ingest, config.admission.max_bytes, kafka, dc09, ingest, security)
 
     try:
         asyncio.run(until_signal())

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,8 +28,12 @@ class Child:
     session: bool = True  # its own session: a Ctrl-C reaches the supervisor only, which stops it in order
     niceness: int = 0  # added to its CPU niceness: higher yields the CPU to the others
     restarts: list[float] = field(default_factory=list)
+    # (pid, started at, epoch s) -> why the running child is stuck, or None: then it is restarted
+    stalled: Callable[[int, float], str | None] | None = None
+    started_at: float = 0.0
 
     def start(self) -> None:
+        self.started_at = time.time()
         out = private_log(self.log) if self.log else None
         self.process = subprocess.Popen(
             self.argv, env={**os.environ, **self.env}, stdin=subprocess.DEVNULL,
@@ -72,6 +77,13 @@ class Supervisor:
                     child.process = None
                 elif code is not None:
                     self._restart(child)
+                elif child.process is not None and child.stalled is not None:
+                    reason = child.stalled(child.process.pid, child.started_at)
+                    if reason:
+                        print(f"centinela: {child.name} {reason}; restarting it", file=sys.stderr)
+                        child.process.kill()
+                        child.process.wait()
+                        self._restart(child)
         self.stop()
         return 0
 

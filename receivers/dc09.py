@@ -83,10 +83,6 @@ class Framer:
             raise FrameOverflow(f"more than {self.max_buffer} bytes without a complete frame")
         return bodies
 
-    @property
-    def buffered(self) -> int:
-        return len(self._buffer)
-
     def _next(self) -> bytes | None:
         """The next frame's body, b"" for a dropped one, None when more bytes are needed."""
         buffer = self._buffer
@@ -113,9 +109,14 @@ class Framer:
                     self.dropped += 1
                     return b""
                 return body
-        if waiting:
-            return None
-        del buffer[:1]  # a header whose length leads nowhere: resynchronise at the next LF
+        # No length ends at a CR. Frames hold no CR but their last byte, so a CR already here
+        # ends this frame: its length is wrong (drop it now, not after the connection idles).
+        ended = buffer.find(CR, header.quote)
+        if ended < 0:
+            if waiting:
+                return None
+            ended = 0  # a header whose length leads nowhere: resynchronise at the next LF
+        del buffer[: ended + 1]
         self.dropped += 1
         return b""
 

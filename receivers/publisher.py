@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from aiokafka import AIOKafkaProducer
 
+from vocabulary.kafka_security import KafkaSecurity
 from vocabulary.topics import named
 
 log = logging.getLogger("centinela.receivers")
@@ -18,15 +19,17 @@ SEND_TIMEOUT_S = 10.0  # a panel waits about 20 s for its ACK before it retransm
 
 
 class Publisher:
-    def __init__(self, kafka: str) -> None:
+    def __init__(self, kafka: str, security: KafkaSecurity | None = None) -> None:
         self._kafka = kafka
+        self._security = security or KafkaSecurity()
         self._producer: AIOKafkaProducer | None = None
 
     async def start(self, retry_s: float = 1.0) -> None:
         """Connect, waiting for the broker as long as it takes (it may start after us)."""
         while True:
             producer = AIOKafkaProducer(
-                bootstrap_servers=self._kafka, acks="all", linger_ms=1, request_timeout_ms=int(SEND_TIMEOUT_S * 1000)
+                bootstrap_servers=self._kafka, acks="all", linger_ms=1, request_timeout_ms=int(SEND_TIMEOUT_S * 1000),
+                **self._security.client(),
             )
             try:
                 await producer.start()

@@ -16,6 +16,7 @@ from receivers.ingest import create_ingest_app
 from receivers.publisher import Publisher
 from receivers.settings import IngestSettings
 from vocabulary.errors import Unavailable, UsageError
+from vocabulary.kafka_security import KafkaSecurity
 
 log = logging.getLogger("centinela.receivers")
 
@@ -52,10 +53,10 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 async def serve(city: City, settings: IngestSettings, max_bytes: int, kafka: str,
-                dc09: tuple[str, int], ingest: tuple[str, int]) -> None:
+                dc09: tuple[str, int], ingest: tuple[str, int], security: KafkaSecurity | None = None) -> None:
     """Serve DC-09 (TCP and UDP) and HTTP ingestion until cancelled."""
     ingest_socket = _bind(*ingest)
-    publisher = Publisher(kafka)
+    publisher = Publisher(kafka, security)
     server = Dc09Server(FrameHandler(city.panels), publisher.publish, settings)
     try:
         await server.start(*dc09)

@@ -1,4 +1,4 @@
-"""The admit agents: one per input topic, each on its lane's consumer (see `streams.app`).
+"""Admission of one input topic's batches (the lanes' agents feed it, see `streams.faust_adapter`).
 
 Each batch is decided by the pure `streams.admit`, checked against the duplicate
 memory, and forwarded (zone.events, one message per zone) or kept (events.rejected);
@@ -12,28 +12,26 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import TypeVar
 
-import faust
 import redis.asyncio as aioredis
-from faust.types import EventT
 
 from alert_rules.city import City
-from streams import codec
+from alert_rules.engine import RuleEngine
 from streams.admit import AdmissionSettings, Received, Refusal, admit, cut_short, rejection
-from streams.batching import in_batches
 from streams.codec import ZoneBatch
 from streams.dedupe import DuplicateMemory
 from streams.delivery import Acknowledger
 from streams.flow import Backpressure
-from streams.zone_state import partition_of
-from vocabulary import internal, topics
+from streams.ports import Ack, Consumed, partition_of
+from streams.publish import Publisher
+from streams.retry import patiently
+from streams.zone_records import ZoneRecords
+from vocabulary import topics
 from vocabulary.events import Rejected, ZoneEvent
 
 log = logging.getLogger("centinela.admission")
-T = TypeVar("T")
 
 BATCH = 500
 ZONE_BATCH_BYTES = 1024 * 1024  # keeps a zone.events message far below the broker's request limit
@@ -45,88 +43,108 @@ def per_zone(admitted: Iterable[tuple[ZoneEvent, Received]]) -> list[ZoneBatch]:
     done: list[ZoneBatch] = []
     for zone_event, message in admitted:
         batch, size = open_batches.get(zone_event.zone_id, (None, 0))
-        if batch is None or size + len(message.value) > ZONE_BATCH_BYTES:
+        if batch is None or size + len(message.value or b"") > ZONE_BATCH_BYTES:
             if batch is not None:
                 done.append(batch)
             batch, size = ZoneBatch(zone_id=zone_event.zone_id, events=[]), 0
         batch.events.append(zone_event)
-        open_batches[zone_event.zone_id] = (batch, size + len(message.value))
+        open_batches[zone_event.zone_id] = (batch, size + len(message.value or b""))
     return done + [batch for batch, _ in open_batches.values()]
 
 
-def install(app: faust.App, city: City, settings: AdmissionSettings, redis_url: str, inputs: Iterable[str],
-            secret: bytes) -> None:
-    client = aioredis.Redis.from_url(redis_url)
-    memory = DuplicateMemory(client, settings.duplicate_memory_s)
-    backpressure = Backpressure(client)  # used for camera motion only
-    partitions = app.conf.topic_partitions
-    zone_events = app.topic(topics.named(topics.ZONE_EVENTS), key_serializer="raw", value_serializer="raw")
-    rejected = app.topic(topics.named(topics.REJECTED), key_serializer="raw", value_serializer=codec.REJECTED)
+class MotionFilter:
+    """Drops camera motion that cannot change its zone, counted per zone in DROPPED_KEY.
 
-    acknowledger = Acknowledger()
+    The engine tells from the rules alone whether motion can matter (a motion rule that
+    matches it apart from the episode's duration, or an episode's end); whether it would
+    attach to an unresolved alert needs the zone's state: evaluation adds a zone to the set
+    `ZoneRecords.attaching` before it publishes the alert that motion would attach to, and
+    this reads the set once per batch, so motion sent after such an alert is seen is kept.
+    """
 
-    async def keep(message: Received, record: Rejected) -> Awaitable[object]:
+    DROPPED_KEY = "centinela:stats:motion-dropped"
+
+    def __init__(self, engine: RuleEngine, records: ZoneRecords, client: aioredis.Redis) -> None:
+        self.engine = engine
+        self.records = records
+        self.client = client
+
+    async def keep(self, admitted: list[tuple[ZoneEvent, Received]], now: datetime) -> list[tuple[ZoneEvent, Received]]:
+        if not any(event.motion is not None for event, _ in admitted):
+            return admitted
+        try:
+            attaching = await self.records.attaching()
+        except aioredis.RedisError as error:  # unknown: keep all motion rather than drop what matters
+            log.warning("could not read which zones attach motion (%s); motion is kept", error)
+            return admitted
+        kept = [(event, message) for event, message in admitted
+                if event.motion is None
+                or self.engine.motion_matters(event.zone_id, event.motion, now, event.zone_id in attaching)]
+        if len(kept) < len(admitted):
+            dropped = Counter(event.zone_id for event, _ in admitted) - Counter(event.zone_id for event, _ in kept)
+            try:
+                async with self.client.pipeline(transaction=False) as pipe:
+                    for zone_id, count in dropped.items():
+                        pipe.hincrby(self.DROPPED_KEY, zone_id, count)
+                    await pipe.execute()
+            except aioredis.RedisError as error:
+                log.warning("could not count dropped motion: %s", error)
+        return kept
+
+
+class Admission:
+    """Admits batches of one input topic: forwards, rejects, and acknowledges once those are delivered."""
+
+    def __init__(self, city: City, settings: AdmissionSettings, memory: DuplicateMemory, publisher: Publisher,
+                 ack: Ack, partitions: int, backpressure: Backpressure | None = None,
+                 motion_filter: MotionFilter | None = None) -> None:
+        self.city = city
+        self.settings = settings
+        self.memory = memory
+        self.publisher = publisher
+        self.partitions = partitions
+        self.backpressure = backpressure  # camera motion only
+        self.motion_filter = motion_filter  # camera motion only
+        self.acknowledger = Acknowledger(ack)
+
+    async def keep(self, message: Received, record: Rejected) -> Awaitable[object]:
         """Send a rejection; one the broker refuses goes again cut short, and one that still
         fails leaves its batch unacknowledged (retried after a restart), never committed."""
         for attempt in (record, cut_short(record)):
             try:
-                return await rejected.send(key=message.key, value=attempt)
+                return await self.publisher.publish(topics.REJECTED, message.key, attempt)
             except Exception:  # the agent must go on: the next batches are not to blame
                 log.exception("could not send a rejection for %s", message.position)
         failed: asyncio.Future[object] = asyncio.get_running_loop().create_future()
         failed.set_exception(RuntimeError(f"rejection of {message.position} not sent"))
         return failed
 
-    async def handle(stream: faust.StreamT, batch: list[EventT], topic: str) -> None:
+    async def handle(self, batch: Sequence[Consumed], topic: str) -> None:
+        """`topic`: the contract's name of the batch's input."""
         now = datetime.now(UTC)
         admitted: list[tuple[ZoneEvent, Received]] = []
         refused: list[tuple[Received, Refusal]] = []
-        for event in batch:
-            message = Received(topic, event.message.key, event.message.value,
-                               event.message.partition, event.message.offset)
+        for consumed in batch:
+            message = Received(topic, consumed.key, consumed.value, consumed.partition, consumed.offset)
             try:
-                admitted.append((admit(message, city, settings, now), message))
+                admitted.append((admit(message, self.city, self.settings, now), message))
             except Refusal as refusal:
                 refused.append((message, refusal))
             except Exception:  # no input may kill the worker: keep it, say why, go on
                 log.exception("admission failed on %s", message.position)
                 refused.append((message, Refusal("malformed", "could not be processed")))
-        fresh = await _with_retry(lambda: memory.first_sightings(admitted))
-        sent: list[Awaitable[object]] = []
+        if self.motion_filter is not None:
+            admitted = await self.motion_filter.keep(admitted, now)
+        fresh = await patiently(lambda: self.memory.first_sightings(admitted), "admission")
+        sent = []
         for zone_batch in per_zone(a for a, keep in zip(admitted, fresh, strict=True) if keep):
-            if topic == topics.MOTION:
-                backpressure.sending(partition_of(zone_batch.zone_id, partitions))
-            key, body = zone_batch.zone_id.encode(), zone_batch.model_dump_json().encode()
-            sent.append(await zone_events.send(
-                key=key, value=body, headers=internal.headers(secret, topics.ZONE_EVENTS, key, body)))
-        sent += [await keep(message, rejection(message, refusal, now, settings)) for message, refusal in refused]
-        await acknowledger.after_delivery(stream, batch, sent)
+            if self.backpressure is not None:
+                self.backpressure.sending(partition_of(zone_batch.zone_id, self.partitions))
+            sent.append(await self.publisher.publish(topics.ZONE_EVENTS, zone_batch.zone_id, zone_batch))
+        sent += [await self.keep(message, rejection(message, refusal, now, self.settings))
+                 for message, refusal in refused]
+        await self.acknowledger.after_delivery(batch, sent)
         if refused:
             reasons = Counter(refusal.reason for _, refusal in refused)
             log.info("%s: admitted %d, rejected %s, duplicates %d", topic, len(admitted), dict(reasons),
                      len(admitted) - sum(fresh))
-
-    for name in inputs:
-        source = app.topic(topics.named(name), key_serializer="raw", value_serializer="raw")
-
-        async def admit_agent(stream: faust.StreamT, topic: str = name) -> None:
-            async for batch in in_batches(stream, BATCH):
-                await handle(stream, batch, topic)
-                if topic == topics.MOTION:
-                    await backpressure.wait()
-
-        app.agent(source, name=f"admit.{name}")(admit_agent)
-
-
-async def _with_retry(call: Callable[[], Awaitable[T]]) -> T:
-    """Wait out a Redis outage rather than drop or double a life-safety event."""
-    delay, failures = 0.1, 0
-    while True:
-        try:
-            return await call()
-        except aioredis.RedisError as error:
-            failures += 1
-            if failures % 10 == 1:
-                log.warning("Redis unavailable (%s); admission waits and retries", error)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 2.0)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import faust
 from faust.types import EventT
@@ -19,7 +20,7 @@ from faust.types import EventT
 LINGER_S = 0.005  # under load, a batch waits this long for company: fewer, larger round trips
 
 
-async def in_batches(stream: faust.StreamT, most: int) -> AsyncIterator[list[EventT]]:
+async def in_batches(stream: faust.StreamT[Any], most: int) -> AsyncIterator[list[EventT[Any]]]:
     """The stream's events, unacknowledged, in batches of 1 to `most`: at rest at once, under load after LINGER_S.
 
     Events still queued when a rebalance revokes the partitions are dropped, unacknowledged:
@@ -27,7 +28,7 @@ async def in_batches(stream: faust.StreamT, most: int) -> AsyncIterator[list[Eve
     events fetched since, they would be applied out of order.
     """
     # Bounded: a slow handler slows the fetch. Each event is tagged with the rebalances before it.
-    queue: asyncio.Queue[tuple[int, EventT]] = asyncio.Queue(maxsize=2 * most)
+    queue: asyncio.Queue[tuple[int, EventT[Any]]] = asyncio.Queue(maxsize=2 * most)
     rebalances = 0
 
     async def on_revoked(*_: object, **__: object) -> None:
@@ -35,10 +36,10 @@ async def in_batches(stream: faust.StreamT, most: int) -> AsyncIterator[list[Eve
         rebalances += 1
 
     async def fill() -> None:
-        async for event in stream.noack().events():
+        async for event in stream.noack().events():  # type: ignore[attr-defined]
             await queue.put((rebalances, event))
 
-    def current(tagged: list[tuple[int, EventT]]) -> list[EventT]:
+    def current(tagged: list[tuple[int, EventT[Any]]]) -> list[EventT[Any]]:
         return [event for fetched_in, event in tagged if fetched_in == rebalances]
 
     stream.app.on_partitions_revoked.connect(on_revoked)

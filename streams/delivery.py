@@ -11,8 +11,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Sequence
 
-import faust
-from faust.types import EventT
+from streams.ports import Ack, Consumed
 
 log = logging.getLogger("centinela.delivery")
 
@@ -20,24 +19,22 @@ MAX_IN_FLIGHT = 64  # batches whose messages are still on their way
 
 
 class Acknowledger:
-    def __init__(self) -> None:
+    def __init__(self, ack: Ack) -> None:
+        self.ack = ack
         self.in_flight: set[asyncio.Future[None]] = set()
 
-    async def after_delivery(self, stream: faust.StreamT, events: Sequence[EventT],
-                             sent: Sequence[Awaitable[object]]) -> None:
+    async def after_delivery(self, events: Sequence[Consumed], sent: Sequence[Awaitable[object]]) -> None:
         """Ack `events` when every message in `sent` is delivered; wait only if too much is pending."""
-        task = asyncio.ensure_future(self._ack(stream, events, sent))
+        task = asyncio.ensure_future(self._ack(events, sent))
         self.in_flight.add(task)
         task.add_done_callback(self.in_flight.discard)
         if len(self.in_flight) > MAX_IN_FLIGHT:
             await asyncio.wait(self.in_flight, return_when=asyncio.FIRST_COMPLETED)
 
-    @staticmethod
-    async def _ack(stream: faust.StreamT, events: Sequence[EventT], sent: Sequence[Awaitable[object]]) -> None:
+    async def _ack(self, events: Sequence[Consumed], sent: Sequence[Awaitable[object]]) -> None:
         try:
             await asyncio.gather(*sent)
         except Exception:  # never acknowledged: a restarted worker gets these events again
             log.exception("a message was not delivered; its %d events stay unacknowledged", len(events))
             return
-        for event in events:
-            await stream.ack(event)
+        await self.ack(events)

@@ -1,4 +1,4 @@
-"""The evaluate agent: the one writer of every zone's alerts.
+"""Evaluation: the one writer of every zone's alerts.
 
 zone.events is keyed by zone and carries everything that may change a zone: admitted
 device events, operators' actions, supervisors' silence commands and timer ticks. The
@@ -6,46 +6,48 @@ consumer of a zone's partition is therefore the only writer of that zone, in one
 on any number of workers.
 
 Each batch runs through the pure engine and its alert snapshots, one per change, are
-published at once. The zones' states are saved to a Faust table (`streams.zone_state`)
-at most every SAVE_EVERY_S, and only then are the events behind them acknowledged. A crash
-or a rebalance before a save replays those events onto the last saved state, which
-re-publishes identical snapshots (same alert id and version): consumers that keep the
-newest version see every alert exactly once.
+published at once. At most every SAVE_EVERY_S, once those snapshots are delivered, the
+changed zones' states and each partition's applied position are written to Redis in one
+atomic step (`streams.zone_records`); only then are the events acknowledged. After a crash
+or a rebalance the partition's next owner starts from that step: it skips what the
+position covers and replays the rest onto the saved states, which re-publishes identical
+snapshots (same alert id and version) for what was applied but not saved. Consumers that
+keep the newest version see every alert exactly once.
+
+This module knows no Faust: it takes `Consumed` batches and is given how to publish and
+acknowledge (`streams.ports`); `streams.faust_adapter` wires it to a lane.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import math
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import datetime
 
-import faust
 import redis.asyncio as aioredis
-from faust.types import EventT
+from pydantic_core import to_json
 
-from alert_rules.city import City
 from alert_rules.engine import Outcome, RuleEngine, ZoneState
-from alert_rules.rules import Rules, SilenceCommand
-from streams.batching import in_batches
+from alert_rules.rules import SilenceCommand
 from streams.codec import Tick, ZoneItem, decode_zone_items
-from streams.flow import Progress
-from streams.zone_state import Save, ZoneStore, partition_of
+from streams.ports import Ack, Consumed
+from streams.publish import Publisher
+from streams.zone_records import Advance, Position, Saved, ZoneRecords
 from vocabulary import internal, topics
-from vocabulary.events import Alert, OperatorAction
+from vocabulary.events import Alert, OperatorAction, ZoneEvent
 
 log = logging.getLogger("centinela.evaluate")
 
-BATCH = 100  # messages; one can carry a zone's 500 admitted events, so memory stays bounded
-# Bounds both the table writes and what a crash replays. A busy zone's state is ~250 KB:
-# saving 8 of them every 0.1 s blocked the event loop ~20 % of the time and tripled latency.
-SAVE_EVERY_S = 1.0
+# Bounds both the writes and what a crash replays. A busy zone's state is large under a
+# flood; saving on every batch would write it dozens of times a second.
+SAVE_EVERY_S = 0.5
 YIELD_EVERY = 200  # items applied between two turns of the event loop (~5 ms of work)
-TIMER_S = 0.5
 TICK_RESEND_S = 3.0  # a tick not yet applied after this long is sent again
-
-TABLE = "zone-state"  # its changelog topic: {app id}-zone-state-changelog
+URGENT_SEND_S = 0.05  # how long the rest of a batch waits for its urgent alerts to reach the broker
 
 
 def zone_of(item: ZoneItem) -> str:
@@ -56,6 +58,25 @@ def moment(item: ZoneItem) -> datetime:
     if isinstance(item, (Tick, OperatorAction, SilenceCommand)):
         return item.at
     return item.admitted_at
+
+
+def urgent(item: ZoneItem) -> bool:
+    """Panics, alarm signals and people's commands: anything but camera motion and timer ticks."""
+    if isinstance(item, ZoneEvent):
+        return item.motion is None
+    return not isinstance(item, Tick)
+
+
+def urgent_first(todo: list[tuple[Consumed, list[ZoneItem]]]) -> tuple[list[tuple[Consumed, list[ZoneItem]]], int]:
+    """The batch with every zone that has an urgent item first (each zone keeps its own order), and how many.
+
+    Zones are independent, so this changes no outcome; it only keeps a panic from waiting while
+    other zones' camera motion is applied.
+    """
+    hurried = {zone_of(item) for _, items in todo for item in items if urgent(item)}
+    first = [entry for entry in todo if any(zone_of(item) in hurried for item in entry[1])]
+    rest = [entry for entry in todo if not any(zone_of(item) in hurried for item in entry[1])]
+    return first + rest, len(first)
 
 
 def apply(engine: RuleEngine, state: ZoneState, item: ZoneItem) -> Outcome:
@@ -94,33 +115,50 @@ class Tally:
             log.warning("could not record what %d silences held back", len(counts))
 
 
-class Evaluator:
-    """Applies batches of zone items, publishes their alerts, saves and acknowledges."""
+def dump(state: ZoneState) -> bytes:
+    return to_json(state.to_json(), inf_nan_mode="constants")
 
-    def __init__(self, engine: RuleEngine, store: ZoneStore, alerts: faust.TopicT,
-                 applied: Callable[[Sequence[EventT]], Awaitable[None]], secret: bytes, tally: Tally) -> None:
+
+class Evaluator:
+    """Applies batches of zone items, publishes their alerts, saves states with positions, acknowledges."""
+
+    def __init__(self, engine: RuleEngine, records: ZoneRecords, publisher: Publisher, ack: Ack,
+                 applied: Callable[[Sequence[Consumed]], Awaitable[None]], give_up: Callable[[str], None],
+                 secret: bytes, tally: Tally) -> None:
         self.engine = engine
         self.secret = secret  # the internal key: only what Centinela wrote is applied
         self.tally = tally
-        self.store = store
-        self.alerts = alerts
-        self.applied = applied  # tells motion admission how far evaluation is (streams.flow)
-        self.stream: faust.StreamT | None = None
-        self.unsaved: list[EventT] = []
-        self.sending: list[Awaitable[object]] = []
+        # When what was applied can no longer be saved as it is (an alert not delivered, another
+        # worker's save): the lane must start again from what Redis holds, so it ends itself.
+        self.give_up = give_up
+        self.records = records
+        self.publisher = publisher
+        self.ack = ack
+        self.applied = applied  # tells motion admission and the lane's health how far evaluation is
+        self.states: dict[str, ZoneState] = {}
+        self.dirty: set[str] = set()
+        self.deadlines: dict[str, float] = {}  # zone -> when its timer is next due (inf: never)
+        self.stored: dict[int, Position | None] = {}  # partition -> position in Redis, read once per assignment
+        self.reached: dict[int, Position] = {}  # partition -> newest applied, not yet taken for a save
+        self.unsaved: list[Consumed] = []
+        self.sending: list[asyncio.Future[object]] = []
         self.saved_at = time.monotonic()
         self.lock = asyncio.Lock()  # held while states change: applying a batch, taking a save, forgetting
         self.writing = asyncio.Lock()  # held while a save is written, so that events go on being applied
         self.ticked: dict[str, float] = {}  # zone -> when its last tick was sent, until its state is saved
+        self.attaching: set[str] = set()  # zones known to be in Redis's set of zones that attach motion
         self.write_task: asyncio.Future[None] | None = None
 
-    async def process(self, batch: Sequence[EventT]) -> None:
+    async def process(self, batch: Sequence[Consumed]) -> None:
         async with self.lock:
             try:
                 await self._apply(batch)
-            except BaseException:  # the engine may have changed states that will never be saved
-                self.forget()
+            except asyncio.CancelledError:
                 raise
+            except Exception as error:  # states half changed: only a fresh start from Redis is sure
+                log.exception("applying a batch failed")
+                self.give_up(f"applying a batch failed: {error}")
+                return
             self.unsaved.extend(batch)
             await self._save_if_due()
         await self.applied(batch)
@@ -129,128 +167,155 @@ class Evaluator:
         async with self.lock:
             await self._save_if_due()
 
+    async def revoke(self) -> None:
+        """The partitions go elsewhere: after the batch and the write in flight, forget all unsaved."""
+        async with self.lock, self.writing:
+            self.forget()
+
     def due_zones(self, zones: Sequence[str], wall: float) -> list[str]:
         """The zones to tick now: due, or not yet loaded since this worker was assigned them."""
-        due = [z for z in zones if self.store.deadlines.get(z, -1.0) <= wall
+        due = [z for z in zones if self.deadlines.get(z, -1.0) <= wall
                and wall - self.ticked.get(z, 0.0) >= TICK_RESEND_S]
         self.ticked.update((z, wall) for z in due)
         return due
 
-    async def _save_if_due(self) -> None:
-        if time.monotonic() - self.saved_at >= SAVE_EVERY_S and not self.writing.locked():
-            await self.writing.acquire()
-            save, delivering, applied = self.store.take(self.engine), self.sending, self.unsaved
-            self.sending, self.unsaved, self.saved_at = [], [], time.monotonic()
-            self.write_task = asyncio.ensure_future(self._write(save, delivering, applied))
-
-    async def _write(self, save: Save, delivering: list[Awaitable[object]], applied: list[EventT]) -> None:
-        """Deliver the alerts, then the states that caused them; only then acknowledge the events applied."""
-        try:
-            await asyncio.gather(*delivering)
-            await self.store.write(save)
-            for zone_id in save.zones:
-                self.ticked.pop(zone_id, None)
-            if self.stream is not None:
-                for event in applied:
-                    await self.stream.ack(event)
-        except Exception:  # the next save writes these zones again; the events wait for it
-            log.exception("saving %d zones failed; they are saved again next time", len(save.zones))
-            self.store.dirty |= save.zones
-            self.unsaved[:0] = applied
-        finally:
-            self.writing.release()
-
     def forget(self) -> None:
         """Drop what is not saved; its events are not acknowledged, so they come again."""
+        for held in (self.states, self.dirty, self.deadlines, self.stored, self.reached, self.ticked,
+                     self.attaching):
+            held.clear()
         self.unsaved.clear()
         self.sending.clear()
-        self.ticked.clear()
-        self.store.forget()
 
-    async def _apply(self, batch: Sequence[EventT]) -> None:
+    async def _apply(self, batch: Sequence[Consumed]) -> None:
+        self.stored.update(await self.records.positions({c.partition for c in batch} - self.stored.keys()))
+        todo: list[tuple[Consumed, list[ZoneItem]]] = []
+        ignored = 0
+        for message in batch:
+            stored = self.stored[message.partition]
+            if stored is not None and stored.covers(message.offset, message.timestamp_ms):
+                continue  # applied and saved before a crash or a handover
+            items: list[ZoneItem] = []
+            if not internal.verify(self.secret, topics.ZONE_EVENTS, message.key, message.value, message.headers):
+                ignored += 1
+            else:
+                try:
+                    items = decode_zone_items(message.value or b"")
+                except Exception as error:  # RecursionError included: nothing on the topic may stop the lane
+                    log.error("zone.events: skipped an undecodable message (%s)", type(error).__name__)
+                    ignored += 1
+            todo.append((message, items))  # passed, applied or not: its position is reached
+        if ignored:
+            log.warning("zone.events: ignored %d unauthenticated or undecodable messages", ignored)
+            await self.tally.forged(ignored)
+        await self._load({zone_of(item) for _, items in todo for item in items})
+        ordered, hurried = urgent_first(todo)
         snapshots: list[Alert] = []
-        since_yield, ignored = 0, 0
         held: dict[str, int] = {}
-        for event in batch:
-            message, value = event.message, event.message.value or b""
-            if not internal.verify(self.secret, topics.ZONE_EVENTS, message.key, value, message.headers):
-                ignored += 1
-                continue
-            try:
-                items = decode_zone_items(value)
-            except Exception as error:  # RecursionError included: nothing on the topic may stop the lane
-                log.error("zone.events: skipped an undecodable message (%s)", type(error).__name__)
-                ignored += 1
-                continue
+        since_yield = 0
+        for n, (_, items) in enumerate(ordered):
+            if n == hurried and snapshots:  # the urgent zones' alerts leave before the rest is applied
+                await asyncio.wait(await self._publish(snapshots), timeout=URGENT_SEND_S)
+                snapshots = []
             for item in items:
                 zone_id = zone_of(item)
-                state = self.store.load(zone_id)
+                state = self.states.get(zone_id)
                 if state is None:
-                    state = self.store.states[zone_id] = self.engine.new_state(zone_id, since=moment(item))
+                    state = self.states[zone_id] = self.engine.new_state(zone_id, since=moment(item))
                 try:
                     outcome = apply(self.engine, state, item)
                     snapshots.extend(outcome.alerts)
                     held.update(held_back_by_silences(outcome, zone_id))
                 except Exception:  # one bad item must not stop the zone's other alerts
                     log.exception("the engine failed on an item of zone %s", zone_id)
-                self.store.dirty.add(zone_id)
+                self.dirty.add(zone_id)
             since_yield += len(items)
             if since_yield >= YIELD_EVERY:  # a burst of motion must not hold the loop that admits panics
                 await self._publish(snapshots)
                 snapshots, since_yield = [], 0
                 await asyncio.sleep(0)
         await self._publish(snapshots)
-        if ignored:
-            log.warning("zone.events: ignored %d unauthenticated or undecodable messages", ignored)
-            await self.tally.forged(ignored)
+        for message, _ in todo:  # in offset order
+            self._reach(message)
         if held:
             await self.tally.held_back(held)
 
-    async def _publish(self, snapshots: Sequence[Alert]) -> None:
-        for alert in snapshots:
-            key, body = alert.zone_id.encode(), alert.model_dump_json().encode()
-            self.sending.append(await self.alerts.send(
-                key=key, value=body, headers=internal.headers(self.secret, topics.ALERTS, key, body)))
+    def _reach(self, message: Consumed) -> None:
+        before = self.reached.get(message.partition) or self.stored[message.partition]
+        self.reached[message.partition] = (
+            Position(message.offset, message.timestamp_ms) if before is None
+            else before.then(message.offset, message.timestamp_ms))
 
+    async def _load(self, zone_ids: Iterable[str]) -> None:
+        """The saved states of these zones, for those not in memory."""
+        for zone_id, raw in (await self.records.states(set(zone_ids) - self.states.keys())).items():
+            if raw is None:
+                continue
+            try:
+                self.states[zone_id] = ZoneState.from_json(json.loads(raw))
+            except (ValueError, KeyError, TypeError) as error:  # a bug, not input: start the zone afresh, loudly
+                log.error("zone %s: its saved state does not load (%s); it starts afresh", zone_id, error)
 
-def install(app: faust.App, city: City, rules: Rules, redis_url: str, partitions: int, secret: bytes) -> None:
-    engine = RuleEngine(city, rules)
-    redis = aioredis.Redis.from_url(redis_url)
-    progress = Progress(redis)
-    # Raw bytes in and out, partitioned by key (the zone id) like zone.events, from agent or timer alike.
-    table = app.Table(TABLE, partitions=partitions, key_type=bytes, value_type=bytes, use_partitioner=True)
-    store = ZoneStore(table, partitions)
-    inbox_name = topics.named(topics.ZONE_EVENTS)
-    inbox = app.topic(inbox_name, key_serializer="raw", value_serializer="raw")
-    ticks = app.topic(inbox_name, key_serializer="raw", value_serializer="raw")
-    alerts = app.topic(topics.named(topics.ALERTS), key_serializer="raw", value_serializer="raw")
-    evaluator = Evaluator(engine, store, alerts, progress.applied, secret, Tally(redis))
-    zones = [z.id for z in city.zones]
+    async def _publish(self, snapshots: Sequence[Alert]) -> list[asyncio.Future[object]]:
+        """Send the snapshots; first, tell motion admission of zones where motion now attaches to an alert."""
+        newly = {a.zone_id for a in snapshots} - self.attaching
+        newly = {z for z in newly if self.engine.attaches_motion(self.states[z])}
+        if newly:
+            await self.records.mark_attaching(newly)
+            self.attaching |= newly
+        sent: list[asyncio.Future[object]] = [
+            asyncio.ensure_future(await self.publisher.publish(topics.ALERTS, a.zone_id, a)) for a in snapshots]
+        self.sending += sent
+        return sent
 
-    @app.on_partitions_revoked.connect
-    async def on_revoked(*_: object, **__: object) -> None:
-        # After the batch and the save in flight: a zone's next owner starts from what is written.
-        async with evaluator.lock, evaluator.writing:
-            evaluator.forget()
+    async def _save_if_due(self) -> None:
+        if time.monotonic() - self.saved_at >= SAVE_EVERY_S and not self.writing.locked() and self.unsaved:
+            await self.writing.acquire()
+            states = {zone_id: Saved(dump(self.states[zone_id]), self.engine.attaches_motion(self.states[zone_id]))
+                      for zone_id in sorted(self.dirty)}
+            self.attaching = {z for z in self.attaching if z not in states} | {z for z, s in states.items() if s.attaching}
+            for zone_id in self.dirty:
+                due = self.engine.next_deadline(self.states[zone_id])
+                self.deadlines[zone_id] = due.timestamp() if due else math.inf
+            advances = {p: Advance(self.stored[p], to) for p, to in self.reached.items()}
+            delivering, applied = self.sending, self.unsaved
+            self.dirty, self.reached, self.sending, self.unsaved = set(), {}, [], []
+            self.saved_at = time.monotonic()
+            self.write_task = asyncio.ensure_future(self._write(states, advances, delivering, applied))
 
-    async def evaluate(stream: faust.StreamT) -> None:
-        evaluator.stream = stream
-        async for batch in in_batches(stream, BATCH):
-            await evaluator.process(batch)
+    async def _write(self, states: dict[str, Saved], advances: dict[int, Advance],
+                     delivering: Sequence[Awaitable[object]], applied: list[Consumed]) -> None:
+        """Deliver the alerts, then the states and positions that caused them; only then acknowledge."""
+        try:
+            await self._deliver_then_save(states, advances, delivering, applied)
+        finally:
+            self.writing.release()
 
-    app.agent(inbox, name="evaluate")(evaluate)
-
-    @app.timer(TIMER_S, name="wake_due_zones")
-    async def wake_due_zones() -> None:
-        """Save what a quiet stream left unsaved; tick each owned zone whose timers are due.
-
-        A zone this worker has not loaded since it was assigned is ticked once: applying the
-        tick recovers its state, fires what fell due meanwhile, and makes its deadline known.
-        """
-        await evaluator.save_if_due()
-        owned = {tp.partition for tp in app.consumer.assignment() if tp.topic == inbox_name}
-        mine = [z for z in zones if partition_of(z, partitions) in owned]
-        now = datetime.now(UTC)
-        for zone_id in evaluator.due_zones(mine, now.timestamp()):
-            key, body = zone_id.encode(), Tick(tick=zone_id, at=now).model_dump_json().encode()
-            await ticks.send(key=key, value=body, headers=internal.headers(secret, topics.ZONE_EVENTS, key, body))
+    async def _deliver_then_save(self, states: dict[str, Saved], advances: dict[int, Advance],
+                                 delivering: Sequence[Awaitable[object]], applied: list[Consumed]) -> None:
+        try:
+            await asyncio.gather(*delivering)
+        except Exception as error:  # states that published what never arrived must not be saved
+            self.give_up(f"an alert was not delivered: {error}")
+            return
+        # A zone where an alert motion attaches to opened after the take stays in the set.
+        states = {z: Saved(s.state, s.attaching or z in self.attaching) for z, s in states.items()}
+        try:
+            saved = not advances or await self.records.save(states, advances)
+        except Exception:  # Redis away: the next save writes these zones again; the events wait for it
+            log.exception("saving %d zones failed; they are saved again next time", len(states))
+            self.dirty |= states.keys()
+            for partition, advance in advances.items():
+                self.reached.setdefault(partition, advance.to)
+            self.unsaved[:0] = applied
+            return
+        if not saved:
+            self.give_up(f"another worker has saved partitions {sorted(advances)} since this one read them")
+            return
+        self.stored.update((p, advance.to) for p, advance in advances.items())
+        for zone_id in states:
+            self.ticked.pop(zone_id, None)
+        marked_meanwhile = {z for z, s in states.items() if not s.attaching and z in self.attaching}
+        if marked_meanwhile:  # marked while the save was on its way: the save may have removed it
+            await self.records.mark_attaching(marked_meanwhile)
+        await self.ack(applied)

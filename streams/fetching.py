@@ -26,4 +26,4 @@ class PromptConsumer(_AIOKafkaConsumer):  # type: ignore[misc,valid-type]
 
 def use_prompt_fetches() -> None:
     """Make the consumers Faust creates in this process ask for prompt fetches."""
-    aiokafka.AIOKafkaConsumer = PromptConsumer  # type: ignore[misc]
+    aiokafka.AIOKafkaConsumer = PromptConsumer

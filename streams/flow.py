@@ -17,7 +17,8 @@ import time
 from collections.abc import Sequence
 
 import redis.asyncio as aioredis
-from faust.types import EventT
+
+from streams.ports import Consumed
 
 log = logging.getLogger("centinela.flow")
 
@@ -27,10 +28,10 @@ POLL_S = 0.02
 WARN_AFTER_S = 10.0
 
 
-def newest_per_partition(batch: Sequence[EventT]) -> dict[int, float]:
+def newest_per_partition(batch: Sequence[Consumed]) -> dict[int, float]:
     newest: dict[int, float] = {}
-    for event in batch:
-        partition, produced = event.message.partition, event.message.timestamp
+    for message in batch:
+        partition, produced = message.partition, message.timestamp_ms / 1000
         newest[partition] = max(newest.get(partition, produced), produced)
     return newest
 
@@ -41,7 +42,7 @@ class Progress:
     def __init__(self, client: aioredis.Redis) -> None:
         self.client = client
 
-    async def applied(self, batch: Sequence[EventT]) -> None:
+    async def applied(self, batch: Sequence[Consumed]) -> None:
         newest = newest_per_partition(batch)
         if newest:
             try:

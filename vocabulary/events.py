@@ -273,6 +273,7 @@ class OperatorAction(Contract):
     `step` records an action plan step's `outcome`; `reveal` records that the operator
     looked at the account's passcode (the passcode itself never travels here)."""
 
+    type: Literal["operator_action"] = "operator_action"  # tells the items of zone.events apart
     action_id: str
     alert_id: Id
     zone_id: Id

@@ -38,10 +38,10 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from deploy.stack import Stack  # noqa: E402
-from streams.zone_state import partition_of  # noqa: E402
+from streams.ports import partition_of  # noqa: E402
 from tests.bench._report import report  # noqa: E402
 from tests.integration.support import worker  # noqa: E402
-from vocabulary import topics  # noqa: E402
+from vocabulary import internal, topics  # noqa: E402
 from vocabulary.events import format_timestamp  # noqa: E402
 
 PARTITIONS = 4
@@ -55,6 +55,7 @@ BEEPERS = 2000
 PANELS = 200
 CAMERAS_PER_ZONE = 10
 TARGET_RATE = 5000
+TARGET_CEILING_RATIO = 0.06
 TARGET_P99_BACKGROUND_MS = 100
 TARGET_P99_FLOOD_MS = 250
 
@@ -402,6 +403,7 @@ def wait_until_ready(kafka: str, city: City, timeout_s: float = 90) -> float:
 
 def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # stop the stack and the worker on the way out
+    os.environ.setdefault(internal.KEY_ENV, "5e" * 32)  # the worker signs and checks its internal messages
     context = multiprocessing.get_context("spawn")
     city = City()
     work = Path(tempfile.mkdtemp(prefix="centinela-bench-streams-"))
@@ -410,9 +412,8 @@ def main() -> int:
     city.write(config)
     figures: dict[str, Any] = {}
     progress(f"starting Tansu and Redis ({PARTITIONS} partitions) in {work}")
-    tables = ["--data", str(work / "tables")]  # as `centinela up` runs its workers: the zone table in RocksDB
     with Stack(partitions=PARTITIONS, workdir=work) as stack, \
-            worker(stack, config, work / "worker.log", args=tables) as process:
+            worker(stack, config, work / "worker.log") as process:
         progress(f"worker pid {process.pid}; waiting for it to join and answer")
         figures["worker_ready_s"] = round(wait_until_ready(stack.kafka, city), 1)
 
@@ -468,13 +469,19 @@ def main() -> int:
         worker_log = (work / "worker.log").read_text(errors="replace")
         figures["worker_log_errors"] = worker_log.count("ERROR") + worker_log.count("Traceback")
 
-    figures["target_events_per_s"] = f">= {TARGET_RATE}: {'met' if figures['worker_events_per_s'] >= TARGET_RATE else 'NOT met'}"
+    rate, ratio = figures["worker_events_per_s"], figures["worker_to_ceiling"]
     p99b, p99f = figures["latency_background"]["p99_ms"], figures["latency_flood"]["p99_ms"]
-    figures["target_p99_background"] = f"<= {TARGET_P99_BACKGROUND_MS} ms: {'met' if p99b <= TARGET_P99_BACKGROUND_MS else 'NOT met'}"
-    figures["target_p99_flood"] = f"<= {TARGET_P99_FLOOD_MS} ms: {'met' if p99f <= TARGET_P99_FLOOD_MS else 'NOT met'}"
+    figures["target_events_per_s"] = (f">= {TARGET_RATE}: {rate / TARGET_RATE:.2f} of it, "
+                                      f"{'met' if rate >= TARGET_RATE else 'NOT met'}")
+    figures["target_ceiling_ratio"] = (f">= {TARGET_CEILING_RATIO} of the ceiling: {ratio / TARGET_CEILING_RATIO:.2f} of it, "
+                                       f"{'met' if ratio >= TARGET_CEILING_RATIO else 'NOT met'}")
+    figures["target_p99_background"] = (f"<= {TARGET_P99_BACKGROUND_MS} ms: p99 is {p99b / TARGET_P99_BACKGROUND_MS:.2f}x "
+                                        f"the target, {'met' if p99b <= TARGET_P99_BACKGROUND_MS else 'NOT met'}")
+    figures["target_p99_flood"] = (f"<= {TARGET_P99_FLOOD_MS} ms: p99 is {p99f / TARGET_P99_FLOOD_MS:.2f}x "
+                                   f"the target, {'met' if p99f <= TARGET_P99_FLOOD_MS else 'NOT met'}")
     settings = {
         "broker": "Tansu (memory storage), same machine", "partitions": PARTITIONS, "workers": 1,
-        "zone table": "RocksDB (--data), changelog on Tansu",
+        "zone states": "Redis (append-only file), saved with the applied positions",
         "zones": f"{BUSY_ZONES} busy + {PARTITIONS} quiet (sentinels)", "beepers": BEEPERS,
         "panels": PANELS, "cameras": len(city.cameras),
         "mix": "40% beeps (70% heartbeat, 8% panic), 30% Contact ID, 30% motion episodes",

@@ -13,6 +13,7 @@ import redis
 
 from deploy.stack import Stack
 from streams.dedupe import COUNTS
+from tests.integration.alerts import AlertWatch
 from tests.integration.support import Producer, TopicReader, now_ts, worker
 from vocabulary.signing import signature
 
@@ -63,8 +64,13 @@ def test_valid_events_are_admitted_keyed_by_their_zone(running: Stack, producer:
              "group": 1, "zone": 4}
     motion = {"event_id": uid(), "camera_id": "cam-002", "ts": now_ts(), "motion_id": uid(), "phase": "start",
               "area_pct": 4.0, "boxes": [[0.1, 0.1, 0.2, 0.3]], "regions": []}
+    watch = AlertWatch(running)
     producer.send("devices.beeps", "bpr-0001", panic)
     producer.send("devices.alarms", "acct-1003", alarm)
+    # Daytime motion in tigre-delta matters only once an alert it attaches to is open there (the
+    # burglary, P2): before that, admission drops it (streams.admission.MotionFilter).
+    watch.wait(lambda a: any(alarm["event_id"] in x["event_ids"] for x in a.values()))
+    watch.close()
     producer.send("cameras.motion", "cam-002", motion)
     found = admitted(zone_events.read_until(lambda f: len(admitted(f)) >= 3))
     by_id = {event_id(event): (key, event) for key, event in found}

@@ -129,6 +129,8 @@ def test_an_encrypted_frame_gets_an_encrypted_ack_and_an_alert(running: RunningR
 def test_a_null_poll_keeps_supervision_alive(running: RunningReceiver, stack: Stack, panel: Panel) -> None:
     """rx-quiet is supervised every 3 s: silent, it is overdue; its NULL poll restores it."""
     watch = AlertWatch(stack, from_start=True)
+    panel.send(dc09.frame('"SIA-DCS"0601R0L0#8888[#8888|NRP]'))  # zone-b's first event starts its clock
+    assert panel.read()[0] == b'"ACK"0601R0L0#8888[]'
     overdue = {"category": "supervision", "source": {"kind": "alarm", "id": "rx-quiet"}}
     alerts = watch.wait(lambda a: bool(find(a, **overdue)), timeout_s=45)
     [alert] = find(alerts, **overdue)

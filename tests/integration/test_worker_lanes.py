@@ -66,3 +66,30 @@ def test_a_worker_runs_its_lanes_restarts_a_failed_one_and_takes_them_along(
         os.kill(process.pid, signal.SIGKILL)
         process.wait()
         assert wait_for(lambda: not any(alive(pid) for pid in lanes.values()), 5), "lanes outlived their worker"
+
+
+def test_a_lane_that_stops_making_progress_is_restarted_by_its_worker(
+        stack: Stack, example_config: Path, tmp_path: Path) -> None:
+    import shutil
+
+    import redis
+
+    from streams.health import LANES_KEY, lane_key
+
+    config = tmp_path / "config"
+    shutil.copytree(example_config, config)
+    (config / "health.yaml").write_text("health:\n  stall_s: 3\n")
+    client = redis.Redis.from_url(stack.redis_url, decode_responses=True)
+    with worker(stack, config, tmp_path / "worker.log") as process:
+        assert wait_for(lambda: set(lanes_of(process.pid)) == {"urgent", "motion", "evaluate"}, 20)
+        evaluate = lanes_of(process.pid)["evaluate"]
+        assert wait_for(lambda: client.hget(lane_key(evaluate), "lane") == "evaluate", 30), \
+            "the lane records its progress where the center reads it"
+        assert lane_key(evaluate) in client.smembers(LANES_KEY)
+        assert client.hget(lane_key(evaluate), "worker") == str(process.pid)
+
+        os.kill(evaluate, signal.SIGSTOP)  # alive, but it applies and reports nothing any more
+        assert wait_for(lambda: lanes_of(process.pid).get("evaluate") not in (None, evaluate), 30), \
+            "the stalled lane was not restarted"
+        assert not alive(evaluate)
+    assert "evaluate lane has not reported its progress" in (tmp_path / "worker.log").read_text()

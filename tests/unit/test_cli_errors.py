@@ -14,6 +14,7 @@ COMMANDS = [
     ["up", "--config", "{dir}"],
     ["worker", "--config", "{dir}"],
     ["center", "--config", "{dir}"],
+    ["receiver", "--config", "{dir}"],
     ["simulate", "--config", "{dir}", "--duration", "1"],
     ["cameras", "run", "--config", "{dir}"],
     ["rules", "replay", "--config", "{dir}", "{dir}/events.jsonl"],

@@ -95,6 +95,14 @@ def test_a_wrong_length_is_dropped() -> None:
     assert framer.dropped == 1
 
 
+def test_a_length_beyond_the_frame_is_dropped_without_waiting_for_more_bytes() -> None:
+    raw = VECTOR_SIA.encode()
+    framer = Framer()
+    assert framer.feed(f"\n{dc09.crc16(raw):04X}0100".encode() + raw + b"\r") == []
+    assert framer.dropped == 1
+    assert framer.feed(dc09.frame(VECTOR_NAK)) == [VECTOR_NAK.encode()]
+
+
 def test_garbage_between_frames_is_skipped() -> None:
     wire = b"hello\x00\xff" + dc09.frame(VECTOR_SIA) + b"\r\n\nxx" + dc09.frame(VECTOR_NAK)
     assert Framer().feed(wire) == [VECTOR_SIA.encode(), VECTOR_NAK.encode()]

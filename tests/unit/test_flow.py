@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from types import SimpleNamespace
-from typing import Any
 
 from streams.flow import MOTION_AHEAD_S, Backpressure, newest_per_partition
+from streams.ports import Consumed
 
 
-def event(partition: int, timestamp: float) -> Any:
-    return SimpleNamespace(message=SimpleNamespace(partition=partition, timestamp=timestamp))
+def event(partition: int, timestamp: float) -> Consumed:
+    return Consumed("zone.events", partition, 0, round(timestamp * 1000), None, None)
 
 
 def test_progress_is_the_newest_produce_time_applied_per_partition() -> None:

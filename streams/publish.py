@@ -1,0 +1,30 @@
+"""The one place where streams writes a message: zone.events, alerts and events.rejected.
+
+Everything goes out as the model's JSON bytes, keyed as given. What Centinela writes to its
+internal topics, zone.events and alerts, carries the MAC of contract section 9 under the
+internal key (`vocabulary.internal`): it is attached here, once, for every such message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+
+from pydantic import BaseModel
+
+from streams.ports import Send
+from vocabulary import internal, topics
+
+SIGNED = (topics.ZONE_EVENTS, topics.ALERTS)
+
+
+class Publisher:
+    def __init__(self, send: Send, secret: bytes) -> None:
+        self.send = send
+        self.secret = secret  # the internal key
+
+    async def publish(self, topic: str, key: str | bytes | None, message: BaseModel) -> Awaitable[object]:
+        """Queue `message` on `topic` (the contract's name); the result is its delivery."""
+        encoded = key.encode() if isinstance(key, str) else key
+        body = message.model_dump_json().encode()
+        headers = internal.headers(self.secret, topic, encoded, body) if topic in SIGNED else []
+        return await self.send(topics.named(topic), encoded, body, headers)

@@ -1,0 +1,141 @@
+"""The zones' states and how far each zone.events partition is applied, kept together in Redis.
+
+Both are written in one atomic step (a Lua script, so all or nothing, with Redis's
+append-only file on) after the alerts the step's events caused are delivered. A worker
+that dies at any moment therefore leaves, for each partition, a state that is exactly
+the result of the events up to the stored position: it resumes after that position and
+never applies an event twice or loses one. The script also fences: it writes only if each
+partition's stored position is still the one this worker started from, so a worker that
+lost its partitions in a rebalance (or was paused past its session) cannot overwrite what
+their new owner saved.
+
+Redis, not the broker, keeps this because the embedded broker forgets its topics at every
+restart and does not compact; a real Kafka cluster would do, but one store for both is
+simpler and is what a test can check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import cast
+
+import redis.asyncio as aioredis
+
+from streams.retry import patiently
+from vocabulary import topics
+
+# Fields: partition -> "offset timestamp_ms" (see Position).
+POSITIONS_KEY = "centinela:evaluate:applied-through:{topic}"
+STATE_KEY = "centinela:zone-state:{prefix}{zone_id}"
+# The zones whose unresolved alerts camera motion attaches to: motion admission keeps their motion.
+ATTACHING_KEY = "centinela:zones-attaching-motion:{prefix}"
+
+# KEYS: positions hash, attaching set, then the state keys.
+# ARGV: n, then n (partition, expected, new), then per state (zone id, state, attaching 0/1).
+_SAVE = """
+local n = tonumber(ARGV[1])
+for i = 0, n - 1 do
+  if (redis.call('HGET', KEYS[1], ARGV[2 + 3 * i]) or '') ~= ARGV[3 + 3 * i] then return 0 end
+end
+for i = 0, n - 1 do redis.call('HSET', KEYS[1], ARGV[2 + 3 * i], ARGV[4 + 3 * i]) end
+for k = 3, #KEYS do
+  local at = 3 * n + 3 * (k - 3) + 2
+  redis.call('SET', KEYS[k], ARGV[at + 1])
+  if ARGV[at + 2] == '1' then redis.call('SADD', KEYS[2], ARGV[at]) else redis.call('SREM', KEYS[2], ARGV[at]) end
+end
+return 1
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """The newest applied offset of a partition, and the newest produce time (ms) up to it.
+
+    A message is already applied when it is at or below both. The time tells a topic that
+    the embedded broker created afresh after a restart (offsets from 0 again, produced
+    later) from the one whose offsets these are.
+    """
+
+    offset: int
+    timestamp_ms: int
+
+    def covers(self, offset: int, timestamp_ms: int) -> bool:
+        return offset <= self.offset and timestamp_ms <= self.timestamp_ms
+
+    def then(self, offset: int, timestamp_ms: int) -> Position:
+        """The position once the message at `offset` is applied too."""
+        if offset <= self.offset:  # a topic created afresh: its offsets start again
+            return Position(offset, timestamp_ms)
+        return Position(offset, max(self.timestamp_ms, timestamp_ms))
+
+    def encode(self) -> str:
+        return f"{self.offset} {self.timestamp_ms}"
+
+    @classmethod
+    def decode(cls, raw: bytes | str | None) -> Position | None:
+        if raw is None:
+            return None
+        offset, timestamp_ms = (raw.decode() if isinstance(raw, bytes) else raw).split()
+        return cls(int(offset), int(timestamp_ms))
+
+
+@dataclass(frozen=True)
+class Saved:
+    """A zone's state as written, and whether camera motion in it attaches to an unresolved alert."""
+
+    state: bytes
+    attaching: bool
+
+
+@dataclass(frozen=True)
+class Advance:
+    """A partition's position moving from `base` (as stored when this worker read it) to `to`."""
+
+    base: Position | None
+    to: Position
+
+
+class ZoneRecords:
+    def __init__(self, client: aioredis.Redis) -> None:
+        self.client = client
+        self.positions_key = POSITIONS_KEY.format(topic=topics.named(topics.ZONE_EVENTS))
+        self.attaching_key = ATTACHING_KEY.format(prefix=topics.prefix())
+        self.save_script = client.register_script(_SAVE)
+
+    @staticmethod
+    def state_key(zone_id: str) -> str:
+        return STATE_KEY.format(prefix=topics.prefix(), zone_id=zone_id)
+
+    async def positions(self, partitions: Iterable[int]) -> dict[int, Position | None]:
+        wanted = sorted(set(partitions))
+        if not wanted:
+            return {}
+        raw = await patiently(lambda: self.client.hmget(self.positions_key, [str(p) for p in wanted]), "evaluation")
+        return {p: Position.decode(r) for p, r in zip(wanted, raw, strict=True)}
+
+    async def states(self, zone_ids: Iterable[str]) -> dict[str, bytes | None]:
+        wanted = sorted(set(zone_ids))
+        if not wanted:
+            return {}
+        found = await patiently(lambda: self.client.mget([self.state_key(z) for z in wanted]), "evaluation")
+        return dict(zip(wanted, cast(list[bytes | None], found), strict=True))
+
+    async def save(self, states: Mapping[str, Saved], advances: Mapping[int, Advance]) -> bool:
+        """Write the states and move the positions, all or nothing; False (nothing written) if fenced off."""
+        args: list[str | bytes | int] = [len(advances)]
+        for partition, advance in sorted(advances.items()):
+            args += [str(partition), advance.base.encode() if advance.base else "", advance.to.encode()]
+        for zone_id, saved in states.items():
+            args += [zone_id, saved.state, int(saved.attaching)]
+        keys = [self.positions_key, self.attaching_key, *(self.state_key(z) for z in states)]
+        return bool(await self.save_script(keys=keys, args=args))
+
+    async def mark_attaching(self, zone_ids: Iterable[str]) -> None:
+        """Add zones to the set at once: an alert motion attaches to has just opened in each."""
+        await patiently(lambda: self.client.sadd(self.attaching_key, *zone_ids), "evaluation")
+
+    async def attaching(self) -> set[str]:
+        """The zones whose unresolved alerts camera motion attaches to, as of their last save."""
+        members = cast(set[bytes], await self.client.smembers(self.attaching_key))
+        return {z.decode() for z in members}

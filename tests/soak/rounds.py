@@ -1,0 +1,215 @@
+"""One round of the streams soak: a worker killed and restarted, or two workers through a rebalance.
+
+Each round has a city of its own (its zones, beepers and states never meet another
+round's) on a shared broker and Redis, sends panics from every beeper, and checks from the
+`alerts` topic that every beeper has exactly one alert that counts each of its panics
+once, in order, with consecutive versions and no version published twice differently.
+`make test` runs one round of each (tests/integration/test_streams_resilience.py);
+`make soak` repeats them (tests/soak/soak_streams.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from deploy.stack import Stack
+from tests.integration.alerts import Alerts, AlertWatch, beep, find
+from tests.integration.support import Producer, worker
+
+ZONES = 4
+BEEPERS = 24
+PANICS_EACH = 8
+STALL_S = 60.0  # a restarted worker that applies nothing this long, with panics waiting, has stalled
+
+
+@dataclass
+class Round:
+    """What one round found."""
+
+    name: str
+    sent: int = 0
+    lost: int = 0  # panics sent that no alert counts
+    doubled: int = 0  # extra alerts for one beeper, and panics counted more than once
+    stalled: bool = False
+    healed: int = 0  # lanes their worker restarted because they stalled
+    problems: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return not (self.lost or self.doubled or self.stalled or self.problems)
+
+    def summary(self) -> str:
+        verdict = "ok" if self.passed else "FAILED"
+        text = (f"{self.name}: {verdict} in {self.seconds:.1f} s (sent {self.sent}, lost {self.lost}, "
+                f"doubled {self.doubled}, stalled {int(self.stalled)}, stalled lanes restarted {self.healed})")
+        return text + "".join(f"\n    {p}" for p in self.problems[:8])
+
+
+def write_city(directory: Path, name: str, supervised_panel_s: int | None = None) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    zones = "\n".join(
+        f"  - {{id: {name}-z{z}, polygon: [[{z}, 0], [{z}.5, 0], [{z}.5, 0.5]]}}" for z in range(ZONES))
+    beepers = "\n".join(f"  - {{id: {name}-b{b}, home_zone: {name}-z{b % ZONES}}}" for b in range(BEEPERS))
+    panel = f"panels:\n  - {{id: {name}-quiet, zone: {name}-z0, supervision_s: {supervised_panel_s}}}\n" \
+        if supervised_panel_s else ""
+    (directory / "city.yaml").write_text(f"zones:\n{zones}\nbeepers:\n{beepers}\n{panel}")
+    return directory
+
+
+def send_panics(stack: Stack, name: str, rounds: int, sent: dict[str, list[str]] | None = None) -> dict[str, list[str]]:
+    """`rounds` panics from every beeper, interleaved; the event ids each beeper sent, in order."""
+    producer = Producer(stack)
+    sent = defaultdict(list, sent or {})
+    for _ in range(rounds):
+        for b in range(BEEPERS):
+            device = f"{name}-b{b}"
+            panic = beep(device)
+            producer.send("devices.beeps", device, panic)
+            sent[device].append(str(panic["event_id"]))
+    producer.close()
+    return sent
+
+
+def mine(alerts: Alerts, name: str) -> list[dict]:  # type: ignore[type-arg]
+    return [a for a in alerts.values() if a["source"]["id"].startswith(f"{name}-b")]
+
+
+def all_counted(name: str) -> Callable[[Alerts], bool]:
+    def done(alerts: Alerts) -> bool:
+        found = mine(alerts, name)
+        return len(found) >= BEEPERS and sum(a["count"] for a in found) >= BEEPERS * PANICS_EACH
+    return done
+
+
+def wait_unless_stalled(watch: AlertWatch, done: Callable[[Alerts], bool], result: Round,
+                        timeout_s: float = 150.0) -> None:
+    """Wait for `done`. STALL_S without any new snapshot since the wait began is a stall."""
+    deadline = time.monotonic() + timeout_s
+    at_start = seen = len(watch.messages)
+    quiet_since = time.monotonic()
+    while time.monotonic() < deadline:
+        if done(watch.wait(done, timeout_s=2)):
+            return
+        if len(watch.messages) > seen:
+            quiet_since, seen = time.monotonic(), len(watch.messages)
+        elif time.monotonic() - quiet_since > STALL_S:
+            if seen == at_start:
+                result.stalled = True
+                result.problems.append(f"the worker applied nothing for {STALL_S:.0f} s with panics waiting")
+            else:
+                result.problems.append(f"quiet for {STALL_S:.0f} s before every panic was counted")
+            return
+    result.problems.append(f"not all counted within {timeout_s:.0f} s")
+
+
+def check(watch: AlertWatch, name: str, sent: dict[str, list[str]], result: Round) -> None:
+    """Every beeper's alert once and whole: the round's lost, doubled and problems."""
+    latest = watch.latest
+    result.sent = sum(len(ids) for ids in sent.values())
+    for device, event_ids in sent.items():
+        alerts = find(latest, source={"kind": "beeper", "id": device})
+        counted = [e for a in alerts for e in a["event_ids"]]
+        result.lost += len(set(event_ids) - set(counted))
+        result.doubled += max(0, len(alerts) - 1) + len(counted) - len(set(counted))
+        if len(alerts) != 1:
+            result.problems.append(f"{device} raised {len(alerts)} alerts")
+            continue
+        [alert] = alerts
+        if alert["event_ids"] != event_ids:
+            result.problems.append(f"{device}: panics counted out of order or not at all")
+        if alert["count"] != len(event_ids):
+            result.problems.append(f"{device}: count {alert['count']} of {len(event_ids)}")
+        by_version: dict[int, set[str]] = defaultdict(set)
+        for _, m in watch.messages:
+            if m["alert_id"] == alert["alert_id"]:
+                by_version[m["version"]].add(json.dumps(m, sort_keys=True))
+        if any(len(same) > 1 for same in by_version.values()):
+            result.problems.append(f"{device}: a replay published a different snapshot under an old version")
+        if sorted(by_version) != list(range(1, alert["version"] + 1)):
+            result.problems.append(f"{device}: a version is missing")
+
+
+def count_healed(workdir: Path, result: Round) -> None:
+    """The lanes the round's workers restarted for a stall (their supervisor logs each with a reason)."""
+    for log in workdir.glob("*.log"):
+        result.healed += sum("; restarting it" in line for line in log.read_text(errors="replace").splitlines())
+
+
+@contextmanager
+def cpu_hogs(count: int = 2) -> Iterator[None]:
+    """Processes that keep `count` cores busy, as other work on a loaded machine would."""
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+    try:
+        yield
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+
+
+def kill_and_restart(stack: Stack, workdir: Path, name: str, rng: random.Random) -> Round:
+    """A worker killed outright mid-stream; the rest of the panics sent while none runs; a new worker."""
+    result, started = Round(f"kill {name}"), time.monotonic()
+    city = write_city(workdir / "city", name)
+    watch = AlertWatch(stack)
+    try:
+        with worker(stack, city, workdir / "first.log") as first:
+            sent = send_panics(stack, name, PANICS_EACH // 2)
+            # Killed at a different moment each round: before, during or after the first saves.
+            some = rng.randint(1, BEEPERS)
+            watch.wait(lambda a: len(mine(a, name)) >= some, timeout_s=60)
+            watch.wait(lambda a: False, timeout_s=rng.uniform(0, 1.5))
+            os.killpg(first.pid, signal.SIGKILL)  # the worker and its lanes, all at once
+            first.wait()
+        # Sent while no worker runs: grouping them into the open alerts needs the zones' states back.
+        sent = send_panics(stack, name, PANICS_EACH - PANICS_EACH // 2, sent)
+        with worker(stack, city, workdir / "second.log"):
+            wait_unless_stalled(watch, all_counted(name), result)
+        check(watch, name, sent, result)
+    finally:
+        watch.close()
+    count_healed(workdir, result)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def rebalance(stack: Stack, workdir: Path, name: str, rng: random.Random) -> Round:
+    """Two workers share the zones; one leaves mid-stream (stopped, or killed outright)."""
+    killed = rng.random() < 0.5
+    result, started = Round(f"rebalance {name} ({'killed' if killed else 'stopped'})"), time.monotonic()
+    city = write_city(workdir / "city", name, supervised_panel_s=4)
+    watch = AlertWatch(stack)
+    try:
+        with worker(stack, city, workdir / "one.log"), worker(stack, city, workdir / "two.log") as two:
+            watch.wait(lambda a: False, timeout_s=6)  # both join and split the partitions
+            sent = send_panics(stack, name, PANICS_EACH)
+            watch.wait(lambda a: len(mine(a, name)) >= BEEPERS // 2, timeout_s=60)
+            if killed:
+                os.killpg(two.pid, signal.SIGKILL)
+            else:
+                two.terminate()
+            two.wait()
+            wait_unless_stalled(watch, all_counted(name), result)
+            watch.wait(lambda a: bool(find(a, source={"kind": "alarm", "id": f"{name}-quiet"})), timeout_s=30)
+            watch.wait(lambda a: False, timeout_s=3)  # a doubled snapshot or deadline would show up now
+        check(watch, name, sent, result)
+        supervision = {m["alert_id"] for _, m in watch.messages if m["source"]["id"] == f"{name}-quiet"}
+        if len(supervision) != 1:
+            result.problems.append(f"the silent panel's deadline fired {len(supervision)} times, not once")
+    finally:
+        watch.close()
+    count_healed(workdir, result)
+    result.seconds = time.monotonic() - started
+    return result
