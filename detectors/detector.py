@@ -125,13 +125,12 @@ class MotionDetector:
         if s.compensate_exposure and self._previous is not None:
             small = self._relight(small)
         threshold = self._threshold()
-        noise = self._flicker * np.float32(s.noise_factor)
-        limit = cv2.convertScaleAbs(noise, beta=threshold)
+        limit = cv2.convertScaleAbs(self._flicker, alpha=s.noise_factor, beta=threshold)
         difference, changed = self._changes(small, background, limit)
         if self._relearning or self._switched(raw, small, background, limit, changed):
             return self._relearn(small, restart=not self._relearning)
         self._previous = small
-        weak_limit = cv2.convertScaleAbs(noise, beta=threshold * s.weak_ratio)
+        weak_limit = cv2.convertScaleAbs(self._flicker, alpha=s.noise_factor, beta=threshold * s.weak_ratio)
         weak = cv2.bitwise_and(cv2.compare(difference, weak_limit, cv2.CMP_GT), self._analysed)
         moving = cv2.bitwise_or(changed, self._persisting(weak, changed))
         self._still = cv2.bitwise_and(self._analysed, cv2.bitwise_not(cv2.dilate(cv2.bitwise_or(moving, weak), self._grow)))
@@ -151,7 +150,8 @@ class MotionDetector:
         sensor noise that comes with the dark is each pixel's learnt flicker, added on top.
         """
         s = self.settings
-        brightness = cv2.mean(self._background, self._analysed)[0]
+        masked = self._analysed_pixels < self._width * self._height
+        brightness = cv2.mean(self._background, self._analysed if masked else None)[0]
         return s.dark_threshold + (s.threshold - s.dark_threshold) * min(1.0, brightness / s.dark_level)
 
     def _switched(self, raw: np.ndarray, relit: np.ndarray, background: np.ndarray, limit: np.ndarray,
@@ -180,7 +180,7 @@ class MotionDetector:
         weight = cv2.resize(still, self._grid, interpolation=cv2.INTER_AREA).astype(np.float32)
         frame_sum = cv2.resize(cv2.multiply(small, still, scale=1 / 255, dtype=cv2.CV_32F), self._grid,
                                interpolation=cv2.INTER_AREA)
-        back_sum = cv2.resize(cv2.multiply(self._background, still.astype(np.float32), scale=1 / 255), self._grid,
+        back_sum = cv2.resize(cv2.multiply(self._background, still, scale=1 / 255, dtype=cv2.CV_32F), self._grid,
                               interpolation=cv2.INTER_AREA)
         overall = (float(back_sum.sum()) + 1) / (float(frame_sum.sum()) + 1)
         gains = np.where(weight > 25, (back_sum + 1) / (frame_sum + 1), overall)
