@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from alert_rules.city import City
 from alert_rules.rules import Rules, SilenceSettings
@@ -24,8 +25,10 @@ from center import errors
 from center.actions import ActionDesk
 from center.auth import Tokens
 from center.feed import AlertFeed
+from center.health import Component, HealthSettings, HealthWatch
 from center.hub import AlertHub
 from center.metrics import CenterMetrics
+from center.retention import RetentionSettings, sweep_forever
 from center.routes import alerts, operations, people, plans, silences
 from center.running import Center
 from center.silences import SilenceDesk
@@ -64,6 +67,8 @@ def create_app(
     silence_settings: SilenceSettings | None = None,
     internal_key: bytes | None = None,
     security: KafkaSecurity | None = None,
+    health: HealthSettings | None = None,
+    retention: RetentionSettings | None = None,
 ) -> FastAPI:
     """The center: `kafka` is "host:port[,host:port]", `redis_url` like "redis://127.0.0.1:6379/0".
 
@@ -75,23 +80,30 @@ def create_app(
     tokens = Tokens(city)
     secret = internal_key if internal_key is not None else internal.key_from_environment()
     security = security or KafkaSecurity.from_environment()
+    health = health or HealthSettings()
+    retention = retention or RetentionSettings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         redis = Redis.from_url(redis_url, socket_connect_timeout=2, health_check_interval=10)
+        client = httpx.AsyncClient(timeout=5.0, follow_redirects=False)
         metrics = CenterMetrics()
-        views = AlertViews(redis, namespace)
+        views = AlertViews(redis, namespace, retention_s=retention.resolved_s)
+        feed = AlertFeed(kafka, named(ALERTS), views, metrics, secret, security)
+        webhooks = [Webhook(token, client, metrics) for token in tokens.with_webhooks]
         center = Center(
             city=city, tokens=tokens, kafka=kafka, redis=redis, views=views, metrics=metrics,
             hub=AlertHub(redis, views.channel, metrics),
-            feed=AlertFeed(kafka, named(ALERTS), views, metrics, secret, security),
+            feed=feed,
             snapshot_dir=snapshot_dir, keepalive_s=keepalive_s, action_wait_s=action_wait_s,
             silences=SilenceDesk(redis, namespace, secret), rules=rules or Rules(),
             silence_settings=silence_settings or SilenceSettings(), security=security, secret=secret,
+            health=HealthWatch(kafka, redis, health, views.offsets, feed.consuming.is_set,
+                               extra=lambda: webhook_components(webhooks), security=security),
         )
         app.state.center = center
-        async with httpx.AsyncClient(timeout=5.0, follow_redirects=False) as client:
-            _start(center, client)
+        async with client:
+            _start(center, webhooks, retention)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(center.hub.listening.wait(), 5)
             try:
@@ -117,13 +129,22 @@ def create_app(
     return app
 
 
-def _start(center: Center, client: httpx.AsyncClient) -> None:
+def _start(center: Center, webhooks: list[Webhook], retention: RetentionSettings) -> None:
     center.spawn(center.hub.run(), "center-hub")
     center.spawn(_connect_kafka(center), "center-kafka")
-    for token in center.tokens.with_webhooks:
-        webhook = Webhook(token, client, center.metrics)
+    center.spawn(center.health.run(), "center-health")
+    center.spawn(sweep_forever(center.views, retention.sweep_s), "center-retention")
+    for webhook in webhooks:
         center.hub.add_listener(webhook.offer)
-        center.spawn(webhook.run(), f"center-webhook-{token.name}")
+        center.spawn(webhook.run(), f"center-webhook-{webhook.token.name}")
+
+
+def webhook_components(webhooks: list[Webhook]) -> dict[str, Component]:
+    """Numbered, not named: /healthz needs no token, and who the responders are is private."""
+    return {
+        f"webhook:{n}": Component("degraded", w.failing) if w.failing else Component("ok", f"delivering, {w.queued} queued")
+        for n, w in enumerate(webhooks, start=1)
+    }
 
 
 async def _stop(center: Center) -> None:
@@ -150,7 +171,21 @@ async def _connect_kafka(center: Center) -> None:
     center.desk = ActionDesk(producer, named(ZONE_EVENTS), center.hub, center.metrics, center.secret,
                              center.action_wait_s)
     await center.hub.listening.wait()  # changes published before the hub listens would reach no stream
+    await _index_stored(center)
     await center.feed.run()
+
+
+async def _index_stored(center: Center) -> None:
+    """Before the feed writes: alerts stored by an older version get the per-zone indexes."""
+    while True:
+        try:
+            indexed = await center.views.index_stored()
+            if indexed:
+                log.info("indexed %d alerts stored before the per-zone indexes", indexed)
+            return
+        except RedisError as error:
+            log.warning("Redis not reachable to check the alert indexes (%s); retrying", type(error).__name__)
+            await asyncio.sleep(1)
 
 
 class SecurityHeaders:

@@ -21,10 +21,16 @@ from vocabulary.kafka_security import KafkaSecurity
 from vocabulary.topics import ALERTS
 
 log = logging.getLogger("centinela.center.feed")
+CHECK_EVERY_S = 1.0
 
 
 class RedisEmptied(Exception):
     """Redis restarted empty (or was flushed) under a running feed."""
+
+
+class Restarted(Exception):
+    """The broker started empty, or Redis restarted (its last second may be lost): start over
+    from the offsets Redis holds, from the beginning for a new broker."""
 
 
 class AlertFeed:
@@ -60,6 +66,8 @@ class AlertFeed:
         )
         await consumer.start()
         try:
+            marks = await self._views.marks()
+            await self._views.adopt_epoch(marks.broker_epoch)
             partitions = await self._partitions(consumer)
             consumer.assign(partitions)
             stored = await self._views.offsets()
@@ -76,13 +84,19 @@ class AlertFeed:
             )
             self.consuming.set()
             kept_offsets = bool(stored)
+            loop_time = asyncio.get_running_loop().time
+            checked_at = loop_time()
             while True:
                 batches = await consumer.getmany(timeout_ms=1000, max_records=500)
                 for tp, messages in batches.items():
                     await self._store(tp.partition, messages)
                     kept_offsets = True
-                if not batches and kept_offsets and not await self._views.offsets():
-                    raise RedisEmptied("Redis lost the views; rebuilding them from the topic")
+                if loop_time() - checked_at >= CHECK_EVERY_S:
+                    checked_at = loop_time()
+                    if await self._views.marks() != marks:
+                        raise Restarted("the broker or Redis restarted; resuming from the offsets Redis holds")
+                    if kept_offsets and not await self._views.offsets():
+                        raise RedisEmptied("Redis lost the views; rebuilding them from the topic")
         finally:
             await consumer.stop()
 

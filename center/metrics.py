@@ -1,14 +1,76 @@
-"""The center's Prometheus metrics, in a registry of its own (one per app)."""
+"""The center's Prometheus metrics, in a registry of its own (one per app).
+
+Besides the center's own, /metrics shows what other processes leave: the health sample's
+consumer lags and process restarts, and the counts the lanes, receivers and signature
+checks add up in Redis (`vocabulary.progress`).
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
-from center.views import AlertViews
+from center.health import LEVELS, Sample
+from center.views import PRIORITIES, AlertViews
+from vocabulary import progress
 from vocabulary.topics import ALERTS, ZONE_EVENTS
+
+
+class Shared(Collector):
+    """The series whose values are read at each scrape, from Redis and the latest health sample."""
+
+    def __init__(self) -> None:
+        self.sample: Sample | None = None
+        self.events: dict[bytes, bytes] = {}
+        self.replies: dict[bytes, bytes] = {}
+        self.oldest: dict[int, float | None] = {}
+
+    def collect(self) -> Iterator[Metric]:
+        lag = GaugeMetricFamily("centinela_consumer_lag", "Messages behind the end of the topic, per consumer group",
+                                labels=["group", "topic"])
+        restarts = CounterMetricFamily("centinela_process_restarts", "Restarts of a supervised process after it died",
+                                       labels=["process"])
+        health = GaugeMetricFamily("centinela_health", "Each /healthz component: 0 ok, 1 degraded, 2 down",
+                                   labels=["component"])
+        if self.sample is not None:
+            for (group, topic), behind in sorted(self.sample.lag.items()):
+                lag.add_metric([group, topic], behind)
+            for name, count in sorted(self.sample.restarts.items()):
+                restarts.add_metric([name], count)
+            for name, component in sorted(self.sample.components.items()):
+                health.add_metric([name], LEVELS.index(component.level))
+        oldest = GaugeMetricFamily("centinela_oldest_open_alert_seconds",
+                                   "Age of the oldest alert not yet resolved, per priority (0: none open)",
+                                   labels=["priority"])
+        now = time.time()
+        for priority in PRIORITIES:
+            opened = self.oldest.get(priority)
+            oldest.add_metric([str(priority)], 0.0 if opened is None else max(0.0, now - opened))
+        events = CounterMetricFamily("centinela_events", "Device and camera messages by input topic and outcome "
+                                     "(admitted, duplicate, or the rejection reason)", labels=["topic", "outcome"])
+        for field, value in sorted(self.events.items()):
+            topic, outcome = progress.counter_labels(field)
+            events.add_metric([topic, outcome], int(value))
+        replies = CounterMetricFamily("centinela_receiver_replies", "Receivers' answers to devices (ACK, NAK, DUH)",
+                                      labels=["receiver", "reply"])
+        for field, value in sorted(self.replies.items()):
+            receiver, reply = progress.counter_labels(field)
+            replies.add_metric([receiver, reply], int(value))
+        yield from (lag, oldest, events, replies, restarts, health)
+
+    async def refresh(self, redis: Redis, views: AlertViews, sample: Sample) -> None:
+        self.sample = sample
+        self.oldest = await views.oldest_open()
+        async with redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(progress.EVENTS)
+            pipe.hgetall(progress.RECEIVER_REPLIES)
+            self.events, self.replies = await pipe.execute()
 
 
 class ForgedMessages:
@@ -77,9 +139,16 @@ class CenterMetrics:
         )
         self.forged = ForgedMessages()
         r.register(self.forged)
+        self.shared = Shared()
+        r.register(self.shared)
 
-    async def render(self, views: AlertViews) -> bytes:
-        self.forged.counts = await views.forged()
-        for priority, count in (await views.open_by_priority()).items():
-            self.open_alerts.labels(priority=str(priority)).set(count)
+    async def render(self, views: AlertViews, sample: Sample) -> bytes:
+        """Redis unreachable: the series read from it keep their last values; the health series say why."""
+        try:
+            self.forged.counts = await views.forged()
+            for priority, count in (await views.open_by_priority()).items():
+                self.open_alerts.labels(priority=str(priority)).set(count)
+            await self.shared.refresh(views.redis, views, sample)
+        except (RedisError, OSError):  # a scrape must answer while Redis is away
+            self.shared.sample = sample
         return generate_latest(self.registry)

@@ -22,6 +22,7 @@ from center.actions import ActionDesk
 from center.auth import Tokens, require_actor, sees
 from center.errors import ApiError
 from center.feed import AlertFeed
+from center.health import HealthWatch
 from center.hub import AlertHub
 from center.metrics import CenterMetrics
 from center.silences import SilenceDesk
@@ -52,6 +53,7 @@ class Center:
     silence_settings: SilenceSettings
     security: KafkaSecurity
     secret: bytes  # the internal key: what the center publishes to zone.events carries its MAC
+    health: HealthWatch
     producer: AIOKafkaProducer | None = None
     desk: ActionDesk | None = None
     rules: Rules = field(default_factory=Rules)  # for the action plans (contract section 8)

@@ -11,6 +11,8 @@ import uvicorn
 from alert_rules.city import City
 from alert_rules.rules import Rules, SilenceSettings
 from center.app import create_app
+from center.health import HealthSettings
+from center.retention import RetentionSettings
 from vocabulary.errors import Unavailable
 
 DEFAULT_HTTP = "127.0.0.1:8080"
@@ -52,10 +54,13 @@ async def serve(
     snapshot_dir: Path | None = None,
     rules: Rules | None = None,
     silence_settings: SilenceSettings | None = None,
+    health: HealthSettings | None = None,
+    retention: RetentionSettings | None = None,
 ) -> None:
     """Serve until cancelled or until uvicorn is told to exit; raises PortTaken first if it must."""
     sock = bind(host, port)
-    app = create_app(city, kafka, redis_url, snapshot_dir, rules=rules, silence_settings=silence_settings)
+    app = create_app(city, kafka, redis_url, snapshot_dir, rules=rules, silence_settings=silence_settings,
+                     health=health, retention=retention)
     server = uvicorn.Server(
         uvicorn.Config(
             app,

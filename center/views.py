@@ -1,46 +1,93 @@
-"""The center's Redis views of the `alerts` topic: the current alert, the queue, the history.
+"""The center's Redis views of the `alerts` topic: the current alert, the queues, the history.
 
 Every snapshot goes through one Lua script, so the compare-and-set on `version` and the
 update of every view happen atomically: replays and out-of-order snapshots are harmless,
 the newest version wins. The consumed offset is stored by the same script, so Redis never
 holds a view that is ahead of or behind its offsets.
+
+Besides the queues of all alerts, each (zone, category) pair has its own, so that a
+listing by zone, category or a responder's scope merges the few queues that qualify and
+cuts at its limit only then. Resolved alerts and their history leave after the retention.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterable, Sequence
+import heapq
+import itertools
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from vocabulary import internal, topics
+from vocabulary import internal, progress, topics
 from vocabulary.events import Alert
 
-_APPLY = """
-local versions, alerts, history, open_queue, all_queue, offsets = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local alert_id, version, body, score, resolved = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
-local partition, next_offset, channel = ARGV[6], ARGV[7], ARGV[8]
+# Keys built inside the scripts from the namespace (ARGV[1]): one Redis, not a cluster.
+_PURGE = """
+local function purge(ns, id)
+  local pair = redis.call('HGET', ns .. 'index-of', id)
+  if pair then
+    redis.call('ZREM', ns .. 'idx:open:' .. pair, id)
+    redis.call('ZREM', ns .. 'idx:all:' .. pair, id)
+  end
+  redis.call('HDEL', ns .. 'index-of', id)
+  redis.call('HDEL', ns .. 'versions', id)
+  redis.call('HDEL', ns .. 'alerts', id)
+  redis.call('ZREM', ns .. 'queue:open', id)
+  redis.call('ZREM', ns .. 'queue:all', id)
+  redis.call('ZREM', ns .. 'resolved', id)
+  redis.call('DEL', ns .. 'history:' .. id)
+end
+"""
+
+_APPLY = _PURGE + """
+local ns, alert_id, version, body, score = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
+local resolved_at, partition, next_offset, pair, cutoff = ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
 if partition ~= '' then
-  local known = tonumber(redis.call('HGET', offsets, partition) or '-1')
-  if tonumber(next_offset) > known then redis.call('HSET', offsets, partition, next_offset) end
+  local known = tonumber(redis.call('HGET', ns .. 'offsets', partition) or '-1')
+  if tonumber(next_offset) > known then redis.call('HSET', ns .. 'offsets', partition, next_offset) end
 end
-redis.call('HSETNX', history, ARGV[2], body)
-local current = redis.call('HGET', versions, alert_id)
+if resolved_at ~= '' and tonumber(resolved_at) < tonumber(cutoff) then
+  purge(ns, alert_id)  -- a replayed alert resolved before the retention: it leaves, as the sweep would do
+  return 0
+end
+redis.call('HSETNX', ns .. 'history:' .. alert_id, ARGV[3], body)
+local current = redis.call('HGET', ns .. 'versions', alert_id)
 if current and tonumber(current) >= version then return 0 end
-redis.call('HSET', versions, alert_id, version)
-redis.call('HSET', alerts, alert_id, body)
-redis.call('ZADD', all_queue, score, alert_id)
-if resolved == '1' then
-  redis.call('ZREM', open_queue, alert_id)
-else
-  redis.call('ZADD', open_queue, score, alert_id)
+redis.call('HSET', ns .. 'versions', alert_id, version)
+redis.call('HSET', ns .. 'alerts', alert_id, body)
+local previous = redis.call('HGET', ns .. 'index-of', alert_id)
+if previous and previous ~= pair then
+  redis.call('ZREM', ns .. 'idx:open:' .. previous, alert_id)
+  redis.call('ZREM', ns .. 'idx:all:' .. previous, alert_id)
 end
-redis.call('PUBLISH', channel, body)
+redis.call('HSET', ns .. 'index-of', alert_id, pair)
+redis.call('SADD', ns .. 'pairs', pair)
+redis.call('ZADD', ns .. 'queue:all', score, alert_id)
+redis.call('ZADD', ns .. 'idx:all:' .. pair, score, alert_id)
+if resolved_at ~= '' then
+  redis.call('ZREM', ns .. 'queue:open', alert_id)
+  redis.call('ZREM', ns .. 'idx:open:' .. pair, alert_id)
+  redis.call('ZADD', ns .. 'resolved', resolved_at, alert_id)
+else
+  redis.call('ZADD', ns .. 'queue:open', score, alert_id)
+  redis.call('ZADD', ns .. 'idx:open:' .. pair, score, alert_id)
+  redis.call('ZREM', ns .. 'resolved', alert_id)
+end
+redis.call('PUBLISH', ns .. 'changes', body)
 return 1
 """
 
+_SWEEP = _PURGE + """
+local ns, cutoff, batch = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local ids = redis.call('ZRANGEBYSCORE', ns .. 'resolved', '-inf', '(' .. cutoff, 'LIMIT', 0, batch)
+for _, id in ipairs(ids) do purge(ns, id) end
+return #ids
+"""
+
 PRIORITIES = range(1, 6)
+INDEXED_LAYOUT = b"2"  # alerts indexed by (zone, category), resolved ones by resolution time
 
 
 def queue_score(alert: Alert) -> float:
@@ -56,49 +103,85 @@ class Consumed:
     offset: int
 
 
+@dataclass(frozen=True)
+class Marks:
+    """What changes when the feed's stored offsets stop being trustworthy."""
+
+    broker_epoch: str  # a new one each time the embedded broker starts empty
+    redis_run: str  # a new one each time Redis restarts (its last second of writes may be lost)
+
+
+def index_pair(zone_id: str, category: str) -> str:
+    return f"{zone_id}|{category}"
+
+
+def qualifies(pair: str, zone: str | None, category: str | None, sees: Callable[[str, str], bool] | None) -> bool:
+    """Whether the index of this (zone, category) pair belongs in a listing with these filters."""
+    pair_zone, _, pair_category = pair.partition("|")
+    return ((zone is None or pair_zone == zone) and (category is None or pair_category == category)
+            and (sees is None or sees(pair_zone, pair_category)))
+
+
 class AlertViews:
-    def __init__(self, redis: Redis, namespace: str = "centinela:center:") -> None:
+    """Alerts by id, the queues (all, and per zone and category), histories, the feed's offsets.
+
+    Resolved alerts leave after `retention_s`, swept by `sweep()` (and at once if a replay
+    brings back one resolved longer ago).
+    """
+
+    def __init__(self, redis: Redis, namespace: str = "centinela:center:", retention_s: float = 30 * 86400) -> None:
         self.redis = redis
         self.namespace = namespace
+        self.retention_s = retention_s
         self.channel = namespace + "changes"
-        self._versions = namespace + "versions"
         self._alerts = namespace + "alerts"
         self._open = namespace + "queue:open"
         self._all = namespace + "queue:all"
+        self._pairs = namespace + "pairs"
         self._offsets = namespace + "offsets"
+        self._epoch = namespace + "offsets:broker-epoch"
         self._apply = redis.register_script(_APPLY)
+        self._sweep = redis.register_script(_SWEEP)
 
     def _history(self, alert_id: str) -> str:
         return f"{self.namespace}history:{alert_id}"
 
-    def _apply_args(self, alert: Alert, consumed: Consumed | None) -> tuple[list[str], list[str | int | float]]:
-        keys = [self._versions, self._alerts, self._history(alert.alert_id), self._open, self._all, self._offsets]
-        args: list[str | int | float] = [
+    def _apply_args(self, alert: Alert, consumed: Consumed | None, now: float) -> list[str | int | float]:
+        return [
+            self.namespace,
             alert.alert_id,
             alert.version,
             alert.model_dump_json(),
             queue_score(alert),
-            "1" if alert.status == "resolved" else "0",
+            alert.updated_at.timestamp() if alert.status == "resolved" else "",
             "" if consumed is None else consumed.partition,
             "" if consumed is None else consumed.offset + 1,
-            self.channel,
+            index_pair(alert.zone_id, alert.category),
+            now - self.retention_s,
         ]
-        return keys, args
 
     async def apply(self, alert: Alert, consumed: Consumed | None = None) -> bool:
         """Store the snapshot; True when it is the newest version of its alert."""
-        keys, args = self._apply_args(alert, consumed)
-        return bool(await self._apply(keys=keys, args=args))
+        return bool(await self._apply(args=self._apply_args(alert, consumed, time.time())))
 
     async def apply_many(self, snapshots: Sequence[tuple[Alert, Consumed | None]]) -> list[bool]:
         """One round trip for a batch, applied in order."""
         if not snapshots:
             return []
+        now = time.time()
         async with self.redis.pipeline(transaction=False) as pipe:
             for alert, consumed in snapshots:
-                keys, args = self._apply_args(alert, consumed)
-                await self._apply(keys=keys, args=args, client=pipe)
+                await self._apply(args=self._apply_args(alert, consumed, now), client=pipe)
             return [bool(r) for r in await pipe.execute()]
+
+    async def sweep(self, batch: int = 500) -> int:
+        """Remove the alerts resolved longer than the retention ago, with their history."""
+        removed, cutoff = 0, time.time() - self.retention_s
+        while True:
+            count = int(await self._sweep(args=[self.namespace, cutoff, batch]))
+            removed += count
+            if count < batch:
+                return removed
 
     async def advance(self, consumed: Consumed) -> None:
         """Record an offset whose message held no alert (it was malformed)."""
@@ -125,6 +208,49 @@ class AlertViews:
         stored = await self.redis.hgetall(self._offsets)
         return {int(p): int(o) for p, o in stored.items()}
 
+    async def marks(self) -> Marks:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.get(progress.BROKER_EPOCH)
+            pipe.info("server")
+            epoch, server = await pipe.execute()
+        return Marks(broker_epoch=_text(epoch or b""), redis_run=str(server.get("run_id", "")))
+
+    async def adopt_epoch(self, broker_epoch: str) -> None:
+        """Offsets stored under another broker epoch point into topics that no longer exist: drop them."""
+        stored = await self.redis.get(self._epoch)
+        if _text(stored or b"") != broker_epoch:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.delete(self._offsets)
+                pipe.set(self._epoch, broker_epoch)
+                await pipe.execute()
+
+    async def index_stored(self, batch: int = 1000) -> int:
+        """Index alerts stored before the views had per-zone indexes (an upgrade); once, idempotent."""
+        layout = self.namespace + "layout"
+        if await self.redis.get(layout) == INDEXED_LAYOUT:
+            return 0
+        indexed, cursor = 0, 0
+        while True:
+            cursor, found = await self.redis.hscan(self._alerts, cursor, count=batch)
+            bodies: dict[bytes, bytes] = found  # type: ignore[assignment]  # redis-py types the reply as a union
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for body in bodies.values():
+                    alert = Alert.model_validate_json(body)
+                    pair = index_pair(alert.zone_id, alert.category)
+                    score, kind = queue_score(alert), "all"
+                    pipe.hset(self.namespace + "index-of", alert.alert_id, pair)
+                    pipe.sadd(self._pairs, pair)
+                    pipe.zadd(f"{self.namespace}idx:{kind}:{pair}", {alert.alert_id: score})
+                    if alert.status == "resolved":
+                        pipe.zadd(self.namespace + "resolved", {alert.alert_id: alert.updated_at.timestamp()})
+                    else:
+                        pipe.zadd(f"{self.namespace}idx:open:{pair}", {alert.alert_id: score})
+                await pipe.execute()
+            indexed += len(found)
+            if cursor == 0:
+                await self.redis.set(layout, INDEXED_LAYOUT)
+                return indexed
+
     async def raw(self, alert_id: str) -> str | None:
         found = await self.redis.hget(self._alerts, alert_id)
         return None if found is None else _text(found)
@@ -133,13 +259,39 @@ class AlertViews:
         found = await self.raw(alert_id)
         return None if found is None else Alert.model_validate_json(found)
 
-    async def queue(self, include_resolved: bool, limit: int) -> list[str]:
-        """The alerts' JSON, most urgent and then oldest first."""
-        ids = await self.redis.zrange(self._all if include_resolved else self._open, 0, limit - 1)
+    async def queue(
+        self,
+        include_resolved: bool,
+        limit: int,
+        zone: str | None = None,
+        category: str | None = None,
+        sees: Callable[[str, str], bool] | None = None,
+    ) -> list[str]:
+        """The alerts' JSON, most urgent and then oldest first, zone, category and scope applied before the limit."""
+        ids: list[bytes]
+        if zone is None and category is None and sees is None:
+            ids = await self.redis.zrange(self._all if include_resolved else self._open, 0, limit - 1)  # type: ignore[assignment]  # a union of reply shapes
+        else:
+            ids = await self._chosen(include_resolved, limit, zone, category, sees)
         if not ids:
             return []
-        bodies = await self.redis.hmget(self._alerts, ids)  # type: ignore[arg-type]  # redis-py types zrange as a union of reply shapes
+        bodies = await self.redis.hmget(self._alerts, ids)
         return [_text(b) for b in bodies if b is not None]
+
+    async def _chosen(self, include_resolved: bool, limit: int, zone: str | None, category: str | None,
+                      sees: Callable[[str, str], bool] | None) -> list[bytes]:
+        """The first `limit` ids of the indexes of every (zone, category) that qualifies, merged."""
+        pairs = (_text(member) for member in await self.redis.smembers(self._pairs))
+        chosen = [pair for pair in pairs if qualifies(pair, zone, category, sees)]
+        if not chosen:
+            return []
+        kind = "all" if include_resolved else "open"
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for pair in chosen:
+                pipe.zrange(f"{self.namespace}idx:{kind}:{pair}", 0, limit - 1, withscores=True)
+            found: list[list[tuple[bytes, float]]] = await pipe.execute()
+        merged = heapq.merge(*found, key=lambda entry: (entry[1], entry[0]))
+        return [alert_id for alert_id, _ in itertools.islice(merged, limit)]
 
     async def history(self, alert_id: str) -> list[Alert]:
         stored = await self.redis.hgetall(self._history(alert_id))
@@ -152,28 +304,18 @@ class AlertViews:
             counts = await pipe.execute()
         return dict(zip(PRIORITIES, (int(c) for c in counts), strict=True))
 
+    async def oldest_open(self) -> dict[int, float | None]:
+        """Per priority, when its oldest open alert was opened (epoch s), None when there is none."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for priority in PRIORITIES:
+                pipe.zrangebyscore(self._open, priority * 10**13, (priority + 1) * 10**13 - 1,
+                                   start=0, num=1, withscores=True)
+            found = await pipe.execute()
+        return {
+            priority: (entries[0][1] - priority * 10**13) / 1000 if entries else None
+            for priority, entries in zip(PRIORITIES, found, strict=True)
+        }
+
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
-
-
-def matching(
-    bodies: Iterable[str],
-    zone: str | None = None,
-    category: str | None = None,
-    sees: Callable[[str, str], bool] | None = None,
-) -> list[str]:
-    """Filter stored alerts without building models (the list's hot path)."""
-    if zone is None and category is None and sees is None:
-        return list(bodies)
-    kept = []
-    for body in bodies:
-        fields = json.loads(body)
-        if zone is not None and fields["zone_id"] != zone:
-            continue
-        if category is not None and fields["category"] != category:
-            continue
-        if sees is not None and not sees(fields["zone_id"], fields["category"]):
-            continue
-        kept.append(body)
-    return kept

@@ -54,6 +54,7 @@ class Webhook:
         self._attempts = attempts
         self._first_retry_s = first_retry_s
         self._arrived = asyncio.Event()
+        self.failing = ""  # why the last alert could not be delivered; empty once one is
 
     def offer(self, alert: Alert) -> None:
         if not self.token.sees(alert.zone_id, alert.category):
@@ -72,6 +73,10 @@ class Webhook:
             self._dropped()
         self._pending[alert.alert_id] = alert
         self._arrived.set()
+
+    @property
+    def queued(self) -> int:
+        return len(self._pending)
 
     def _dropped(self) -> None:
         self._metrics.webhook_dropped.labels(role=self.token.role).inc()
@@ -97,6 +102,7 @@ class Webhook:
                 answer = await self._client.post(self.token.webhook or "", content=body, headers=self._headers(body))
                 if answer.is_success:
                     self._metrics.webhook_deliveries.labels(role=self.token.role, outcome="delivered").inc()
+                    self.failing = ""
                     return
                 problem = f"HTTP {answer.status_code}"
             except Exception as error:  # any failure of one attempt: try again later
@@ -106,6 +112,7 @@ class Webhook:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
         log.warning("webhook of %s gave up on alert %s (%s)", self.token.name, alert.alert_id, problem)
+        self.failing = f"the last alert was not delivered after {self._attempts} attempts ({problem})"
         self._metrics.webhook_deliveries.labels(role=self.token.role, outcome="failed").inc()
 
     def _headers(self, body: bytes) -> dict[str, str]:

@@ -28,6 +28,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     up.add_argument("--workers", type=int, default=1, help="stream workers (at most the partition count)")
     up.add_argument("--partitions", type=int, default=4, help="partitions per topic when the broker is ours")
     up.add_argument("--data", default=".centinela", help="where the embedded Redis and the logs live")
+    up.add_argument("--broker-port", type=int, default=DEFAULT_KAFKA_PORT, help="the embedded broker's port")
+    up.add_argument("--redis-port", type=int, default=DEFAULT_REDIS_PORT, help="the embedded Redis's port")
     up.set_defaults(run=run_up)
 
     worker = sub.add_parser("worker", help="run one stream worker against CENTINELA_KAFKA and CENTINELA_REDIS")
@@ -114,21 +116,22 @@ def run_worker(args: argparse.Namespace) -> int:
 
 
 def run_lanes(args: argparse.Namespace, redis_url: str, stall_s: float) -> int:
-    """A worker: each lane in its own process, restarted if it fails or stalls, all stopped together."""
+    """A worker: each lane in its own process, restarted whenever it dies or stalls, all stopped together."""
     from deploy.stack import free_port
     from deploy.supervisor import Child, Supervisor
     from streams.health import LaneWatch
 
     watch = LaneWatch(redis_url, stall_s)
-
-    supervisor = Supervisor(stop_timeout_s=7.0)  # within the 10 s that `centinela up` gives a worker
+    name = os.environ.get("CENTINELA_PROCESS_NAME") or f"worker@{os.getpid()}"
+    # Stops within the 10 s that `centinela up` gives a worker.
+    supervisor = Supervisor(stop_timeout_s=7.0, redis_url=redis_url)
     try:
         for lane in LANES:
             web_port = args.web_port if lane == "urgent" else free_port()
             argv = [sys.executable, "-m", "centinela", "worker", "--lane", lane, "--web-port", str(web_port),
                     "--partitions", str(args.partitions), *(["--config", args.config] if args.config else [])]
             niceness = CAMERA_NICENESS if lane == "motion" else 0
-            supervisor.start(Child(f"{lane} lane", argv, env={}, session=False, niceness=niceness,
+            supervisor.start(Child(f"{name}.{lane}", argv, env={}, session=False, niceness=niceness,
                                    stalled=watch.stalled))
         return supervisor.run_until_signal()
     finally:
@@ -136,6 +139,7 @@ def run_lanes(args: argparse.Namespace, redis_url: str, stall_s: float) -> int:
 
 
 def run_center(args: argparse.Namespace) -> int:
+    from center.health import HealthSettings as CenterHealth
     from center.service import serve
 
     config = load(args.config)
@@ -149,7 +153,8 @@ def run_center(args: argparse.Namespace) -> int:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, task.cancel)
         await serve(config.city, kafka, redis_url, host, port, snapshot_dir=args.snapshots, rules=config.rules,
-                    silence_settings=config.silences)
+                    silence_settings=config.silences, health=CenterHealth(stall_s=config.health.stall_s),
+                    retention=config.retention)
 
     try:
         asyncio.run(until_signal())
@@ -159,14 +164,17 @@ def run_center(args: argparse.Namespace) -> int:
 
 
 def run_up(args: argparse.Namespace) -> int:
-    return run_system(load(args.config), workers=args.workers, partitions=args.partitions, data=Path(args.data))
+    return run_system(load(args.config), workers=args.workers, partitions=args.partitions, data=Path(args.data),
+                      broker_port=args.broker_port, redis_port=args.redis_port)
 
 
 def run_system(config: Config, workers: int, partitions: int, data: Path,
-               extra: list[tuple[str, list[str]]] | None = None, banner: str = "") -> int:
-    """Start the stack, workers, center and cameras (and `extra` commands); stop all on a signal."""
+               extra: list[tuple[str, list[str]]] | None = None, banner: str = "",
+               broker_port: int = DEFAULT_KAFKA_PORT, redis_port: int = DEFAULT_REDIS_PORT) -> int:
+    """Start the stack, workers, center, receiver and cameras (and `extra` commands), all supervised:
+    each is restarted whenever it dies, the embedded broker and Redis included; stop all on a signal."""
     from centinela.receiver_commands import receiver_ports
-    from deploy.stack import Stack, ensure_free, free_port, make_private
+    from deploy.stack import Stack, create_topics, ensure_free, free_port, make_private
     from deploy.supervisor import Child, Supervisor
     from vocabulary import internal
     from vocabulary.redaction import redacted
@@ -180,7 +188,7 @@ def run_system(config: Config, workers: int, partitions: int, data: Path,
     ensure_free(http_host, http_port, "center (CENTINELA_HTTP)")
     for host, port, what in receiver_ports():
         ensure_free(host, port, what)
-    stack.start(kafka_port=DEFAULT_KAFKA_PORT, redis_port=DEFAULT_REDIS_PORT)
+    servers = stack.supervised(kafka_port=broker_port, redis_port=redis_port)
     snapshots = data / "snapshots"
     snapshots.mkdir(parents=True, exist_ok=True)
     env = {"CENTINELA_KAFKA": stack.kafka, "CENTINELA_REDIS": stack.redis_url, "CENTINELA_HTTP": http,
@@ -189,19 +197,27 @@ def run_system(config: Config, workers: int, partitions: int, data: Path,
         env[internal.KEY_FILE_ENV] = str(internal.ensure_key_file(data))
     centinela = [sys.executable, "-m", "centinela"]
     worker = [*centinela, "worker", "--partitions", str(partitions)]
-    commands = [(f"worker-{n + 1}", [*worker, "--web-port", str(free_port())]) for n in range(workers)]
-    commands.append(("center", [*centinela, "center", "--snapshots", str(snapshots)]))
-    commands.append(("receiver", [*centinela, "receiver"]))  # DC-09 and HTTP ingestion (contract section 7)
+    # A worker's consumer groups and offsets vanish with the embedded broker: it starts over with it.
+    commands: list[tuple[str, list[str], tuple[str, ...]]] = [
+        (f"worker-{n + 1}", [*worker, "--web-port", str(free_port())], ("broker",)) for n in range(workers)]
+    commands.append(("center", [*centinela, "center", "--snapshots", str(snapshots)], ()))
+    commands.append(("receiver", [*centinela, "receiver"], ()))  # DC-09 and HTTP ingestion (contract section 7)
     if any(camera.source is not None for camera in config.city.cameras):
-        commands.append(("cameras", [*centinela, "cameras", "run", "--kafka", stack.kafka, "--snapshots", str(snapshots)]))
-    commands += extra or []
-    supervisor = Supervisor()
+        commands.append(("cameras", [*centinela, "cameras", "run", "--kafka", stack.kafka,
+                                     "--snapshots", str(snapshots)], ()))
+    commands += [(name, argv, ()) for name, argv in extra or []]
+    supervisor = Supervisor(redis_url=stack.redis_url)
     try:
+        for server in servers:
+            supervisor.start(server, wait_s=30)
+        if not any(server.name == "broker" for server in servers):
+            create_topics(stack.kafka, partitions)
         print(f"broker   {stack.kafka}" + ("" if os.environ.get("CENTINELA_KAFKA") else "  (embedded Tansu, in memory)"))
         print(f"redis    {redacted(stack.redis_url)}" + ("" if os.environ.get("CENTINELA_REDIS") else f"  (embedded, data in {data})"))
-        for name, argv in commands:
+        for name, argv, needs in commands:
             niceness = CAMERA_NICENESS if name == "cameras" else 0
-            supervisor.start(Child(name, argv, env, data / f"{name}.log", niceness=niceness))
+            supervisor.start(Child(name, argv, {**env, "CENTINELA_PROCESS_NAME": name}, data / f"{name}.log",
+                                   niceness=niceness, needs=needs))
         print(f"workers  {workers}")
         print(f"center   http://{http_host}:{http_port}/")
         print(f"logs     {data}/*.log")
@@ -211,4 +227,3 @@ def run_system(config: Config, workers: int, partitions: int, data: Path,
         return supervisor.run_until_signal()
     finally:
         supervisor.stop()
-        stack.stop()

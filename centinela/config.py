@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from alert_rules.city import Beeper, Camera, City, Panel, Token, Zone
 from alert_rules.rules import Rules, SilenceSettings
+from center.retention import RetentionSettings
 from receivers.settings import IngestSettings
 from streams.admit import AdmissionSettings
 from streams.health import HealthSettings
@@ -32,6 +33,7 @@ MAPPING_SECTIONS: dict[str, type[BaseModel]] = {
     "rules": Rules,
     "admission": AdmissionSettings,
     "health": HealthSettings,
+    "retention": RetentionSettings,
     "ingest": IngestSettings,
     "silences": SilenceSettings,
 }
@@ -45,6 +47,7 @@ class Config:
     rules: Rules
     admission: AdmissionSettings
     health: HealthSettings
+    retention: RetentionSettings
     ingest: IngestSettings
     silences: SilenceSettings
 

@@ -17,12 +17,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-from vocabulary import topics
+from vocabulary import progress, topics
 from vocabulary.errors import Unavailable
 from vocabulary.kafka_security import KafkaSecurity
 from vocabulary.redaction import redacted
+
+if TYPE_CHECKING:
+    from deploy.supervisor import Child
 
 LOOPBACK = "127.0.0.1"
 
@@ -133,6 +136,50 @@ def redis_binary() -> str:
     return found
 
 
+def broker_argv(port: int) -> list[str]:
+    url = f"tcp://{LOOPBACK}:{port}"
+    return [tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
+            "--storage-engine", "memory://tansu/"]
+
+
+def redis_argv(port: int, data: Path) -> list[str]:
+    """redis-server with its data in `data` and its password in `data`/../redis.conf (see `redis_password`)."""
+    return [redis_binary(), str(data.parent / "redis.conf"), "--bind", LOOPBACK, "--port", str(port),
+            "--dir", str(data), "--appendonly", "yes", "--save", "", "--protected-mode", "yes", "--daemonize", "no"]
+
+
+def redis_password(workdir: Path) -> str:
+    """The embedded Redis's generated password, kept across restarts; written to redis.conf, not on
+    the command line, where any local user could read it."""
+    (workdir / "redis").mkdir(mode=0o700, exist_ok=True)
+    password = secret_file(workdir / "redis.password", lambda: secrets.token_hex(24))
+    with private_log(workdir / "redis.conf") as conf:
+        conf.truncate(0)
+        conf.write(f"requirepass {password}\n".encode())
+    return password
+
+
+def mark_new_broker(redis_url: str, timeout_s: float = 10.0) -> None:
+    """The embedded broker started empty: a new epoch tells the center its stored offsets are void."""
+    import uuid
+
+    import redis
+
+    client = redis.Redis.from_url(redis_url, socket_timeout=1, socket_connect_timeout=1)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while True:
+            try:
+                client.set(progress.BROKER_EPOCH, uuid.uuid4().hex)
+                return
+            except redis.RedisError as error:
+                if time.monotonic() > deadline:
+                    raise StackError(f"cannot record the broker's restart in Redis: {error}") from None
+                time.sleep(0.2)
+    finally:
+        client.close()
+
+
 def create_topics(kafka: str, partitions: int, timeout_s: float = 20.0) -> None:
     """Create the contract's and our internal topics; existing ones are left as they are."""
     from kafka.admin import KafkaAdminClient, NewTopic
@@ -188,37 +235,50 @@ class Stack:
         try:
             if not self.kafka:
                 port = kafka_port or free_port()
-                url = f"tcp://{LOOPBACK}:{port}"
-                self._start(Service(
-                    "broker (Tansu)",
-                    [tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
-                     "--storage-engine", "memory://tansu/"],
-                    LOOPBACK, port, self.workdir / "tansu.log",
-                ))
+                self._start(Service("broker (Tansu)", broker_argv(port), LOOPBACK, port, self.workdir / "tansu.log"))
                 self.kafka = f"{LOOPBACK}:{port}"
             if not self.redis_url:
                 port = redis_port or free_port()
-                data = self.workdir / "redis"
-                data.mkdir(mode=0o700, exist_ok=True)
-                # In a file of its own, not on the command line, where any local user could read it.
-                password = secret_file(self.workdir / "redis.password", lambda: secrets.token_hex(24))
-                settings = self.workdir / "redis.conf"
-                with private_log(settings) as conf:
-                    conf.truncate(0)
-                    conf.write(f"requirepass {password}\n".encode())
-                self._start(Service(
-                    "redis",
-                    [redis_binary(), str(settings), "--bind", LOOPBACK, "--port", str(port), "--dir", str(data),
-                     "--appendonly", "yes", "--save", "", "--protected-mode", "yes", "--daemonize", "no"],
-                    LOOPBACK, port, self.workdir / "redis.log",
-                ))
-                self.redis_url = f"redis://:{password}@{LOOPBACK}:{port}/0"
+                url = self._redis_url(port)  # writes the password file redis-server reads
+                self._start(Service("redis", redis_argv(port, self.workdir / "redis"), LOOPBACK, port,
+                                    self.workdir / "redis.log"))
+                self.redis_url = url
             create_topics(self.kafka, self.partitions)
             self._wait_for_redis()
         except BaseException:
             self.stop()
             raise
         return self
+
+    def _redis_url(self, port: int) -> str:
+        return f"redis://:{redis_password(self.workdir)}@{LOOPBACK}:{port}/0"
+
+    def supervised(self, kafka_port: int, redis_port: int) -> list[Child]:
+        """Redis and the broker as children for a supervisor, when the environment names none.
+
+        Each time the broker is ready, empty after a restart or not, its topics are created
+        and a new broker epoch is recorded; `needs=("broker",)` restarts its consumers then.
+        """
+        from deploy.supervisor import Child  # it imports this module for its private log files
+
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        children = []
+        if not self.redis_url:
+            ensure_free(LOOPBACK, redis_port, "redis (--redis-port)")
+            self.redis_url = self._redis_url(redis_port)
+            children.append(Child("redis", redis_argv(redis_port, self.workdir / "redis"), {}, self.workdir / "redis.log",
+                                  ready=lambda: _answers(LOOPBACK, redis_port)))
+        if not self.kafka:
+            ensure_free(LOOPBACK, kafka_port, "broker (--broker-port)")
+            self.kafka = f"{LOOPBACK}:{kafka_port}"
+
+            def broker_ready() -> None:
+                create_topics(self.kafka, self.partitions)
+                mark_new_broker(self.redis_url)
+
+            children.append(Child("broker", broker_argv(kafka_port), {}, self.workdir / "tansu.log",
+                                  ready=lambda: _answers(LOOPBACK, kafka_port), on_ready=broker_ready))
+        return children
 
     def _start(self, service: Service) -> None:
         service.start()

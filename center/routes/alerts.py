@@ -13,7 +13,6 @@ from center.actions import ActionName
 from center.errors import ApiError, documented
 from center.running import Actor, Center, Reader, Running, publishing, ready
 from center.snapshots import snapshot_file
-from center.views import matching
 from vocabulary.events import Alert, Category, Text
 
 router = APIRouter(prefix="/api/alerts")
@@ -57,10 +56,10 @@ async def list_alerts(
     category: Category | None = None,
     limit: Annotated[int, Query(ge=1, le=10000, description="at most this many, most urgent first")] = 1000,
 ) -> Response:
-    bodies = await center.views.queue(include_resolved=status == "all", limit=limit)
     scope = token.sees if token.role == "responder" else None
-    kept = matching(bodies, zone=zone or None, category=category, sees=scope)
-    return Response(b'{"alerts":[' + ",".join(kept).encode() + b"]}", media_type="application/json")
+    bodies = await center.views.queue(include_resolved=status == "all", limit=limit, zone=zone or None,
+                                      category=category, sees=scope)
+    return Response(b'{"alerts":[' + ",".join(bodies).encode() + b"]}", media_type="application/json")
 
 
 @router.get("/{alert_id}", response_model=Alert, responses=documented(401, 404))

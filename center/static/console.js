@@ -654,8 +654,10 @@ document.addEventListener("DOMContentLoaded", () => {
   $("act-dispatch").addEventListener("click", () => openForm("dispatch-form", "dispatch-responder"));
   $("act-resolve").addEventListener("click", () => openForm("resolve-form", "resolve-disposition"));
   $("reveal").addEventListener("click", reveal);
-  $("dispatch-form").addEventListener("submit", (event) => { event.preventDefault(); act("dispatch", { responder: $("dispatch-responder").value.trim() }); });
-  $("resolve-form").addEventListener("submit", (event) => { event.preventDefault(); act("resolve", { disposition: $("resolve-disposition").value, note: $("resolve-note").value }); });
+  // A submitted form gives the keyboard back at once: the live stream may show the change before
+  // the POST returns, and the next shortcut must not be typed into the form.
+  $("dispatch-form").addEventListener("submit", (event) => { event.preventDefault(); document.activeElement?.blur(); act("dispatch", { responder: $("dispatch-responder").value.trim() }); });
+  $("resolve-form").addEventListener("submit", (event) => { event.preventDefault(); document.activeElement?.blur(); act("resolve", { disposition: $("resolve-disposition").value, note: $("resolve-note").value }); });
   for (const button of document.querySelectorAll(".inline-form .cancel")) button.addEventListener("click", hideForms);
   $("zone-filter").addEventListener("change", (event) => setZoneFilter(event.target.value));
   document.addEventListener("keydown", onKey);

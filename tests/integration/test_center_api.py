@@ -249,7 +249,9 @@ def test_health_is_503_while_kafka_is_unreachable(stack) -> None:  # type: ignor
     app = create_app(sample_city(), f"127.0.0.1:{free_port()}", stack.redis_url, namespace="unreachable:")
     with TestClient(app) as http:
         answer = http.get("/healthz")
-        assert answer.status_code == 503 and "kafka unreachable" in answer.json()["error"]
+        assert answer.status_code == 503 and answer.json()["status"] == "down"
+        kafka = answer.json()["components"]["kafka"]
+        assert kafka["ok"] is False and "unreachable" in kafka["detail"]
 
 
 def test_views_come_back_when_redis_loses_them(stack, publisher: AlertPublisher) -> None:  # type: ignore[no-untyped-def]

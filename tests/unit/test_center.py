@@ -22,7 +22,7 @@ from center.metrics import CenterMetrics
 from center.service import PortTaken, bind, parse_http
 from center.snapshots import snapshot_file
 from center.sse import alert_event
-from center.views import matching, queue_score
+from center.views import index_pair, qualifies, queue_score
 from center.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, Webhook
 from vocabulary.events import Alert
 
@@ -69,12 +69,13 @@ def test_queue_score_orders_by_priority_then_oldest() -> None:
     assert sorted(reversed(ordered), key=queue_score) == ordered
 
 
-def test_matching_filters_by_zone_category_and_scope() -> None:
-    bodies = [a.model_dump_json() for a in (alert("north"), alert("south"), alert("north", "fire"))]
-    assert matching(bodies) == bodies
-    assert [json.loads(b)["zone_id"] for b in matching(bodies, zone="south")] == ["south"]
-    assert [json.loads(b)["category"] for b in matching(bodies, category="fire")] == ["fire"]
-    assert matching(bodies, sees=PATROL.sees) == bodies[:1]
+def test_a_listing_reads_the_indexes_of_the_pairs_its_zone_category_and_scope_allow() -> None:
+    pairs = [index_pair(a.zone_id, a.category) for a in (alert("north"), alert("south"), alert("north", "fire"))]
+    assert [p for p in pairs if qualifies(p, None, None, None)] == pairs
+    assert [p for p in pairs if qualifies(p, "south", None, None)] == ["south|panic"]
+    assert [p for p in pairs if qualifies(p, None, "fire", None)] == ["north|fire"]
+    assert [p for p in pairs if qualifies(p, None, None, PATROL.sees)] == pairs[:1]
+    assert [p for p in pairs if qualifies(p, "south", None, PATROL.sees)] == []
 
 
 def test_snapshots_are_served_only_from_the_alerts_own_cameras_folders(tmp_path: Path) -> None:
