@@ -87,6 +87,11 @@ class MotionDetector:
         self._min_pixels = s.min_area * size[0] * size[1]
         self._background: np.ndarray | None = None
         self._flicker = np.zeros((self._height, self._width), np.float32)
+        self._streak = np.zeros((self._height // 2, self._width // 2), np.uint8)
+        self._previous: np.ndarray | None = None
+        self._track = _kernel(s.track_pixels + 1)  # at half size
+        columns = max(1, s.relight_grid)
+        self._grid = (columns, max(1, round(columns * self._height / self._width))) if s.relight_grid else (1, 1)
         self._relearning = s.relearn_frames
         self._still: np.ndarray | None = None
         self._subtractor: cv2.BackgroundSubtractor | None = None
@@ -116,23 +121,99 @@ class MotionDetector:
         if self._background is None:
             self._background = small.astype(np.float32)
         background = cv2.convertScaleAbs(self._background)
-        limit = cv2.convertScaleAbs(self._flicker, alpha=s.noise_factor, beta=s.threshold)
+        raw = small
+        if s.compensate_exposure and self._previous is not None:
+            small = self._relight(small)
+        threshold = self._threshold()
+        limit = cv2.convertScaleAbs(self._flicker, alpha=s.noise_factor, beta=threshold)
         difference, changed = self._changes(small, background, limit)
-        # Judged before exposure compensation: lights and IR change most pixels, a large truck does not.
-        if self._relearning or cv2.countNonZero(changed) > s.global_change * self._analysed_pixels:
+        if self._relearning or self._switched(raw, small, background, limit, changed):
             return self._relearn(small, restart=not self._relearning)
-        if s.compensate_exposure:
-            gain = self._brightness_gain(small, background)
-            if abs(gain - 1) > 0.01:
-                small = cv2.convertScaleAbs(small, alpha=gain)
-                difference, changed = self._changes(small, background, limit)
-        self._still = cv2.bitwise_and(self._analysed, cv2.bitwise_not(cv2.dilate(changed, self._grow)))
-        unchanged = cv2.bitwise_not(changed)
+        self._previous = small
+        weak_limit = cv2.convertScaleAbs(self._flicker, alpha=s.noise_factor, beta=threshold * s.weak_ratio)
+        weak = cv2.bitwise_and(cv2.compare(difference, weak_limit, cv2.CMP_GT), self._analysed)
+        moving = cv2.bitwise_or(changed, self._persisting(weak, changed))
+        self._still = cv2.bitwise_and(self._analysed, cv2.bitwise_not(cv2.dilate(cv2.bitwise_or(moving, weak), self._grow)))
+        unchanged = cv2.bitwise_not(moving)
         # Learnt where under the limit only: flicker creeps up to its own range, a passing car teaches nothing.
-        cv2.accumulateWeighted(difference, self._flicker, s.noise_learning_rate, mask=unchanged)
-        cv2.accumulateWeighted(small, self._background, s.learning_rate, mask=unchanged)
-        cv2.accumulateWeighted(small, self._background, s.foreground_learning_rate, mask=changed)
-        return changed
+        cv2.accumulateWeighted(difference, self._flicker, s.noise_learning_rate, mask=cv2.bitwise_not(changed))
+        # Learnt from the frame as it came: slow light (dusk) moves into the background, where the
+        # threshold follows it down; relighting only undoes the fast part.
+        cv2.accumulateWeighted(raw, self._background, s.learning_rate, mask=unchanged)
+        cv2.accumulateWeighted(raw, self._background, s.foreground_learning_rate, mask=moving)
+        return moving
+
+    def _threshold(self) -> float:
+        """`threshold` in a bright scene, down to `dark_threshold` in a black one.
+
+        At night every contrast is a fraction of daylight's, and so must the threshold be; the
+        sensor noise that comes with the dark is each pixel's learnt flicker, added on top.
+        """
+        s = self.settings
+        masked = self._analysed_pixels < self._width * self._height
+        brightness = cv2.mean(self._background, self._analysed if masked else None)[0]
+        return s.dark_threshold + (s.threshold - s.dark_threshold) * min(1.0, brightness / s.dark_level)
+
+    def _switched(self, raw: np.ndarray, relit: np.ndarray, background: np.ndarray, limit: np.ndarray,
+                  changed: np.ndarray) -> bool:
+        """Lights, IR or a new scene: most of the frame changed, and relighting did not undo it.
+
+        A flicker or an exposure step changes most pixels but relighting undoes it; a large truck
+        changes much of the frame even relit, but not most of it.
+        """
+        s = self.settings
+        if cv2.countNonZero(changed) <= s.relit_change * self._analysed_pixels:
+            return False
+        if relit is not raw:
+            _, changed = self._changes(raw, background, limit)
+        return cv2.countNonZero(changed) > s.global_change * self._analysed_pixels
+
+    def _relight(self, small: np.ndarray) -> np.ndarray:
+        """The frame scaled, block by block, to the background's brightness where nothing moved last frame.
+
+        Flicker, auto-exposure, dusk and a passing car's light change brightness smoothly across the
+        frame; the gains are measured on a coarse grid and interpolated, so an object's sharp edges stay.
+        Still pixels only: a large dark car is not dusk, and a walker does not relight its own block.
+        """
+        assert self._background is not None
+        still = self._still if self._still is not None else self._analysed
+        weight = cv2.resize(still, self._grid, interpolation=cv2.INTER_AREA).astype(np.float32)
+        frame_sum = cv2.resize(cv2.multiply(small, still, scale=1 / 255, dtype=cv2.CV_32F), self._grid,
+                               interpolation=cv2.INTER_AREA)
+        back_sum = cv2.resize(cv2.multiply(self._background, still, scale=1 / 255, dtype=cv2.CV_32F), self._grid,
+                              interpolation=cv2.INTER_AREA)
+        overall = (float(back_sum.sum()) + 1) / (float(frame_sum.sum()) + 1)
+        gains = np.where(weight > 25, (back_sum + 1) / (frame_sum + 1), overall)
+        # A block unlike its neighbours holds an object, not light: light falls smoothly across blocks.
+        gains = cv2.medianBlur(np.clip(gains, 1 / 3, 3).astype(np.float32), 3)
+        if float(np.abs(gains - 1).max()) < 0.01:
+            return small
+        gain_map = cv2.resize(gains, (self._width, self._height), interpolation=cv2.INTER_LINEAR)
+        return cv2.multiply(small, gain_map, dtype=cv2.CV_8U)
+
+    def _persisting(self, weak: np.ndarray, strong: np.ndarray) -> np.ndarray:
+        """Weak change that persisted `weak_frames` frames in a row, each near the last.
+
+        Judged at half size (a quarter of the cost). A weak blob holding a reported-size strong
+        part is that object's halo or shadow and is left out; a weak blob of reported size with
+        little strong change in it (a dim or low-contrast object) counts once it persists.
+        """
+        s = self.settings
+        half = (self._width // 2, self._height // 2)
+        weak = cv2.resize(weak, half, interpolation=cv2.INTER_NEAREST)
+        if self._open is not None:
+            weak = cv2.morphologyEx(weak, cv2.MORPH_OPEN, self._open)
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(weak, connectivity=8)
+        if count > 1:
+            strong = cv2.resize(strong, half, interpolation=cv2.INTER_NEAREST)
+            strong_pixels = np.bincount(labels[strong > 0], minlength=count)
+            kept = (stats[:, cv2.CC_STAT_AREA] >= self._min_pixels / 4) & (strong_pixels < self._min_pixels / 4)
+            kept[0] = False
+            weak = np.where(kept, np.uint8(255), np.uint8(0))[labels]
+        grown = cv2.dilate(self._streak, self._track) if self._track is not None else self._streak
+        self._streak = cv2.bitwise_and(cv2.add(grown, 1), weak)
+        confirmed = cv2.compare(self._streak, s.weak_frames, cv2.CMP_GE)
+        return cv2.resize(confirmed, (self._width, self._height), interpolation=cv2.INTER_NEAREST)
 
     def _changes(self, small: np.ndarray, background: np.ndarray, limit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The difference from the background and the pixels where it passes the limit."""
@@ -146,20 +227,18 @@ class MotionDetector:
 
     def _relearn(self, small: np.ndarray, restart: bool) -> None:
         assert self._background is not None
-        self._relearning = self.settings.relearn_frames - 1 if restart else self._relearning - 1
-        cv2.accumulateWeighted(small, self._background, self.settings.relearn_rate)
+        s = self.settings
+        if not restart and self._previous is not None:
+            # Each pixel's flicker learnt from frame to frame while the background settles: leaves
+            # that sway from the first frame are known by the end of relearning.
+            swing, _ = self._changes(small, self._previous, self._previous)
+            cv2.accumulateWeighted(swing, self._flicker, s.relearn_rate, mask=self._analysed)
+        self._previous = small
+        self._relearning = s.relearn_frames - 1 if restart else self._relearning - 1
+        cv2.accumulateWeighted(small, self._background, s.relearn_rate)
+        self._still = None
+        self._streak[:] = 0
         return None
-
-    def _brightness_gain(self, small: np.ndarray, background: np.ndarray) -> float:
-        """How much brighter the background is than the frame, where nothing moved last frame.
-
-        Measured on still pixels only, so a large dark car is not taken for dusk.
-        """
-        still = self._still if self._still is not None else self._analysed
-        frame_mean = cv2.mean(small, still)[0]
-        if frame_mean < 1:
-            return 1.0
-        return min(2.0, max(0.5, cv2.mean(background, still)[0] / frame_mean))
 
     def _compare_model(self, small: np.ndarray) -> np.ndarray | None:
         assert self._subtractor is not None

@@ -32,6 +32,24 @@ class MotionSettings(BaseModel):
         2.0, ge=0, le=20, description="extra threshold per unit of a pixel's usual flicker (leaves, water, noise)"
     )
     noise_learning_rate: Fraction = Field(0.02, description="how fast each pixel's usual flicker is learnt")
+    dark_threshold: int = Field(
+        6, ge=1, le=255, description="threshold over a black background: it falls from `threshold` towards this in the dark"
+    )
+    dark_level: int = Field(
+        80, ge=1, le=255, description="scene brightness (the background's mean grey) below which the threshold falls towards dark_threshold"
+    )
+    relight_grid: int = Field(
+        8, ge=0, le=40, description="columns of the grid of brightness gains that undo flicker and passing lights (0: one gain)"
+    )
+    weak_ratio: Fraction = Field(
+        0.35, description="share of the threshold a change must pass to be weak evidence of a new object"
+    )
+    weak_frames: int = Field(
+        2, ge=1, le=20, description="frames in a row a weak change, touching no strong one, must persist to count as motion"
+    )
+    track_pixels: int = Field(
+        6, ge=0, le=40, description="how far a weak change may move between frames (working pixels) and still persist"
+    )
     shake_pixels: int = Field(
         1, ge=0, le=5, description="camera shake tolerated, in working pixels: a pixel must differ from all its neighbours' background"
     )
@@ -41,7 +59,12 @@ class MotionSettings(BaseModel):
     global_change: Fraction = Field(
         0.6, description="share of the frame changed at once that means lights, IR switch or exposure: relearn, no motion"
     )
-    compensate_exposure: bool = Field(True, description="scale each frame to the background's mean brightness before comparing")
+    relit_change: Fraction = Field(
+        0.15, description="share of the frame still changed after relighting that, with global_change before it, is a light switch"
+    )
+    compensate_exposure: bool = Field(
+        True, description="scale each frame, block by block (relight_grid), to the background's brightness before comparing"
+    )
     relearn_frames: int = Field(8, ge=1, le=500, description="frames of fast learning after start or a global change, reporting nothing")
     relearn_rate: Fraction = Field(0.3, description="learning rate while relearning")
 
