@@ -29,7 +29,7 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-test: setup
+test: setup lint
 	$(PY) -m pytest
 
 # Kill-and-restart and rebalance rounds under CPU hogs (~20 min); ROUNDS=n, REBALANCE_ROUNDS=n to change.

@@ -128,7 +128,8 @@ class MotionDetector:
         limit = cv2.convertScaleAbs(self._flicker, alpha=s.noise_factor, beta=threshold)
         difference, changed = self._changes(small, background, limit)
         if self._relearning or self._switched(raw, small, background, limit, changed):
-            return self._relearn(small, restart=not self._relearning)
+            self._relearn(small, restart=not self._relearning)
+            return None
         self._previous = small
         weak_limit = cv2.convertScaleAbs(self._flicker, alpha=s.noise_factor, beta=threshold * s.weak_ratio)
         weak = cv2.bitwise_and(cv2.compare(difference, weak_limit, cv2.CMP_GT), self._analysed)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
@@ -34,7 +34,7 @@ WIDTH, HEIGHT = 320, 240
 ANALYSIS_FPS = 5.0
 ENTRY = 20  # analysed frames of empty scene before the walker is half inside the frame
 AFTER_ENTRY = 25  # analysed frames a positive clip runs after the entry
-T0 = datetime(2026, 11, 28, 22, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 28, 22, 0, tzinfo=UTC)
 Polygon = list[list[float]]
 
 
@@ -204,7 +204,7 @@ def _composite(scene: np.ndarray, clip: Clip, number: int, light: np.ndarray | f
         return
     x, feet, width, height = box
     alpha = silhouette(height, int(number * clip.walker.speed / 6) % 4)
-    left, top = int(np.floor(x)), int(round(feet)) - height
+    left, top = int(np.floor(x)), round(feet) - height
     x0, y0 = max(0, left), max(0, top)
     x1, y1 = min(WIDTH, left + width), min(HEIGHT, top + height)
     if x1 <= x0 or y1 <= y0:
@@ -245,7 +245,7 @@ def render(clip: Clip) -> Iterator[np.ndarray]:
             cv2.randn(noise, 0.0, c.noise)
             scene += noise[:, :, None]
         frame = np.clip(scene, 0, 255).astype(np.uint8)
-        ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, c.jpeg])
+        _, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, c.jpeg])
         yield cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
 
 

@@ -20,7 +20,17 @@ import cv2  # noqa: E402
 
 from tests.bench._report import report  # noqa: E402
 from tests.motion_clips import (  # noqa: E402
-    ANALYSIS_FPS, DAY, FLICKER, LAMP, NEGATIVES, NIGHT, Clip, MissingData, Walker, backdrop, run,
+    ANALYSIS_FPS,
+    DAY,
+    FLICKER,
+    LAMP,
+    NEGATIVES,
+    NIGHT,
+    Clip,
+    MissingData,
+    Walker,
+    backdrop,
+    run,
 )
 from vocabulary.motion import MotionSettings  # noqa: E402
 
@@ -79,7 +89,7 @@ def main() -> int:
             f"{k} ({v})" for k, v in sorted(false_episodes.items())) or "none"
     print(f"{'detector':10} {'condition':13} {'contrast':>8} {'median':>6} {'worst':>5} {'missed':>7}")
     for detector, condition, contrast, median, worst, missed, clips in rows:
-        print(f"{detector:10} {condition:13} {contrast:>8} {str(median):>6} {str(worst):>5} {missed:>3}/{clips}")
+        print(f"{detector:10} {condition:13} {contrast:>8} {median!s:>6} {worst!s:>5} {missed:>3}/{clips}")
     settings = {"backdrops": names, "walker backdrops": [n for n in names if n != "tree"], "walkers (height px, speed px/frame)": [(w.height, w.speed) for w in WALKERS],
                 "negative frames per clip": NEGATIVE_FRAMES, "negatives": [c.name for c in NEGATIVES],
                 "analysis_fps": ANALYSIS_FPS, "frame": "320x240", "opencv_threads": 1,

@@ -9,7 +9,18 @@ from __future__ import annotations
 import pytest
 
 from tests.motion_clips import (
-    DAY, FLICKER, FLICKER_DEEP, FLICKER_SLOW, LAMP, NEGATIVES, NIGHT, Clip, MissingData, Walker, backdrop, run,
+    DAY,
+    FLICKER,
+    FLICKER_DEEP,
+    FLICKER_SLOW,
+    LAMP,
+    NEGATIVES,
+    NIGHT,
+    Clip,
+    MissingData,
+    Walker,
+    backdrop,
+    run,
 )
 
 TARGET = {"day": 5, "night": 10, "flicker": 8, "flicker-slow": 8, "flicker-deep": 8, "lamp-flicker": 8}
