@@ -39,7 +39,8 @@ def run_receiver(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, task.cancel)
-        await serve(config.city, config.ingest, config.admission.max_bytes, kafka, dc09, ingest, security)
+        await serve(config.city, config.ingest, config.admission.max_bytes, kafka, dc09, ingest, security,
+                    redis_url=os.environ.get("CENTINELA_REDIS"))
 
     try:
         asyncio.run(until_signal())

@@ -14,6 +14,7 @@ from receivers.dc09_server import Dc09Server
 from receivers.handling import FrameHandler
 from receivers.ingest import create_ingest_app
 from receivers.publisher import Publisher
+from receivers.replies import report_replies
 from receivers.settings import IngestSettings
 from vocabulary.errors import Unavailable, UsageError
 from vocabulary.kafka_security import KafkaSecurity
@@ -53,11 +54,14 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 async def serve(city: City, settings: IngestSettings, max_bytes: int, kafka: str,
-                dc09: tuple[str, int], ingest: tuple[str, int], security: KafkaSecurity | None = None) -> None:
-    """Serve DC-09 (TCP and UDP) and HTTP ingestion until cancelled."""
+                dc09: tuple[str, int], ingest: tuple[str, int], security: KafkaSecurity | None = None,
+                redis_url: str | None = None) -> None:
+    """Serve DC-09 (TCP and UDP) and HTTP ingestion until cancelled; with `redis_url`, report
+    the replies for /metrics."""
     ingest_socket = _bind(*ingest)
     publisher = Publisher(kafka, security)
     server = Dc09Server(FrameHandler(city.panels), publisher.publish, settings)
+    reporting = asyncio.create_task(report_replies(server.counts, redis_url)) if redis_url else None
     try:
         await server.start(*dc09)
         await publisher.start()
@@ -74,6 +78,8 @@ async def serve(city: City, settings: IngestSettings, max_bytes: int, kafka: str
             await serving
             raise
     finally:
+        if reporting is not None:
+            reporting.cancel()
         await server.close()
         await publisher.stop()
         ingest_socket.close()

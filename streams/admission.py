@@ -28,7 +28,7 @@ from streams.ports import Ack, Consumed, partition_of
 from streams.publish import Publisher
 from streams.retry import patiently
 from streams.zone_records import ZoneRecords
-from vocabulary import topics
+from vocabulary import progress, topics
 from vocabulary.events import Rejected, ZoneEvent
 
 log = logging.getLogger("centinela.admission")
@@ -92,12 +92,29 @@ class MotionFilter:
         return kept
 
 
+class Outcomes:
+    """Counts each input's outcomes (admitted, duplicate, or the rejection reason) in Redis,
+    where the center's /metrics reads them (`centinela_events_total`)."""
+
+    def __init__(self, client: aioredis.Redis) -> None:
+        self.client = client
+
+    async def add(self, topic: str, counts: Counter[str]) -> None:
+        try:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for outcome, count in counts.items():
+                    pipe.hincrby(progress.EVENTS, progress.counter_field(topic, outcome), count)
+                await pipe.execute()
+        except aioredis.RedisError as error:  # a metric is not worth holding back admission
+            log.warning("could not count %s outcomes: %s", topic, type(error).__name__)
+
+
 class Admission:
     """Admits batches of one input topic: forwards, rejects, and acknowledges once those are delivered."""
 
     def __init__(self, city: City, settings: AdmissionSettings, memory: DuplicateMemory, publisher: Publisher,
                  ack: Ack, partitions: int, backpressure: Backpressure | None = None,
-                 motion_filter: MotionFilter | None = None) -> None:
+                 motion_filter: MotionFilter | None = None, outcomes: Outcomes | None = None) -> None:
         self.city = city
         self.settings = settings
         self.memory = memory
@@ -106,6 +123,7 @@ class Admission:
         self.backpressure = backpressure  # camera motion only
         self.motion_filter = motion_filter  # camera motion only
         self.acknowledger = Acknowledger(ack)
+        self.outcomes = outcomes
 
     async def keep(self, message: Received, record: Rejected) -> Awaitable[object]:
         """Send a rejection; one the broker refuses goes again cut short, and one that still
@@ -144,7 +162,11 @@ class Admission:
         sent += [await self.keep(message, rejection(message, refusal, now, self.settings))
                  for message, refusal in refused]
         await self.acknowledger.after_delivery(batch, sent)
+        reasons = Counter(refusal.reason for _, refusal in refused)
+        if self.outcomes is not None:
+            admitted_now = sum(fresh)
+            outcomes = reasons + Counter({"admitted": admitted_now, "duplicate": len(fresh) - admitted_now})
+            await self.outcomes.add(topic, outcomes)
         if refused:
-            reasons = Counter(refusal.reason for _, refusal in refused)
             log.info("%s: admitted %d, rejected %s, duplicates %d", topic, len(admitted), dict(reasons),
                      len(admitted) - sum(fresh))

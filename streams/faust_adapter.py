@@ -25,7 +25,7 @@ from alert_rules.city import City
 from alert_rules.engine import RuleEngine
 from alert_rules.rules import Rules
 from streams import health
-from streams.admission import Admission, MotionFilter
+from streams.admission import Admission, MotionFilter, Outcomes
 from streams.admit import AdmissionSettings
 from streams.batching import in_batches
 from streams.codec import Tick
@@ -128,7 +128,8 @@ def install_admission(lane: FaustLane, city: City, rules: Rules, settings: Admis
         admission = Admission(
             city, settings, memory, lane.publisher, lane.acknowledger(topic), lane.app.conf.topic_partitions,
             backpressure=Backpressure(lane.redis) if motion else None,
-            motion_filter=MotionFilter(RuleEngine(city, rules), ZoneRecords(lane.redis), lane.redis) if motion else None)
+            motion_filter=MotionFilter(RuleEngine(city, rules), ZoneRecords(lane.redis), lane.redis) if motion else None,
+            outcomes=Outcomes(lane.redis))
 
         async def handle(batch: list[Consumed], topic: str = topic, admission: Admission = admission) -> None:
             await admission.handle(batch, topic)

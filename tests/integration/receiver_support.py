@@ -59,7 +59,7 @@ class RunningReceiver:
 @contextmanager
 def receiver(stack: Stack, config: Path, log: Path) -> Iterator[RunningReceiver]:
     dc09_port, ingest_port = free_port(), free_port()
-    env = {**os.environ, "CENTINELA_KAFKA": stack.kafka, "CENTINELA_DC09": f"127.0.0.1:{dc09_port}",
+    env = {**os.environ, "CENTINELA_KAFKA": stack.kafka, "CENTINELA_REDIS": stack.redis_url, "CENTINELA_DC09": f"127.0.0.1:{dc09_port}",
            "CENTINELA_INGEST": f"127.0.0.1:{ingest_port}"}
     with log.open("ab") as out:
         process = subprocess.Popen([sys.executable, "-m", "centinela", "receiver", "--config", str(config)],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from deploy.stack import Stack
 from streams.dedupe import COUNTS
 from tests.integration.alerts import AlertWatch
 from tests.integration.support import Producer, TopicReader, now_ts, worker
+from vocabulary import progress
 from vocabulary.signing import signature
 
 pytestmark = pytest.mark.integration
@@ -129,6 +131,7 @@ def test_a_duplicate_is_dropped_and_counted(running: Stack, producer: Producer) 
     zone_events = TopicReader(running, "zone.events")
     counts = redis.Redis.from_url(running.redis_url)
     before = int(counts.hget(COUNTS, "beeper") or 0)
+    outcomes_before = outcomes(counts)
     first, marker = beep(), beep()
     producer.send("devices.beeps", "bpr-0001", first)
     producer.send("devices.beeps", "bpr-0001", first)
@@ -136,3 +139,20 @@ def test_a_duplicate_is_dropped_and_counted(running: Stack, producer: Producer) 
     found = admitted_ids(zone_events.read_until(lambda f: marker["event_id"] in admitted_ids(f)))
     assert found.count(first["event_id"]) == 1
     assert int(counts.hget(COUNTS, "beeper") or 0) == before + 1
+    deadline = time.monotonic() + 15  # counted for /metrics once the batch is acknowledged
+    while outcomes(counts)["duplicate"] < outcomes_before["duplicate"] + 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    grown = outcomes(counts)
+    assert grown["duplicate"] == outcomes_before["duplicate"] + 1
+    assert grown["admitted"] >= outcomes_before["admitted"] + 2
+
+
+def outcomes(client: redis.Redis) -> dict[str, int]:
+    """centinela_events_total's counts for devices.beeps, by outcome."""
+    counted = client.hgetall(progress.EVENTS)
+    found = {"admitted": 0, "duplicate": 0}
+    for field, value in counted.items():
+        topic, outcome = progress.counter_labels(field)
+        if topic == "devices.beeps":
+            found[outcome] = int(value)
+    return found

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 
 from alert_rules.city import City
 from centinela.config import load_config
@@ -32,6 +33,7 @@ from tests.integration.receiver_support import (
     udp_exchange,
 )
 from tests.integration.support import TopicReader, now_ts, worker
+from vocabulary import progress
 from vocabulary.signing import signature
 
 pytestmark = pytest.mark.integration
@@ -147,7 +149,9 @@ def test_udp_frames_are_answered(running: RunningReceiver) -> None:
     assert answer == b'"ACK"0401R0L0#8888[]'
 
 
-def test_nak_duh_and_silence(running: RunningReceiver, panel: Panel) -> None:
+def test_nak_duh_and_silence(running: RunningReceiver, stack: Stack, panel: Panel) -> None:
+    replies = redis.Redis.from_url(stack.redis_url)
+    before = replies.hgetall(progress.RECEIVER_REPLIES)
     panel.send(dc09.frame(f'"SIA-DCS"0501R0L0#1234[#1234|NBA1]{stamp(-120)}'))
     nak = answer_of(panel.read()[0])
     assert nak.id == "NAK" and dc09.read_content(nak, None).timestamp is not None
@@ -156,6 +160,12 @@ def test_nak_duh_and_silence(running: RunningReceiver, panel: Panel) -> None:
     panel.send(dc09.frame('"SIA-DCS"0503R0L0#1234[#1234|NBA1]').replace(b'"SIA', b'"SIB'))  # CRC no longer matches
     panel.send(dc09.frame('"SIA-DCS"0504R0L0#1234[#1234|NRP]'))
     assert panel.read()[0] == b'"ACK"0504R0L0#1234[]'  # the bad frame got nothing
+
+    def grew(reply: str) -> bool:  # reported for /metrics within a few seconds
+        field = progress.counter_field("dc09", reply).encode()
+        return int(replies.hget(progress.RECEIVER_REPLIES, field) or 0) > int(before.get(field, 0))
+
+    assert wait_until(lambda: grew("NAK") and grew("DUH") and grew("ACK"), timeout=20)
 
 
 def test_garbage_does_not_stop_the_receiver(running: RunningReceiver) -> None:
