@@ -35,12 +35,12 @@ from center.silences import SilenceDesk
 from center.views import AlertViews
 from center.webhooks import Webhook
 from vocabulary import internal
+from vocabulary.http_limits import BodyLimit
 from vocabulary.kafka_security import KafkaSecurity
 from vocabulary.topics import ALERTS, ZONE_EVENTS, named
 
 log = logging.getLogger("centinela.center")
 
-MAX_BODY_BYTES = 64 * 1024  # contract section 9; the largest real body (a resolve note) is ~4 KB
 
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -121,7 +121,7 @@ def create_app(
     app.state.tokens = tokens
     errors.install(app)
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(BodyLimit)  # outermost: a large body is refused before anything reads it
+    app.add_middleware(BodyLimit, headers=SECURITY_HEADERS)  # outermost: a large body is refused before anything reads it
     for module in (alerts, plans, silences, people, operations):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=operations.STATIC), name="static")
@@ -205,64 +205,6 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
-
-
-class BodyLimit:
-    """413 for a request body over MAX_BODY_BYTES, before authentication or parsing: by its
-    Content-Length at once, and by counting what arrives when it is streamed without one."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
-            await _too_large(send)
-            return
-        received = 0
-        too_large = answered = False
-
-        async def counted() -> dict[str, Any]:
-            nonlocal received, too_large
-            message: dict[str, Any] = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > MAX_BODY_BYTES:
-                    too_large = True
-                    raise BodyTooLarge
-            return message
-
-        async def watched(message: dict[str, Any]) -> None:
-            nonlocal answered
-            if too_large:  # whatever the app made of the interrupted body, the answer is 413
-                if not answered:
-                    answered = True
-                    await _too_large(send)
-                return
-            answered = answered or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, counted, watched)
-        except BodyTooLarge:
-            pass
-        if too_large and not answered:
-            await _too_large(send)
-
-
-class BodyTooLarge(Exception):
-    pass
-
-
-async def _too_large(send: Any) -> None:
-    body = b'{"error":"the request body is over 65536 bytes"}'
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close"), *SECURITY_HEADERS]})
-    await send({"type": "http.response.body", "body": body})
 
 
 def _openapi_with_json_errors(app: FastAPI) -> dict[str, Any]:

@@ -16,11 +16,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
 from alert_rules.city import City
-from receivers.limits import BODY_LIMIT, BodyLimit, RateLimit
+from receivers.limits import RateLimit
 from receivers.publisher import Publish
 from receivers.settings import IngestSettings
 from vocabulary import topics
 from vocabulary.events import AlarmSignal, PanicBeep
+from vocabulary.http_limits import BodyLimit
 from vocabulary.signing import signature_matches
 
 log = logging.getLogger("centinela.receivers")
@@ -48,7 +49,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 def create_ingest_app(city: City, settings: IngestSettings, max_bytes: int, publish: Publish,
                       rate: RateLimit | None = None) -> FastAPI:
     app = FastAPI(title="Centinela ingestion", version="1", docs_url=None, redoc_url=None)
-    app.add_middleware(BodyLimit, limit=BODY_LIMIT)
+    app.add_middleware(BodyLimit)
     limit = rate or RateLimit(settings.per_device_per_min)
     keys = {
         topics.BEEPS: {b.id: b.key for b in city.beepers},

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
-from receivers.limits import BodyLimit, RateLimit
+from receivers.limits import RateLimit
+from vocabulary.http_limits import BodyLimit
 
 
 def app(limit: int) -> TestClient:
