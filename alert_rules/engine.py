@@ -147,7 +147,8 @@ class AlertRecord:
     def from_json(cls, data: dict[str, Any]) -> AlertRecord:
         record = cls(**data)
         if record.location is not None:
-            record.location = tuple(record.location)  # type: ignore[assignment]
+            lat, lon, accuracy = record.location  # JSON gives a list
+            record.location = (lat, lon, accuracy)
         return record
 
 

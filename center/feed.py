@@ -11,7 +11,7 @@ import asyncio
 import logging
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from center.metrics import CenterMetrics
 from center.views import AlertViews, Consumed
@@ -109,7 +109,7 @@ class AlertFeed:
             log.info("waiting for topic %s", self._topic)
             await asyncio.sleep(1)
 
-    async def _store(self, partition: int, messages: list) -> None:  # type: ignore[type-arg]
+    async def _store(self, partition: int, messages: list[ConsumerRecord[bytes, bytes]]) -> None:
         snapshots: list[tuple[Alert, Consumed | None]] = []
         skipped = 0
         for message in messages:

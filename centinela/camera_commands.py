@@ -19,7 +19,7 @@ from vocabulary.errors import Unavailable, UsageError
 DEFAULT_KAFKA = "127.0.0.1:9092"
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     cameras = sub.add_parser("cameras", help="run the configured cameras' motion detection")
     cameras_sub = cameras.add_subparsers(dest="cameras_command", required=True, metavar="ACTION")
     run = cameras_sub.add_parser("run", help="watch every camera with a source and publish its motion")

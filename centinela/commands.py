@@ -22,7 +22,7 @@ DEFAULT_HTTP = "127.0.0.1:8080"
 CAMERA_NICENESS = 19
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     up = sub.add_parser("up", help="run the whole backend on this machine")
     up.add_argument("--config", help="configuration directory (else CENTINELA_CONFIG)")
     up.add_argument("--workers", type=int, default=1, help="stream workers (at most the partition count)")

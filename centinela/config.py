@@ -97,7 +97,7 @@ def load_config(directory: str | Path) -> Config:
     _check_accounts(city, entries, problems)
     if problems:
         raise ConfigError(problems)
-    return Config(directory=directory, city=city, **settings)  # type: ignore[arg-type]
+    return Config(directory=directory, city=city, **settings)  # type: ignore[arg-type]  # each value is its section's model (MAPPING_SECTIONS)
 
 
 def _read_yaml(path: Path, problems: list[str]) -> dict[str, Any] | None:
@@ -145,7 +145,7 @@ def _validate_entries(section: str, found: list[tuple[str, str, Any]], problems:
         except ValidationError as error:
             problems.extend(f"{where}: {_field(e['loc'])}: {e['msg']}" for e in error.errors())
             continue
-        key = parsed.token if isinstance(parsed, Token) else parsed.id  # type: ignore[attr-defined]
+        key = parsed.token if isinstance(parsed, Token) else parsed.model_dump()["id"]
         if key in seen:
             what = "token" if isinstance(parsed, Token) else "id"
             problems.append(f"{where}: {what}: duplicate, already defined at {seen[key]}")

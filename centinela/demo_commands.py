@@ -33,7 +33,7 @@ PACE_S = 0.1
 RECEIVER_WAIT_S = 60.0
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from deploy.scenarios import SCENARIOS
 
     simulate = sub.add_parser("simulate", help="simulated beepers, alarm panels and camera motion, published to Kafka")
@@ -109,7 +109,7 @@ class KafkaSink:
             frame = image if ok else None
         if frame is None:
             frame = np.tile(np.linspace(60, 190, 640, dtype=np.uint8), (360, 1))
-        write_snapshot(path, frame, [tuple(box) for box in boxes])  # type: ignore[misc]
+        write_snapshot(path, frame, [(x, y, w, h) for x, y, w, h in boxes])
 
 
 def run_simulate(args: argparse.Namespace) -> int:

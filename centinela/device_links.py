@@ -79,7 +79,7 @@ def dc09_frame(panel: Panel, value: dict[str, object], sequence: int, now_text: 
                poll: bool) -> bytes:
     """The DC-09 frame a panel sends for a simulated AlarmSignal (or a NULL poll)."""
     account = panel.account or panel.id
-    qualifier, code, group, zone = (int(value[k]) for k in ("qualifier", "code", "group", "zone"))  # type: ignore[call-overload]
+    qualifier, code, group, zone = (int(str(value[k])) for k in ("qualifier", "code", "group", "zone"))
     sia = CONTACT_ID_TO_SIA.get((code, qualifier))
     if poll:
         kind, data = "NULL", ""

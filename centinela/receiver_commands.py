@@ -12,7 +12,7 @@ from centinela.commands import load
 from vocabulary.errors import UsageError
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     receiver = sub.add_parser(
         "receiver", help="receive SIA DC-09 (TCP and UDP, CENTINELA_DC09) and HTTP events (CENTINELA_INGEST) "
                          "and put them on CENTINELA_KAFKA")

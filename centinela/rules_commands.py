@@ -46,7 +46,7 @@ class BadInput(UsageError):
     """One line that says what is wrong with an input."""
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rules = sub.add_parser("rules", help="try the alert rules on events")
     rules_sub = rules.add_subparsers(dest="rules_command", required=True, metavar="COMMAND")
 

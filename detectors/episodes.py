@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
 from detectors.detector import Box, Detection
 from vocabulary.events import MotionEvent
@@ -111,14 +112,14 @@ class EpisodeTracker:
         self._recent.clear()
         return self._event(episode, "end", at, episode.peak_area, episode.peak_boxes)
 
-    def _event(self, episode: _Episode, phase: str, at: datetime, area: float, boxes: list[Box]) -> MotionEvent:
+    def _event(self, episode: _Episode, phase: Literal["start", "update", "end"], at: datetime, area: float, boxes: list[Box]) -> MotionEvent:
         episode.sequence += 1
         return MotionEvent(
             event_id=f"{episode.motion_id}-{episode.sequence}",
             camera_id=self.camera_id,
             ts=at,
             motion_id=episode.motion_id,
-            phase=phase,  # type: ignore[arg-type]
+            phase=phase,
             area_pct=min(100.0, area),
             boxes=[list(box) for box in boxes],
             regions=list(episode.regions),

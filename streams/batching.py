@@ -36,7 +36,7 @@ async def in_batches(stream: faust.StreamT[Any], most: int) -> AsyncIterator[lis
         rebalances += 1
 
     async def fill() -> None:
-        async for event in stream.noack().events():  # type: ignore[attr-defined]
+        async for event in stream.noack().events():  # type: ignore[attr-defined]  # Faust types streams without noack()
             await queue.put((rebalances, event))
 
     def current(tagged: list[tuple[int, EventT[Any]]]) -> list[EventT[Any]]:

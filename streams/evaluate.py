@@ -110,7 +110,7 @@ class Tally:
 
     async def held_back(self, counts: dict[str, int]) -> None:
         try:
-            await self.redis.hset(topics.prefix() + internal.HELD_BACK, mapping=counts)  # type: ignore[arg-type]
+            await self.redis.hset(topics.prefix() + internal.HELD_BACK, mapping=counts)  # type: ignore[arg-type]  # redis-py types hset's mapping too narrowly
         except aioredis.RedisError:
             log.warning("could not record what %d silences held back", len(counts))
 

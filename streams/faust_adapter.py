@@ -80,7 +80,7 @@ class FaustLane:
         async def ack(batch: Sequence[Consumed]) -> None:
             stream = self.streams[name]
             for message in batch:
-                await stream.ack(message.handle)  # type: ignore[arg-type]
+                await stream.ack(message.handle)  # type: ignore[arg-type]  # Faust types ack() for its own events only
         return ack
 
     def agent(self, topic: str, most: int, handle: Callable[[list[Consumed]], Awaitable[None]]) -> None:
@@ -162,7 +162,7 @@ def install_evaluation(lane: FaustLane, city: City, rules: Rules, partitions: in
 
     lane.agent(topics.ZONE_EVENTS, EVALUATE_BATCH, evaluator.process)
 
-    @lane.app.timer(TIMER_S, name="wake_due_zones")  # type: ignore[untyped-decorator]
+    @lane.app.timer(TIMER_S, name="wake_due_zones")  # type: ignore[untyped-decorator]  # Faust's timer decorator is untyped
     async def wake_due_zones() -> None:
         """Save what a quiet stream left unsaved; tick each owned zone whose timers are due.
 

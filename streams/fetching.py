@@ -18,7 +18,7 @@ FETCH_MAX_WAIT_MS = int(os.environ.get("CENTINELA_FETCH_MAX_WAIT_MS", "10"))
 _AIOKafkaConsumer = aiokafka.AIOKafkaConsumer
 
 
-class PromptConsumer(_AIOKafkaConsumer):  # type: ignore[misc,valid-type]
+class PromptConsumer(_AIOKafkaConsumer):  # type: ignore[misc,valid-type]  # aiokafka ships no type information
     def __init__(self, *topics: Any, **options: Any) -> None:
         options["fetch_max_wait_ms"] = FETCH_MAX_WAIT_MS
         super().__init__(*topics, **options)

@@ -46,7 +46,7 @@ class Progress:
         newest = newest_per_partition(batch)
         if newest:
             try:
-                await self.client.hset(APPLIED, mapping=newest)  # type: ignore[arg-type]
+                await self.client.hset(APPLIED, mapping=newest)  # type: ignore[arg-type]  # redis-py types hset's mapping too narrowly
             except aioredis.RedisError as error:  # motion admission waits for this; panics do not
                 log.warning("could not record evaluation progress: %s", error)
 

@@ -94,7 +94,7 @@ async def report(client: aioredis.Redis, record: Mapping[str, str]) -> None:
     key = lane_key(int(record["pid"]))
     try:
         async with client.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping=dict(record))  # type: ignore[arg-type]
+            pipe.hset(key, mapping=dict(record))  # type: ignore[arg-type]  # redis-py types hset's mapping too narrowly
             pipe.expire(key, RECORD_TTL_S)
             pipe.sadd(LANES_KEY, key)
             await pipe.execute()
@@ -133,7 +133,7 @@ class LaneWatch:
             return None
         self.checked[pid] = now
         try:
-            record: dict[str, str] = self.client.hgetall(lane_key(pid))  # type: ignore[assignment]
+            record: dict[str, str] = self.client.hgetall(lane_key(pid))  # type: ignore[assignment]  # redis-py types the reply as a union
         except redis.RedisError:  # without Redis nothing can be judged; the lanes wait for it too
             return None
         return stall_reason(record, started_at, now, self.stall_s)

@@ -38,7 +38,7 @@ def parse_timestamp(value: object) -> datetime:
     text = value.upper().replace(" ", "T")
     whole, _, rest = text.partition(".")
     if rest:  # Python parses at most microseconds: drop extra fraction digits
-        digits = re.match(r"\d+", rest).group(0)  # type: ignore[union-attr]
+        digits = rest[:len(rest) - len(rest.lstrip("0123456789"))]
         text = f"{whole}.{digits[:6].ljust(6, '0')}{rest[len(digits):]}"
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 

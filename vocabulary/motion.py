@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 Fraction = Annotated[float, Field(ge=0, le=1)]
 
@@ -83,7 +83,7 @@ class MotionSettings(BaseModel):
 
     @field_validator("start_window")
     @classmethod
-    def _window_holds_start(cls, window: int, info) -> int:  # type: ignore[no-untyped-def]
+    def _window_holds_start(cls, window: int, info: ValidationInfo) -> int:
         if window < info.data.get("start_frames", 1):
             raise ValueError("must be at least start_frames")
         return window
