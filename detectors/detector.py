@@ -88,6 +88,7 @@ class MotionDetector:
             cv2.fillPoly(region, [self._to_pixels(polygon)], 255)
             self._regions[name] = region
         self._min_pixels = s.min_area * size[0] * size[1]
+        self._darkening = (s.threshold - s.dark_threshold) / s.dark_level  # threshold per grey level of brightness
         self._background: np.ndarray | None = None
         self._flicker = np.zeros((self._height, self._width), np.float32)
         self._streak = np.zeros((self._height // 2, self._width // 2), np.uint8)
@@ -131,14 +132,25 @@ class MotionDetector:
         raw = small
         if s.compensate_exposure and self._previous is not None:
             small = self._relight(small)
-        threshold = self._threshold()
-        limit = cv2.convertScaleAbs(self._flicker, alpha=s.noise_factor, beta=threshold)
+        # Each pixel's threshold, from the scene's and its own brightness, plus its learnt flicker.
+        flicker = cv2.convertScaleAbs(self._flicker, alpha=s.noise_factor)
+        # The threshold falls as the scene darkens (every contrast is a fraction of daylight's); the
+        # darker the scene, the lower it goes in its darker parts, as lamps light a night scene in
+        # pools. A dark corner of a bright scene keeps the scene's threshold: rain and insects are
+        # as bright there as anywhere.
+        brightness = cv2.mean(self._background, self._analysed if self._masked else None)[0]
+        local = 1 - min(1.0, brightness / s.dark_level)
+        overall = s.dark_threshold + self._darkening * min(brightness, s.dark_level)
+        scene = cv2.convertScaleAbs(background, alpha=self._darkening * local,
+                                    beta=overall * (1 - local) + s.dark_threshold * local)
+        scene = cv2.min(scene, round(overall)) if s.threshold >= s.dark_threshold else cv2.max(scene, round(overall))
+        limit = cv2.add(flicker, scene)
         difference, changed = self._changes(small, background, limit)
         if self._relearning or self._switched(raw, small, background, limit, changed):
             self._relearn(small, restart=not self._relearning)
             return None
         self._previous = small
-        weak_limit = cv2.convertScaleAbs(self._flicker, alpha=s.noise_factor, beta=threshold * s.weak_ratio)
+        weak_limit = cv2.add(flicker, cv2.convertScaleAbs(scene, alpha=s.weak_ratio))
         weak = cv2.compare(difference, weak_limit, cv2.CMP_GT)
         if self._masked:
             weak = cv2.bitwise_and(weak, self._analysed)
@@ -154,16 +166,6 @@ class MotionDetector:
         cv2.accumulateWeighted(raw, self._background, s.learning_rate, mask=unchanged)
         cv2.accumulateWeighted(raw, self._background, s.foreground_learning_rate, mask=moving)
         return moving
-
-    def _threshold(self) -> float:
-        """`threshold` in a bright scene, down to `dark_threshold` in a black one.
-
-        At night every contrast is a fraction of daylight's, and so must the threshold be; the
-        sensor noise that comes with the dark is each pixel's learnt flicker, added on top.
-        """
-        s = self.settings
-        brightness = cv2.mean(self._background, self._analysed if self._masked else None)[0]
-        return s.dark_threshold + (s.threshold - s.dark_threshold) * min(1.0, brightness / s.dark_level)
 
     def _switched(self, raw: np.ndarray, relit: np.ndarray, background: np.ndarray, limit: np.ndarray,
                   changed: np.ndarray) -> bool:

@@ -36,7 +36,7 @@ class MotionSettings(BaseModel):
         6, ge=1, le=255, description="threshold over a black background: it falls from `threshold` towards this in the dark"
     )
     dark_level: int = Field(
-        80, ge=1, le=255, description="scene brightness (the background's mean grey) below which the threshold falls towards dark_threshold"
+        80, ge=1, le=255, description="a pixel's background brightness (grey) below which its threshold falls towards dark_threshold"
     )
     relight_grid: int = Field(
         8, ge=0, le=40, description="columns of the grid of brightness gains that undo flicker and passing lights (0: one gain)"
