@@ -211,7 +211,8 @@ class MotionDetector:
         return cv2.multiply(small, gain_map, dtype=cv2.CV_8U)
 
     def _persisting(self, weak: np.ndarray, strong: np.ndarray) -> np.ndarray | None:
-        """Weak change that persisted `weak_frames` frames in a row, each near the last (None: none).
+        """Weak change that persisted `weak_frames` frames, each near the last, missing at most
+        `weak_gap` frames between two (None: none).
 
         Judged at half size (a quarter of the cost). A weak blob holding a reported-size strong
         part is that object's halo or shadow and is left out; a weak blob of reported size with
@@ -235,8 +236,13 @@ class MotionDetector:
                     cv2.bitwise_or(kept[y : y + h, x : x + w], blob, dst=kept[y : y + h, x : x + w])
         weak = kept
         grown = cv2.dilate(self._streak, self._track) if self._track is not None else self._streak
-        self._streak = cv2.bitwise_and(cv2.add(grown, 1), weak)
-        confirmed = cv2.compare(self._streak, s.weak_frames, cv2.CMP_GE)
+        # A run of weak change gains gap + 1 a frame it shows and loses 1 a frame it does not, so a
+        # faint object that drops under the weak limit for up to `weak_gap` frames keeps its run.
+        step = s.weak_gap + 1
+        self._streak = cv2.bitwise_and(cv2.add(grown, step), weak)
+        if s.weak_gap:
+            self._streak = cv2.min(cv2.max(self._streak, cv2.subtract(grown, 1)), step * s.weak_frames + s.weak_gap)
+        confirmed = cv2.bitwise_and(cv2.compare(self._streak, step * s.weak_frames, cv2.CMP_GE), weak)
         if not cv2.countNonZero(confirmed):
             return None
         return cv2.resize(confirmed, (self._width, self._height), interpolation=cv2.INTER_NEAREST)

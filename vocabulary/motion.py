@@ -47,6 +47,9 @@ class MotionSettings(BaseModel):
     weak_frames: int = Field(
         2, ge=1, le=20, description="frames in a row a weak change, touching no strong one, must persist to count as motion"
     )
+    weak_gap: int = Field(
+        1, ge=0, le=10, description="frames a weak change may vanish (too faint that frame) without ending its run of weak_frames"
+    )
     track_pixels: int = Field(
         6, ge=0, le=40, description="how far a weak change may move between frames (working pixels) and still persist"
     )
