@@ -223,7 +223,12 @@ class MotionDetector:
         if self._open is not None:
             weak = cv2.morphologyEx(weak, cv2.MORPH_OPEN, self._open)
         smallest = self._min_pixels / 4
-        kept = np.zeros_like(weak)
+        step = s.weak_gap + 1
+        grown = cv2.dilate(self._streak, self._track) if self._track is not None else self._streak
+        # A run of weak change gains gap + 1 a frame it shows and loses 1 a frame it does not, so a
+        # faint object that drops under the weak limit for up to `weak_gap` frames keeps its run.
+        streak = cv2.subtract(grown, 1) if s.weak_gap else np.zeros_like(grown)
+        confirmed = np.zeros_like(weak)
         if cv2.countNonZero(weak) >= smallest:
             _, labels, stats, _ = cv2.connectedComponentsWithStats(weak, connectivity=8, ltype=self._labels)
             large = np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] >= smallest) + 1
@@ -232,17 +237,15 @@ class MotionDetector:
             for label in large:  # a few blobs a frame: the specks fell to the area test
                 x, y, w, h = stats[label, :4]
                 blob = cv2.compare(labels[y : y + h, x : x + w], int(label), cv2.CMP_EQ)
-                if cv2.countNonZero(cv2.bitwise_and(blob, strong[y : y + h, x : x + w])) < smallest:
-                    cv2.bitwise_or(kept[y : y + h, x : x + w], blob, dst=kept[y : y + h, x : x + w])
-        weak = kept
-        grown = cv2.dilate(self._streak, self._track) if self._track is not None else self._streak
-        # A run of weak change gains gap + 1 a frame it shows and loses 1 a frame it does not, so a
-        # faint object that drops under the weak limit for up to `weak_gap` frames keeps its run.
-        step = s.weak_gap + 1
-        self._streak = cv2.bitwise_and(cv2.add(grown, step), weak)
-        if s.weak_gap:
-            self._streak = cv2.min(cv2.max(self._streak, cv2.subtract(grown, 1)), step * s.weak_frames + s.weak_gap)
-        confirmed = cv2.bitwise_and(cv2.compare(self._streak, step * s.weak_frames, cv2.CMP_GE), weak)
+                if cv2.countNonZero(cv2.bitwise_and(blob, strong[y : y + h, x : x + w])) >= smallest:
+                    continue
+                # The run belongs to the blob: the longest run it overlaps, one step longer.
+                run = min(255, int(cv2.minMaxLoc(grown[y : y + h, x : x + w], blob)[1]) + step)
+                area = streak[y : y + h, x : x + w]
+                cv2.max(area, cv2.min(blob, min(run, step * s.weak_frames + s.weak_gap)), dst=area)
+                if run >= step * s.weak_frames:
+                    cv2.bitwise_or(confirmed[y : y + h, x : x + w], blob, dst=confirmed[y : y + h, x : x + w])
+        self._streak = streak
         if not cv2.countNonZero(confirmed):
             return None
         return cv2.resize(confirmed, (self._width, self._height), interpolation=cv2.INTER_NEAREST)
