@@ -47,6 +47,10 @@ class MotionSettings(BaseModel):
     weak_frames: int = Field(
         2, ge=1, le=20, description="frames in a row a weak change, touching no strong one, must persist to count as motion"
     )
+    fine_level: int = Field(
+        40, ge=0, le=255,
+        description="scene brightness (the background's mean grey) below which weak change is cleaned by a 2x2 opening, not open_size, keeping a faint walker's thin parts",
+    )
     weak_gap: int = Field(
         1, ge=0, le=10, description="frames a weak change may vanish (too faint that frame) without ending its run of weak_frames"
     )
