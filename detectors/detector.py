@@ -103,6 +103,7 @@ class MotionDetector:
         self._blocks = (self._half[1] - self._half[1] % self._grid[1], self._half[0] - self._half[0] % self._grid[0])
         self._relearning = s.relearn_frames
         self._still: np.ndarray | None = None
+        self._seen: tuple[np.ndarray, np.ndarray] | None = None  # this frame, relit, and its background
         self._subtractor: cv2.BackgroundSubtractor | None = None
         if s.background == "mog2":
             self._subtractor = cv2.createBackgroundSubtractorMOG2(detectShadows=True)
@@ -151,6 +152,7 @@ class MotionDetector:
             self._relearn(small, restart=not self._relearning)
             return None
         self._previous = small
+        self._seen = (small, background)
         weak_limit = cv2.add(flicker, cv2.convertScaleAbs(scene, alpha=s.weak_ratio))
         weak = cv2.compare(difference, weak_limit, cv2.CMP_GT)
         if self._masked:
@@ -293,6 +295,31 @@ class MotionDetector:
             return None
         return changed
 
+    def _lit(self, contour: np.ndarray, changed: np.ndarray) -> bool:
+        """The blob is a pool of light sweeping the scene (headlights, a torch), not an object.
+
+        An object's edge is sharp: across it the difference from the background drops from its
+        full size to nothing within a few pixels, whatever the object's size. A pool of light
+        fades out, and its blob ends only where the fading change crosses the threshold. The
+        blob is light when the change's mean slope along its edge, per pixel, is under
+        `light_sharpness` of its mean size inside.
+        """
+        assert self._seen is not None
+        x, y, w, h = cv2.boundingRect(contour)
+        x0, y0 = max(0, x - 1), max(0, y - 1)
+        x1, y1 = min(self._width, x + w + 1), min(self._height, y + h + 1)
+        blob = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        cv2.drawContours(blob, [contour], -1, 255, cv2.FILLED, offset=(-x0, -y0))
+        blob = cv2.bitwise_and(blob, changed[y0:y1, x0:x1])
+        frame, background = (image[y0:y1, x0:x1] for image in self._seen)
+        # The change as a ratio: light multiplies, so its ratio is smooth even across the
+        # background's own sharp edges (a lamp post, a white van) where its difference is not.
+        ratio = cv2.divide(frame, cv2.add(background, 1), scale=1.0, dtype=cv2.CV_32F)
+        size = cv2.mean(cv2.absdiff(ratio, 1.0), mask=blob)[0]
+        edge = cv2.subtract(blob, cv2.erode(blob, None, borderType=cv2.BORDER_CONSTANT, borderValue=0))
+        slope = cv2.magnitude(cv2.Sobel(ratio, cv2.CV_32F, 1, 0), cv2.Sobel(ratio, cv2.CV_32F, 0, 1))
+        return cv2.mean(slope, mask=edge)[0] / 8 < self.settings.light_sharpness * size
+
     def _blobs(self, changed: np.ndarray) -> Detection:
         changed = cv2.morphologyEx(changed, cv2.MORPH_OPEN, self._open) if self._open is not None else changed.copy()
         x, y, w, h = cv2.boundingRect(changed)
@@ -307,6 +334,8 @@ class MotionDetector:
             cv2.morphologyEx(area, cv2.MORPH_CLOSE, self._close, dst=area)
         contours, _ = cv2.findContours(changed, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         kept = [c for c in contours if cv2.contourArea(c) >= self._min_pixels]
+        if self._seen is not None and self.settings.light_sharpness > 0:
+            kept = [c for c in kept if not self._lit(c, changed)]
         if not kept:
             return Detection(mask=np.zeros_like(changed))
         moving = np.zeros_like(changed)

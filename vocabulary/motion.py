@@ -57,6 +57,10 @@ class MotionSettings(BaseModel):
     track_pixels: int = Field(
         6, ge=0, le=40, description="how far a weak change may move between frames (working pixels) and still persist"
     )
+    light_sharpness: float = Field(
+        0.1, ge=0, le=1,
+        description="a blob whose difference from the background falls off at its edge by less than this share of its mean size per pixel is a pool of light (headlights), not an object (0: off)",
+    )
     shake_pixels: int = Field(
         1, ge=0, le=5, description="camera shake tolerated, in working pixels: a pixel must differ from all its neighbours' background"
     )
