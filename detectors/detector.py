@@ -81,6 +81,7 @@ class MotionDetector:
             cv2.fillPoly(self._analysed, [self._to_pixels(polygon)], 0)
         self._analysed_pixels = max(1, cv2.countNonZero(self._analysed))
         self._masked = self._analysed_pixels < self._width * self._height
+        self._inner = cv2.erode(self._analysed, None, borderType=cv2.BORDER_CONSTANT, borderValue=0)
         self._half = (max(1, self._width // 2), max(1, self._height // 2))
         self._analysed_half = cv2.resize(self._analysed, self._half, interpolation=cv2.INTER_NEAREST)
         self._regions = {}
@@ -308,17 +309,19 @@ class MotionDetector:
         x, y, w, h = cv2.boundingRect(contour)
         x0, y0 = max(0, x - 1), max(0, y - 1)
         x1, y1 = min(self._width, x + w + 1), min(self._height, y + h + 1)
-        blob = np.zeros((y1 - y0, x1 - x0), np.uint8)
-        cv2.drawContours(blob, [contour], -1, 255, cv2.FILLED, offset=(-x0, -y0))
-        blob = cv2.bitwise_and(blob, changed[y0:y1, x0:x1])
+        blob = changed[y0:y1, x0:x1]  # the blob, and any corner of another in its box
         frame, background = (image[y0:y1, x0:x1] for image in self._seen)
         # The change as a ratio: light multiplies, so its ratio is smooth even across the
         # background's own sharp edges (a lamp post, a white van) where its difference is not.
         ratio = cv2.divide(frame, cv2.add(background, 1), scale=1.0, dtype=cv2.CV_32F)
         size = cv2.mean(cv2.absdiff(ratio, 1.0), mask=blob)[0]
+        # Its edge inside the analysed area: where the frame or a mask cuts a blob, it has no edge.
         edge = cv2.subtract(blob, cv2.erode(blob, None, borderType=cv2.BORDER_CONSTANT, borderValue=0))
+        edge = cv2.bitwise_and(edge, self._inner[y0:y1, x0:x1])
+        if not cv2.countNonZero(edge):
+            return False
         slope = cv2.magnitude(cv2.Sobel(ratio, cv2.CV_32F, 1, 0), cv2.Sobel(ratio, cv2.CV_32F, 0, 1))
-        return cv2.mean(slope, mask=edge)[0] / 8 < self.settings.light_sharpness * size
+        return cv2.mean(slope, mask=edge)[0] / 8 < self.settings.light_sharpness * size  # Sobel: 8 x slope
 
     def _blobs(self, changed: np.ndarray) -> Detection:
         changed = cv2.morphologyEx(changed, cv2.MORPH_OPEN, self._open) if self._open is not None else changed.copy()
