@@ -36,7 +36,7 @@ class MotionSettings(BaseModel):
         6, ge=1, le=255, description="threshold over a black background: it falls from `threshold` towards this in the dark"
     )
     dark_level: int = Field(
-        80, ge=1, le=255, description="a pixel's background brightness (grey) below which its threshold falls towards dark_threshold"
+        80, ge=1, le=255, description="brightness (grey) below which the threshold falls towards dark_threshold: the scene's mean, and in a dark scene each pixel's own"
     )
     relight_grid: int = Field(
         8, ge=0, le=40, description="columns of the grid of brightness gains that undo flicker and passing lights (0: one gain)"
@@ -45,7 +45,7 @@ class MotionSettings(BaseModel):
         0.35, description="share of the threshold a change must pass to be weak evidence of a new object"
     )
     weak_frames: int = Field(
-        2, ge=1, le=20, description="frames in a row a weak change, touching no strong one, must persist to count as motion"
+        2, ge=1, le=20, description="frames a weak change, touching no strong one, must persist (each near the last, gaps up to weak_gap) to count as motion"
     )
     fine_level: int = Field(
         40, ge=0, le=255,
@@ -59,7 +59,7 @@ class MotionSettings(BaseModel):
     )
     light_sharpness: float = Field(
         0.1, ge=0, le=1,
-        description="a blob whose difference from the background falls off at its edge by less than this share of its mean size per pixel is a pool of light (headlights), not an object (0: off)",
+        description="a blob whose change (frame / background) falls off at its edge by less than this share of its mean size, per pixel, is a pool of light (headlights), not an object (0: off)",
     )
     shake_pixels: int = Field(
         1, ge=0, le=5, description="camera shake tolerated, in working pixels: a pixel must differ from all its neighbours' background"
