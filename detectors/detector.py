@@ -303,7 +303,8 @@ class MotionDetector:
         full size to nothing within a few pixels, whatever the object's size. A pool of light
         fades out, and its blob ends only where the fading change crosses the threshold. The
         blob is light when the change's mean slope along its edge, per pixel, is under
-        `light_sharpness` of its mean size inside.
+        `light_sharpness` of its mean size inside. Only a blob brighter than its background is
+        judged: light brightens what it falls on.
         """
         assert self._seen is not None
         x, y, w, h = cv2.boundingRect(contour)
@@ -311,6 +312,8 @@ class MotionDetector:
         x1, y1 = min(self._width, x + w + 1), min(self._height, y + h + 1)
         blob = changed[y0:y1, x0:x1]  # the blob, and any corner of another in its box
         frame, background = (image[y0:y1, x0:x1] for image in self._seen)
+        if cv2.mean(frame, mask=blob)[0] <= cv2.mean(background, mask=blob)[0]:
+            return False  # light brightens what it falls on
         # The change as a ratio: light multiplies, so its ratio is smooth even across the
         # background's own sharp edges (a lamp post, a white van) where its difference is not.
         ratio = cv2.divide(frame, cv2.add(background, 1), scale=1.0, dtype=cv2.CV_32F)

@@ -2,7 +2,8 @@
 
 Run from the repository root: `python tests/bench/bench_detector.py` (what `make bench` does).
 Frames are real video (OpenCV's vtest.avi, fetched by deploy/fetch-videos.sh) scaled to each
-size; one OpenCV thread, so the figures are per core.
+size; one OpenCV thread, so the figures are per core. The detector and MOG2 take turns for
+ROUNDS rounds; the figures are each one's best round (every round's ratio is printed too).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ SIZES = {"320x240": (320, 240), "1280x720": (1280, 720), "1920x1080": (1920, 108
 FRAMES = 120
 MOG2_FRAMES = 40  # MOG2 is slow at 1080p: fewer frames keep the run short
 ANALYSIS_FPS = 5.0
+ROUNDS = 3
 
 
 def step(message: str) -> None:
@@ -81,22 +83,27 @@ def main() -> int:
     video = sample_video()
     step("reading frames")
     base = read_frames(video, FRAMES)
-    figures: dict[str, float] = {}
+    figures: dict[str, float | str] = {}
     for name, size in SIZES.items():
         frames = [cv2.resize(frame, size, interpolation=cv2.INTER_LINEAR) for frame in base]
-        step(f"{name}: detector")
-        ours = ms_per_frame(MotionDetector().detect, frames)
-        step(f"{name}: MOG2 with defaults")
-        mog2 = ms_per_frame(cv2.createBackgroundSubtractorMOG2().apply, frames[:MOG2_FRAMES])
-        figures[f"{name} detector ms/frame"] = round(ours, 3)
-        figures[f"{name} detector fps"] = round(1000 / ours, 1)
-        figures[f"{name} MOG2 ms/frame"] = round(mog2, 3)
-        figures[f"{name} speed vs MOG2 (x)"] = round(mog2 / ours, 1)
+        detector, subtractor = MotionDetector(), cv2.createBackgroundSubtractorMOG2()
+        ours, mog2 = [], []
+        # Rounds of one then the other, the best of each: a burst of other load on the shared
+        # cores slows whichever runs during it, and the best round is the one it missed.
+        for number in range(ROUNDS):
+            step(f"{name}: detector, then MOG2 with defaults (round {number + 1} of {ROUNDS})")
+            ours.append(ms_per_frame(detector.detect, frames))
+            mog2.append(ms_per_frame(subtractor.apply, frames[:MOG2_FRAMES]))
+        figures[f"{name} detector ms/frame"] = round(min(ours), 3)
+        figures[f"{name} detector fps"] = round(1000 / min(ours), 1)
+        figures[f"{name} MOG2 ms/frame"] = round(min(mog2), 3)
+        figures[f"{name} speed vs MOG2 (x)"] = round(min(mog2) / min(ours), 1)
+        figures[f"{name} speed vs MOG2 each round (x)"] = " ".join(f"{m / o:.1f}" for o, m in zip(ours, mog2, strict=True))
     step("cameras per core: decode vtest.avi (768x576) and analyse at 5 fps")
     per_core, ms = cameras_per_core(video)
     figures["768x576 decode+detect CPU ms per analysed frame"] = round(ms, 2)
     figures["cameras per core at 5 fps (768x576, decoding included)"] = round(per_core, 1)
-    settings = {"frames": FRAMES, "mog2_frames": MOG2_FRAMES, "opencv_threads": 1, "video": video.name,
+    settings = {"frames": FRAMES, "mog2_frames": MOG2_FRAMES, "rounds (best of)": ROUNDS, "opencv_threads": 1, "video": video.name,
                 "analysis_fps": ANALYSIS_FPS, "motion": MotionSettings().model_dump()}
     report("detector", settings, figures)
     return 0
