@@ -3,9 +3,11 @@
 One frame goes: grey, scaled down to the working height, blurred, corrected to the
 background's brightness, compared with the background (a pixel must differ from every
 background pixel around it, so a one-pixel shake is no motion) against a threshold that
-rises where a pixel usually flickers (leaves, rain, sensor noise), cleaned by opening and
-closing, masked, and cut into blobs of a minimum area. A change over most of the frame at
-once (lights, IR switch, exposure) makes the background relearn instead of reporting motion.
+rises where a pixel usually flickers (leaves, rain, sensor noise) and falls in a dark scene,
+cleaned by opening and closing, masked, and cut into blobs of a minimum area; weaker change
+counts once it persists as a blob over frames, and a blob that is a pool of light sweeping the
+scene (its change fades out at its edge) is dropped. A change over most of the frame at once
+(lights, IR switch, exposure) makes the background relearn instead of reporting motion.
 """
 
 from __future__ import annotations
