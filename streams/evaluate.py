@@ -47,7 +47,6 @@ log = logging.getLogger("centinela.evaluate")
 SAVE_EVERY_S = 0.5
 YIELD_EVERY = 200  # items applied between two turns of the event loop (~5 ms of work)
 TICK_RESEND_S = 3.0  # a tick not yet applied after this long is sent again
-URGENT_SEND_S = 0.05  # how long the rest of a batch waits for its urgent alerts to reach the broker
 
 
 def zone_of(item: ZoneItem) -> str:
@@ -214,9 +213,10 @@ class Evaluator:
         held: dict[str, int] = {}
         since_yield = 0
         for n, (_, items) in enumerate(ordered):
-            if n == hurried and snapshots:  # the urgent zones' alerts leave before the rest is applied
-                await asyncio.wait(await self._publish(snapshots), timeout=URGENT_SEND_S)
+            if n == hurried and snapshots:  # the urgent zones' alerts are handed to the producer first
+                await self._publish(snapshots)
                 snapshots = []
+                await asyncio.sleep(0)  # its sender takes them now, not after the motion
             for item in items:
                 zone_id = zone_of(item)
                 state = self.states.get(zone_id)

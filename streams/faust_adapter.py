@@ -123,13 +123,15 @@ class FaustLane:
 def install_admission(lane: FaustLane, city: City, rules: Rules, settings: AdmissionSettings,
                       inputs: Iterable[str]) -> None:
     memory = DuplicateMemory(lane.redis, settings.duplicate_memory_s)
+    outcomes = Outcomes(lane.redis)
+    lane.app.timer(Outcomes.FLUSH_S, name="count_outcomes")(outcomes.flush)
     for topic in inputs:
         motion = topic == topics.MOTION
         admission = Admission(
             city, settings, memory, lane.publisher, lane.acknowledger(topic), lane.app.conf.topic_partitions,
             backpressure=Backpressure(lane.redis) if motion else None,
             motion_filter=MotionFilter(RuleEngine(city, rules), ZoneRecords(lane.redis), lane.redis) if motion else None,
-            outcomes=Outcomes(lane.redis))
+            outcomes=outcomes)
 
         async def handle(batch: list[Consumed], topic: str = topic, admission: Admission = admission) -> None:
             await admission.handle(batch, topic)
