@@ -41,8 +41,8 @@ from vocabulary.events import (
     MotionEvent,
     OperatorAction,
     PanicBeep,
-    StepOutcome,
     SourceKind,
+    StepOutcome,
     ZoneEvent,
 )
 
@@ -243,6 +243,8 @@ class Outcome:
     held_back: list[HeldBackSignal] = field(default_factory=list)
     duplicate: bool = False
     notes: list[str] = field(default_factory=list)
+    # alert id -> index in `alerts` of its latest snapshot, while that snapshot is a camera attachment
+    attached: dict[str, int] = field(default_factory=dict)
 
 
 class RuleEngine:
@@ -281,11 +283,17 @@ class RuleEngine:
 
     # -- device events -------------------------------------------------------------------
 
-    def evaluate(self, state: ZoneState, event: ZoneEvent, now: datetime) -> Outcome:
-        """Apply one admitted event to its zone's state."""
+    def evaluate(self, state: ZoneState, event: ZoneEvent, now: datetime, into: Outcome | None = None) -> Outcome:
+        """Apply one admitted event to its zone's state.
+
+        `into`: the outcome of the events applied just before, in the same zone, to add this one
+        to. Cameras attached to an alert one after the other there are one change of the alert:
+        one snapshot, one version, holding every camera and the latest snapshot (a flood of
+        motion would otherwise publish the alert once per frame update).
+        """
         if event.zone_id != state.zone_id:
             raise ValueError(f"an event of zone {event.zone_id} given the state of zone {state.zone_id}")
-        out = Outcome(state)
+        out = Outcome(state) if into is None else into
         t = now.timestamp()
         source = event.source
         device = event.beep or event.alarm or event.motion
@@ -623,11 +631,19 @@ class RuleEngine:
 
     @staticmethod
     def _publish(record: AlertRecord, change: str, by: str, t: float, out: Outcome) -> None:
+        folded = out.attached.get(record.alert_id) if change == "camera_attached" else None
+        record.updated_at = max(t, record.updated_at)
+        if folded is not None:  # another camera of the same change: its snapshot grows, no new version
+            out.alerts[folded] = record.to_alert()
+            return
         record.version += 1
         record.change = change
         record.changed_by = by
-        record.updated_at = max(t, record.updated_at)
         out.alerts.append(record.to_alert())
+        if change == "camera_attached":
+            out.attached[record.alert_id] = len(out.alerts) - 1
+        else:
+            out.attached.pop(record.alert_id, None)
 
     def _expire_one(self, state: ZoneState, t: float, out: Outcome) -> None:
         """Keep the zone bounded: the least urgent, oldest alert gives way."""

@@ -78,14 +78,15 @@ def urgent_first(todo: list[tuple[Consumed, list[ZoneItem]]]) -> tuple[list[tupl
     return first + rest, len(first)
 
 
-def apply(engine: RuleEngine, state: ZoneState, item: ZoneItem) -> Outcome:
+def apply(engine: RuleEngine, state: ZoneState, item: ZoneItem, into: Outcome | None = None) -> Outcome:
+    """Apply one item; a device event is added to `into`, the outcome of its message's events before it."""
     if isinstance(item, Tick):
         return engine.tick(state, item.at)
     if isinstance(item, OperatorAction):
         return engine.act(state, item)
     if isinstance(item, SilenceCommand):
         return engine.silence(state, item)
-    return engine.evaluate(state, item, item.admitted_at)
+    return engine.evaluate(state, item, item.admitted_at, into)
 
 
 def held_back_by_silences(outcome: Outcome, zone_id: str) -> dict[str, int]:
@@ -217,18 +218,24 @@ class Evaluator:
                 await self._publish(snapshots)
                 snapshots = []
                 await asyncio.sleep(0)  # its sender takes them now, not after the motion
+            folding: Outcome | None = None  # a message's events are one zone's: their attachments fold
             for item in items:
                 zone_id = zone_of(item)
                 state = self.states.get(zone_id)
                 if state is None:
                     state = self.states[zone_id] = self.engine.new_state(zone_id, since=moment(item))
                 try:
-                    outcome = apply(self.engine, state, item)
-                    snapshots.extend(outcome.alerts)
+                    outcome = apply(self.engine, state, item, folding)
+                    if isinstance(item, ZoneEvent):
+                        folding = outcome
+                    else:
+                        snapshots.extend(outcome.alerts)
                     held.update(held_back_by_silences(outcome, zone_id))
                 except Exception:  # one bad item must not stop the zone's other alerts
                     log.exception("the engine failed on an item of zone %s", zone_id)
                 self.dirty.add(zone_id)
+            if folding is not None:
+                snapshots.extend(folding.alerts)
             since_yield += len(items)
             if since_yield >= YIELD_EVERY:  # a burst of motion must not hold the loop that admits panics
                 await self._publish(snapshots)

@@ -287,6 +287,35 @@ def test_motion_attaches_to_an_urgent_alert_and_opens_nothing(priority: int, att
         assert changed.category == "motion"
 
 
+def test_attachments_applied_together_are_one_change_until_another_change_comes_between() -> None:
+    center = Center()
+    opened = center.send(alarm("a1", 110)).alerts[0]  # fire, priority 1, zone centro
+    state = center.states["centro"]
+
+    def admitted(event: PanicBeep | AlarmSignal | MotionEvent, s: float) -> ZoneEvent:
+        found = zone_event(CITY, event, at(s))
+        assert found is not None
+        return found
+
+    together = center.engine.evaluate(state, admitted(motion("m1", snapshot="/s/1.jpg"), 5), at(5))
+    center.engine.evaluate(state, admitted(motion("m2", snapshot="/s/2.jpg", episode="mo-2"), 6), at(6), together)
+    [folded] = together.alerts
+    assert folded.version == opened.version + 1 and folded.change == "camera_attached"
+    assert folded.snapshot == "/s/2.jpg" and folded.event_ids[-2:] == ["m1", "m2"]
+
+    center.engine.evaluate(state, admitted(alarm("a2", 110), 7), at(7), together)  # grouped: a change of its own
+    center.engine.evaluate(state, admitted(motion("m3", snapshot="/s/3.jpg", episode="mo-3"), 8), at(8), together)
+    assert [(a.version, a.change) for a in together.alerts] == [
+        (opened.version + 1, "camera_attached"), (opened.version + 2, "grouped"), (opened.version + 3, "camera_attached")]
+    assert together.alerts[0].snapshot == "/s/2.jpg" and together.alerts[2].snapshot == "/s/3.jpg"
+
+    apart = Center()
+    apart.send(alarm("a1", 110))
+    assert len(apart.send(motion("m1", snapshot="/s/1.jpg"), 5).alerts) == 1
+    assert [a.version for a in apart.send(motion("m2", snapshot="/s/2.jpg", episode="mo-2"), 6).alerts] == [
+        opened.version + 2], "applied apart, each attachment is a change"
+
+
 # -- 6. supervision ----------------------------------------------------------------------------
 
 def test_a_silent_panel_gets_a_supervision_alert_after_its_grace() -> None:

@@ -191,9 +191,9 @@ def test_what_the_stored_position_covers_is_skipped_not_applied_twice(monkeypatc
     applied: list[str] = []
     engine_apply = evaluate.apply
 
-    def counting(engine, state, item):  # type: ignore[no-untyped-def]
+    def counting(engine, state, item, into=None):  # type: ignore[no-untyped-def]
         applied.append(item.event.event_id)
-        return engine_apply(engine, state, item)
+        return engine_apply(engine, state, item, into)
     monkeypatch.setattr(evaluate, "apply", counting)
 
     async def run() -> None:
@@ -311,9 +311,9 @@ def test_zones_with_a_panic_are_applied_and_published_before_other_zones_motion(
     applied: list[str] = []
     engine_apply = evaluate.apply
 
-    def spying(engine, state, item):  # type: ignore[no-untyped-def]
+    def spying(engine, state, item, into=None):  # type: ignore[no-untyped-def]
         applied.append(item.event.event_id)
-        return engine_apply(engine, state, item)
+        return engine_apply(engine, state, item, into)
     monkeypatch.setattr(evaluate, "apply", spying)
     camera = zone_event(CITY, motion("m1", camera="cam-1"), at(0))  # zone centro
     assert camera is not None
@@ -370,3 +370,23 @@ def test_a_zone_marked_for_motion_while_a_save_is_on_its_way_stays_marked() -> N
         await settle(e)
     asyncio.run(run())
     assert "centro" in memory.attaching
+
+
+def test_the_cameras_one_message_attaches_to_an_alert_are_published_as_one_snapshot() -> None:
+    from tests.unit.test_engine import motion
+
+    memory, acked = Memory(), []
+    fire = zone_event(CITY, alarm("a1", 110), at(0))  # priority 1 in zone centro
+    cameras = [zone_event(CITY, motion(f"m{n}", snapshot=f"/s/{n}.jpg", episode=f"mo-{n}", s=1), at(1)) for n in range(5)]
+    assert fire is not None and all(cameras)
+    batches = [signed(n, 1_000 + n, b"centro", ZoneBatch(zone_id="centro", events=events).model_dump_json().encode())
+               for n, events in enumerate([[fire], cameras])]  # type: ignore[list-item]
+
+    async def run() -> None:
+        e = evaluator(memory, acked)
+        await e.process(batches)
+        await settle(e)
+    asyncio.run(run())
+    assert [(a["version"], a["change"], a["snapshot"]) for a in memory.alerts] == [
+        (1, "opened", None), (2, "camera_attached", "/s/4.jpg")]
+    assert memory.alerts[-1]["event_ids"] == ["a1", "m0", "m1", "m2", "m3", "m4"]
