@@ -44,3 +44,35 @@ def test_motion_waits_until_evaluation_is_near_what_it_sent_and_only_for_those_p
     started = time.monotonic()
     asyncio.run(pressure.wait())
     assert time.monotonic() - started >= 0.2 and evaluation.reads > 2  # partition 3 was never written to: ignored
+
+
+class Recorder:
+    """Redis's hset, slow: every write takes a while, as under load."""
+
+    def __init__(self) -> None:
+        self.writes: list[dict[int, float]] = []
+
+    async def hset(self, _: str, mapping: dict[int, float]) -> None:
+        self.writes.append(dict(mapping))
+        await asyncio.sleep(0.01)
+
+
+def test_progress_is_written_beside_the_stream_with_the_newest_figures_of_the_batches_meanwhile() -> None:
+    from streams.flow import Progress
+
+    recorder = Recorder()
+    progress = Progress(recorder)  # type: ignore[arg-type]
+
+    async def run() -> None:
+        started = time.monotonic()
+        await progress.applied([event(0, 10.0)])
+        await progress.applied([event(0, 11.0), event(1, 3.0)])
+        await progress.applied([event(0, 10.5)])
+        assert time.monotonic() - started < 0.005, "the stream waited for Redis"
+        assert progress.writing is not None
+        await asyncio.sleep(0.001)  # the write is on its way
+        await progress.applied([event(1, 4.0)])
+        await progress.applied([event(1, 5.0)])
+        await progress.writing
+    asyncio.run(run())
+    assert recorder.writes == [{0: 11.0, 1: 3.0}, {1: 5.0}]
