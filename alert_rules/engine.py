@@ -358,7 +358,7 @@ class RuleEngine:
             out.notes.append("a motion episode ended")
             return
         started = state.episodes.setdefault(episode, ts)
-        urgent = _most_urgent(state, policy.attach_motion_up_to)
+        urgent = _attaching(state, out) or _most_urgent(state, policy.attach_motion_up_to)
         if urgent is not None:
             self._attach(urgent, motion, t, out)
             return
@@ -679,6 +679,16 @@ def _retire(state: ZoneState, record: AlertRecord) -> None:
         del state.groups[group]
     if record.category == "supervision":
         state.overdue.pop(record.source_id, None)
+
+
+def _attaching(state: ZoneState, out: Outcome) -> AlertRecord | None:
+    """The alert this outcome's latest change attached a camera to: with no change since, it is
+    still the zone's most urgent (opening, grouping, escalating or closing any alert is a change),
+    and a flood's next frame needs no walk over every unresolved alert."""
+    if not out.alerts:
+        return None
+    latest = out.alerts[-1].alert_id
+    return state.alerts.get(latest) if out.attached.get(latest) == len(out.alerts) - 1 else None
 
 
 def _most_urgent(state: ZoneState, up_to: int) -> AlertRecord | None:

@@ -309,6 +309,10 @@ def test_attachments_applied_together_are_one_change_until_another_change_comes_
         (opened.version + 1, "camera_attached"), (opened.version + 2, "grouped"), (opened.version + 3, "camera_attached")]
     assert together.alerts[0].snapshot == "/s/2.jpg" and together.alerts[2].snapshot == "/s/3.jpg"
 
+    newer = center.engine.evaluate(state, admitted(beep("p1", device="bpr-2"), 9), at(9), together).alerts[-1]
+    center.engine.evaluate(state, admitted(motion("m4", snapshot="/s/4.jpg", episode="mo-4"), 10), at(10), together)
+    assert together.alerts[-1].alert_id == newer.alert_id != opened.alert_id, "motion goes to the newest P1 now"
+
     apart = Center()
     apart.send(alarm("a1", 110))
     assert len(apart.send(motion("m1", snapshot="/s/1.jpg"), 5).alerts) == 1
