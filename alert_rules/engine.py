@@ -178,9 +178,11 @@ class ZoneState:
     silences: dict[str, Silence] = field(default_factory=dict)  # run-time silences by id, until they end
 
     def to_json(self) -> dict[str, Any]:
+        return {"alerts": [a.to_json() for a in self.alerts.values()], **self.to_json_but_alerts()}
+
+    def to_json_but_alerts(self) -> dict[str, Any]:
         return {
             "zone_id": self.zone_id, "since": self.since,
-            "alerts": [a.to_json() for a in self.alerts.values()],
             "seen": self.seen, "panels_heard": self.panels_heard, "overdue": self.overdue,
             "episodes": self.episodes,
             "held_back": {k: {"count": h.count, "event_ids": h.event_ids, "last_at": h.last_at}
@@ -504,8 +506,11 @@ class RuleEngine:
         route = Route("supervision", policy.supervision_priority, SUPERVISION_RULE, "Panel silent")
         title = f"Panel {panel_id} silent since {_time(heard).isoformat(timespec='seconds')}"
         address, where = self._premises.get(panel_id, (None, None))
+        # Raised again (resolved while the panel stays silent), it is a new alert: under the old id its
+        # version 1 would be ignored by every consumer that keeps the highest version.
+        first = f"silent-since-{heard:.3f}-at-{t:.3f}"
         record = self._raise(state, policy, Incoming(route, "alarm", panel_id, None, title, location=where,
-                                                     first=f"silent-since-{heard:.3f}", address=address), t, out)
+                                                     first=first, address=address), t, out)
         state.overdue[panel_id] = record.alert_id if record is not None else "held back"
 
     def _panel_heard(self, state: ZoneState, policy: ZonePolicy, panel_id: str, t: float,

@@ -322,6 +322,15 @@ def test_attachments_applied_together_are_one_change_until_another_change_comes_
 
 # -- 6. supervision ----------------------------------------------------------------------------
 
+def test_a_supervision_alert_resolved_while_the_panel_stays_silent_comes_back_as_a_new_alert() -> None:
+    center = Center()
+    [first] = center.tick(660).alerts
+    center.act(first, "resolve", 700, disposition="false_alarm", note="checked")
+    [again] = center.tick(701).alerts
+    assert (again.category, again.change, again.version) == ("supervision", "opened", 1)
+    assert again.alert_id != first.alert_id, "under the old id, consumers would keep the resolved version"
+
+
 def test_a_silent_panel_gets_a_supervision_alert_after_its_grace() -> None:
     center = Center()
     assert center.engine.next_deadline(center.states["centro"]) == at(660)  # 600 s + 10 %

@@ -109,3 +109,35 @@ def test_zone_state_stays_bounded(history: list[tuple[Any, float]]) -> None:
         assert len(state.episodes) <= 256 and len(state.held_back) <= 256
         assert all(len(a.event_ids) <= 50 for a in state.alerts.values())
         assert all(len(h.event_ids) <= 20 for h in state.held_back.values())
+
+
+@settings(max_examples=30, deadline=None)
+@given(streams(), st.lists(st.sampled_from(["ack", "dispatch", "resolve", "none"]), min_size=40, max_size=40))
+def test_an_alert_record_never_changes_without_a_new_version(history: list[tuple[Any, float]],
+                                                             actions: list[str]) -> None:
+    """What lets the evaluate lane re-encode only the alerts whose version moved (`streams.evaluate.StateEncoder`)."""
+    from streams.evaluate import StateEncoder
+
+    center, encoder = Center(SILENCE), StateEncoder()
+    encoded: dict[tuple[str, int], str] = {}
+
+    def unchanged_unless_versioned() -> None:
+        for state in center.states.values():
+            for record in state.alerts.values():
+                now = json.dumps(record.to_json(), sort_keys=True)
+                was = json.loads(encoded.setdefault((record.alert_id, record.version), now))
+                changed = {k for k, v in json.loads(now).items() if was[k] != v}
+                assert not changed, f"{record.alert_id} v{record.version} changed {changed} without a new version"
+            assert json.loads(encoder.dump(state)) == json.loads(json.dumps(state.to_json()))
+
+    for (event, s), action in zip(history, actions, strict=False):
+        for zone in center.states:
+            center.tick(s, zone)
+        unchanged_unless_versioned()
+        center.send(event, s)
+        unchanged_unless_versioned()
+        open_alerts = [a for state in center.states.values() for a in state.alerts.values()]
+        if action != "none" and open_alerts:
+            fields = {"dispatch": {"responder": "Móvil 3"}, "resolve": {"disposition": "real", "note": "n"}}
+            center.act(open_alerts[0].to_alert(), action, s, **fields.get(action, {}))
+            unchanged_unless_versioned()
