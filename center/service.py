@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from pathlib import Path
 
 import uvicorn
@@ -13,36 +12,7 @@ from alert_rules.rules import Rules, SilenceSettings
 from center.app import create_app
 from center.health import HealthSettings
 from center.retention import RetentionSettings
-from vocabulary.errors import Unavailable
-
-DEFAULT_HTTP = "127.0.0.1:8080"
-
-
-class PortTaken(Unavailable):
-    pass
-
-
-def parse_http(address: str | None) -> tuple[str, int]:
-    """CENTINELA_HTTP's "host:port" (IPv6 as "[::1]:8080")."""
-    host, _, port = (address or DEFAULT_HTTP).rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"expected host:port, got {address!r}")
-    return host.strip("[]"), int(port)
-
-
-def bind(host: str, port: int) -> socket.socket:
-    """Bind before serving, so a taken port is a clear error and not a log line."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as error:
-        sock.close()
-        raise PortTaken(f"the center cannot listen on {host}:{port}: {error.strerror}") from None
-    sock.listen(128)
-    sock.setblocking(False)
-    return sock
+from vocabulary.listening import bind
 
 
 async def serve(
@@ -57,8 +27,8 @@ async def serve(
     health: HealthSettings | None = None,
     retention: RetentionSettings | None = None,
 ) -> None:
-    """Serve until cancelled or until uvicorn is told to exit; raises PortTaken first if it must."""
-    sock = bind(host, port)
+    """Serve until cancelled or until uvicorn is told to exit; raises Unavailable first if its port is taken."""
+    sock = bind(host, port, "the center")
     app = create_app(city, kafka, redis_url, snapshot_dir, rules=rules, silence_settings=silence_settings,
                      health=health, retention=retention)
     server = uvicorn.Server(

@@ -13,6 +13,7 @@ from pathlib import Path
 from centinela.config import Config, config_dir, load_config
 from streams.lanes import LANES
 from vocabulary.errors import UsageError
+from vocabulary.listening import parse_address
 
 DEFAULT_KAFKA_PORT = 9092
 DEFAULT_REDIS_PORT = 6390  # not 6379, so a system Redis is never mistaken for ours
@@ -70,12 +71,7 @@ def running_servers(who: str) -> tuple[str, str]:
 
 
 def http_address() -> tuple[str, int]:
-    from center.service import parse_http
-
-    try:
-        return parse_http(os.environ.get("CENTINELA_HTTP", DEFAULT_HTTP))
-    except ValueError as error:
-        raise UsageError(f"CENTINELA_HTTP: {error}") from None
+    return parse_address(os.environ.get("CENTINELA_HTTP", DEFAULT_HTTP), "CENTINELA_HTTP")
 
 
 def run_config_check(args: argparse.Namespace) -> int:

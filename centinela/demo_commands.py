@@ -152,7 +152,7 @@ def run_simulate(args: argparse.Namespace) -> int:
 
 def _receivers(args: argparse.Namespace) -> tuple[tuple[str, int], str]:
     """The receiver's DC-09 address and ingestion URL, once it answers (it may start with us)."""
-    from receivers.service import parse_address
+    from vocabulary.listening import parse_address
 
     dc09 = parse_address(args.dc09, "--dc09")
     ingest_host, ingest_port = parse_address(args.ingest, "--ingest")

@@ -19,12 +19,13 @@ from center.auth import Tokens, require_actor
 from center.errors import ApiError
 from center.hub import AlertHub
 from center.metrics import CenterMetrics
-from center.service import PortTaken, bind, parse_http
 from center.snapshots import snapshot_file
 from center.sse import alert_event
 from center.views import index_pair, qualifies, queue_score
 from center.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, Webhook
+from vocabulary.errors import Unavailable, UsageError
 from vocabulary.events import Alert
+from vocabulary.listening import bind, parse_address
 
 OPERATOR = Token(token="operator-secret", role="operator", name="Ana")
 VIEWER = Token(token="viewer-secret", role="viewer", name="Eva")
@@ -115,16 +116,15 @@ def test_sse_frame_is_one_alert_event() -> None:
 
 
 def test_http_address_and_a_taken_port() -> None:
-    assert parse_http(None) == ("127.0.0.1", 8080)
-    assert parse_http("0.0.0.0:9000") == ("0.0.0.0", 9000)
-    assert parse_http("[::1]:8081") == ("::1", 8081)
+    assert parse_address("0.0.0.0:9000", "CENTINELA_HTTP") == ("0.0.0.0", 9000)
+    assert parse_address("[::1]:8081", "CENTINELA_HTTP") == ("::1", 8081)
     for bad in ("8080", "host:", "host:0", "host:99999", "host:http"):
-        with pytest.raises(ValueError):
-            parse_http(bad)
-    taken = bind("127.0.0.1", 0)
+        with pytest.raises(UsageError, match="CENTINELA_HTTP: expected host:port"):
+            parse_address(bad, "CENTINELA_HTTP")
+    taken = bind("127.0.0.1", 0, "the center")
     try:
-        with pytest.raises(PortTaken, match=r"cannot listen on 127\.0\.0\.1"):
-            bind("127.0.0.1", taken.getsockname()[1])
+        with pytest.raises(Unavailable, match=r"the center cannot listen on 127\.0\.0\.1"):
+            bind("127.0.0.1", taken.getsockname()[1], "the center")
     finally:
         taken.close()
     assert isinstance(taken, socket.socket)
