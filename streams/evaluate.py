@@ -245,6 +245,7 @@ class Evaluator:
                 snapshots = []
                 await asyncio.sleep(0)  # its sender takes them now, not after the motion
             folding: Outcome | None = None  # a message's events are one zone's: their attachments fold
+            outcomes: list[Outcome] = []  # the message's: one for all its events, or its one other item's
             for item in items:
                 zone_id = zone_of(item)
                 state = self.states.get(zone_id)
@@ -252,16 +253,17 @@ class Evaluator:
                     state = self.states[zone_id] = self.engine.new_state(zone_id, since=moment(item))
                 try:
                     outcome = apply(self.engine, state, item, folding)
-                    if isinstance(item, ZoneEvent):
-                        folding = outcome
-                    else:
-                        snapshots.extend(outcome.alerts)
-                    held.update(held_back_by_silences(outcome, zone_id))
                 except Exception:  # one bad item must not stop the zone's other alerts
                     log.exception("the engine failed on an item of zone %s", zone_id)
+                else:
+                    if outcome is not folding:
+                        outcomes.append(outcome)
+                    if isinstance(item, ZoneEvent):
+                        folding = outcome
                 self.dirty.add(zone_id)
-            if folding is not None:
-                snapshots.extend(folding.alerts)
+            for outcome in outcomes:  # taken once the message is applied: a folded outcome grows until then
+                snapshots.extend(outcome.alerts)
+                held.update(held_back_by_silences(outcome, outcome.state.zone_id))
             since_yield += len(items)
             if since_yield >= YIELD_EVERY:  # a burst of motion must not hold the loop that admits panics
                 await self._publish(snapshots)
