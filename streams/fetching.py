@@ -1,12 +1,15 @@
-"""How long the worker's consumer lets the broker hold a fetch that has nothing to return.
+"""How long the worker's consumer lets the broker hold a fetch.
 
-Faust hard-codes 1,500 ms (faust/transport/drivers/aiokafka.py). Tansu holds a fetch for
-several partitions that long even when data arrives meanwhile (measured: 650 ms median
-per hop, against 4 ms at 10 ms), and a beep crosses two hops. A short wait costs an idle
-lane about a hundred tiny requests a second; the broker's CPU for them is not free on a
-shared machine (measured: Tansu at 21 % of a core for an idle worker's three lanes at
-10 ms), so only the lanes a panic crosses wait so little: camera motion, which no panic
-waits for, lets the broker hold its fetches MOTION_FETCH_MAX_WAIT_MS.
+Faust hard-codes 1,500 ms (faust/transport/drivers/aiokafka.py). Tansu 0.6 answers a fetch
+only after that wait, even when it found data at once (tansu-storage/src/service/fetch.rs
+sleeps the remaining time unconditionally), and a beep crosses two hops. Each fetch that
+finds data also lists every batch the broker holds in that partition
+(tansu-storage/src/dynostore.rs), so the broker's cost per fetch grows with everything
+produced since it started, and shorter waits mean more of those fetches. Measured with the
+streams bench (docs/streams.md): at 20 ms instead of 10 an idle worker takes a beep to its
+alert in 22 ms instead of 20 (p50), and with 500 events/s after 50,000 events in the broker
+the p99 fell from 584-816 ms to 240-423 ms (3 runs each). Camera motion, which no panic waits
+for, lets the broker hold its fetches MOTION_FETCH_MAX_WAIT_MS.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any
 
 import aiokafka
 
-FETCH_MAX_WAIT_MS = int(os.environ.get("CENTINELA_FETCH_MAX_WAIT_MS", "10"))
+FETCH_MAX_WAIT_MS = int(os.environ.get("CENTINELA_FETCH_MAX_WAIT_MS", "20"))
 MOTION_FETCH_MAX_WAIT_MS = 100
 
 _AIOKafkaConsumer = aiokafka.AIOKafkaConsumer
