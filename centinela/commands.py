@@ -175,7 +175,7 @@ def run_system(config: Config, workers: int, partitions: int, data: Path,
     from vocabulary import internal
     from vocabulary.redaction import redacted
 
-    os.umask(0o077)  # everything this run creates (logs, tables, snapshots, Redis files) is its owner's alone
+    os.umask(0o077)  # everything this run creates (logs, snapshots, Redis files) is its owner's alone
     data = data.resolve()
     make_private(data)
     stack = Stack.from_environment(partitions=partitions, workdir=data)
