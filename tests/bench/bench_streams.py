@@ -10,7 +10,7 @@
    timed from just before the produce call to the moment a bare aiokafka consumer
    (no group, every partition, fetch_max_wait_ms small) receives the alert; with 500
    mixed events/s in the background, then under a 5,000 events/s motion flood as well.
-   The background condition also runs first, on a fresh broker: Tansu 0.6's fetch lists
+   The background condition also runs first, on a fresh broker: Tansu's fetch lists
    every batch stored in a partition, so the broker's cost per fetch grows with what
    phase 1 leaves in it (docs/streams.md). The targets are judged after phase 1.
    Each phase also reports each process's share of a core (the broker, Redis, the lanes,
