@@ -1,8 +1,10 @@
 """How the system is (contract section 10): sampled in the background, so /healthz costs nothing.
 
-Once a `sample_s` the center asks the broker for the end offsets of the lanes' input topics
-and the offsets each lane's consumer group committed, pings Redis, and reads the
-supervisors' process records. A lane that admits or evaluates beeps and alarms, with input
+Once a `sample_s` the center pings Redis and reads the supervisors' process records; once a
+`broker_sample_s` it asks the broker for the end offsets of the lanes' input topics and of
+`alerts`, and for the offsets each lane's consumer group committed. The embedded broker
+answers an end-offset request by listing every batch it holds in the partition, so asking
+every second cost it more the longer it ran. A lane that admits or evaluates beeps and alarms, with input
 waiting on a partition whose committed offset has not moved for `stall_s`, is down: that is
 what a frozen, crashed or silently stalled consumer looks like from outside, and it needs
 nothing from the lane itself (a frozen lane cannot report).
@@ -40,7 +42,8 @@ class HealthSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     stall_s: float = Field(30.0, gt=0, description="a beep or alarm lane with input waiting and nothing "
                                                     "applied for this long is down")
-    sample_s: float = Field(1.0, gt=0, le=60, description="how often the center samples offsets and processes")
+    sample_s: float = Field(1.0, gt=0, le=60, description="how often the center samples Redis and the processes")
+    broker_sample_s: float = Field(5.0, gt=0, le=60, description="how often the center asks the broker for offsets")
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,9 @@ def summary(name: str, found: dict[str, Component]) -> Component:
     return Component(worst.level, "; ".join(f"{n}: {c.detail}" for n, c in found.items() if c.level != "ok"))
 
 
+BrokerSample = tuple[dict[str, dict[TopicPartition, Partition]], dict[TopicPartition, int]]
+
+
 class BrokerOffsets:
     """End offsets of the lanes' inputs and of `alerts`, and each lane group's committed offsets."""
 
@@ -145,7 +151,7 @@ class BrokerOffsets:
                     request_timeout_ms=5000, **self.client))
         return self._ends
 
-    async def sample(self) -> tuple[dict[str, dict[TopicPartition, Partition]], dict[TopicPartition, int]]:
+    async def sample(self) -> BrokerSample:
         """Per lane, its input partitions; and the end offsets of `alerts`."""
         ends_client = await self._connect()
         await ends_client.topics()  # a fresh look: a restarted broker has other partitions
@@ -193,6 +199,7 @@ class HealthWatch:
         self._extra = extra
         self.latest = STARTING
         self._sampling = asyncio.Lock()
+        self._offsets: tuple[float, BrokerSample] | None = None  # when the broker was last asked, and its answer
 
     async def current(self) -> Sample:
         """The latest sample; the first one is taken on demand, so a new center answers at once."""
@@ -241,8 +248,11 @@ class HealthWatch:
     async def _sample_broker(self, result: Sample, now: float, feed_offsets: dict[int, int] | None) -> None:
         components = result.components
         try:
-            lanes, alerts_ends = await asyncio.wait_for(self.broker.sample(), ASK_TIMEOUT_S * 2)
+            if self._offsets is None or now - self._offsets[0] >= self.settings.broker_sample_s:
+                self._offsets = (now, await asyncio.wait_for(self.broker.sample(), ASK_TIMEOUT_S * 2))
+            asked, (lanes, alerts_ends) = self._offsets
         except Exception as error:  # any failure means unreachable; connect afresh next time
+            self._offsets = None
             await self.broker.close()
             components["kafka"] = Component("down", f"unreachable ({type(error).__name__})")
             for lane in progress.LANE_INPUTS:
@@ -252,7 +262,7 @@ class HealthWatch:
         components["kafka"] = Component("ok", "reachable")
         for lane, partitions in lanes.items():
             group = progress.lane_group(lane)
-            stalled = {tp: self.stalls.stalled_for(group, tp, p, now) for tp, p in partitions.items()}
+            stalled = {tp: self.stalls.stalled_for(group, tp, p, asked) for tp, p in partitions.items()}
             components[f"lane:{lane}"] = lane_component(lane, group, partitions, stalled, self.settings.stall_s)
             for tp, p in partitions.items():
                 key = (group, tp.topic)

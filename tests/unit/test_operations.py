@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import sys
 import time
@@ -11,7 +12,17 @@ import yaml
 from aiokafka import TopicPartition
 from prometheus_client import generate_latest
 
-from center.health import Component, Partition, Sample, Stalls, lane_component, process_component
+from center.health import (
+    BrokerSample,
+    Component,
+    HealthSettings,
+    HealthWatch,
+    Partition,
+    Sample,
+    Stalls,
+    lane_component,
+    process_component,
+)
 from center.metrics import CenterMetrics
 from deploy.supervisor import Child, Supervisor, backoff_s
 from vocabulary.progress import ProcessRecord
@@ -84,6 +95,51 @@ def test_a_lane_with_input_waiting_and_no_progress_for_stall_s_is_down() -> None
     assert down.level == "down" and "3 waiting on zone.events[2]" in down.detail
     assert lane_component("motion", "centinela-motion", partitions, {TP: 35.0}, stall_s=30).level == "degraded"
     assert lane_component("evaluate", "centinela-evaluate", partitions, {TP: 29.0}, stall_s=30).level == "ok"
+
+
+class CountingBroker:
+    """Stands for the broker's offsets: a partition with input waiting that never moves, or no answer."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+        self.answering = True
+
+    async def sample(self) -> BrokerSample:
+        self.asked += 1
+        if not self.answering:
+            raise ConnectionError("broker away")
+        return {"evaluate": {TP: Partition(end=10, committed=7)}}, {}
+
+    async def close(self) -> None:
+        pass
+
+
+def test_the_broker_is_asked_once_per_broker_sample_s_and_stalls_are_timed_by_its_answers() -> None:
+    """The embedded broker lists every batch it holds to answer an end-offset request."""
+
+    async def run() -> None:
+        watch = HealthWatch("127.0.0.1:1", None, HealthSettings(stall_s=8, broker_sample_s=5),  # type: ignore[arg-type]  # Redis is not used here
+                            feed_offsets=dict, feed_consuming=lambda: True)
+        broker = watch.broker = CountingBroker()  # type: ignore[assignment]  # the fake stands for BrokerOffsets
+
+        async def lane_at(now: float) -> Component:
+            sample = Sample({})
+            await watch._sample_broker(sample, now, None)
+            return sample.components["lane:evaluate"]
+
+        assert (await lane_at(100.0)).level == "ok"
+        assert (await lane_at(101.0)).level == "ok" and broker.asked == 1, "answered from the last look"
+        assert (await lane_at(105.0)).level == "ok" and broker.asked == 2
+        assert (await lane_at(109.9)).level == "ok" and broker.asked == 2, "stalled 5 s as of the broker's answer"
+        assert (await lane_at(110.0)).level == "down" and broker.asked == 3, "stalled 10 s"
+        broker.answering = False
+        sample = Sample({})
+        await watch._sample_broker(sample, 120.0, None)
+        assert sample.components["kafka"].level == "down" and broker.asked == 4
+        await watch._sample_broker(Sample({}), 121.0, None)
+        assert broker.asked == 5, "an unanswered look is not kept: the next sample asks again"
+
+    asyncio.run(run())
 
 
 def test_process_records_say_how_each_process_is() -> None:
