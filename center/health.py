@@ -4,10 +4,10 @@ Once a `sample_s` the center pings Redis and reads the supervisors' process reco
 `broker_sample_s` it asks the broker for the end offsets of the lanes' input topics and of
 `alerts`, and for the offsets each lane's consumer group committed. The embedded broker
 answers an end-offset request by listing every batch it holds in the partition, so asking
-every second cost it more the longer it ran. A lane that admits or evaluates beeps and alarms, with input
-waiting on a partition whose committed offset has not moved for `stall_s`, is down: that is
-what a frozen, crashed or silently stalled consumer looks like from outside, and it needs
-nothing from the lane itself (a frozen lane cannot report).
+every second cost it more the longer it ran. A lane that admits or evaluates beeps and
+alarms, with input waiting on a partition whose committed offset has not moved for
+`stall_s`, is down: that is what a frozen, crashed or silently stalled consumer looks like
+from outside, and it needs nothing from the lane itself (a frozen lane cannot report).
 """
 
 from __future__ import annotations
