@@ -7,10 +7,20 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results"
+
+
+def progress_for(bench: str) -> Callable[[str], None]:
+    """A bench's progress lines on stderr, stamped with its name and the time."""
+
+    def progress(text: str) -> None:
+        print(f"[{bench} {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+    return progress
 
 
 def machine() -> dict[str, Any]:

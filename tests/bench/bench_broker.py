@@ -2,7 +2,7 @@
 
 Tansu 0.6 (memory storage) lists every batch it holds in a partition on each fetch that
 finds data there (tansu-storage/src/dynostore.rs), and keeps every batch until it stops.
-Each round here is the same: a producer sends RATE messages/s, one batch each (linger 0),
+Each round here is the same: a producer sends RATE messages/s (linger 0: about a batch each),
 over PARTITIONS partitions, and CONSUMERS consumers read them with the lanes' fetch wait.
 Nothing else runs against the broker, so any growth in its CPU per round, or in the
 consumers' delay, comes from what the earlier rounds left in it. The baseline is round 1,
@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from deploy.stack import Stack
 from streams.fetching import FETCH_MAX_WAIT_MS
 from tests.bench._cpu import cpu_s
-from tests.bench._report import report
+from tests.bench._report import progress_for, report
 from vocabulary import topics
 
 ROUNDS = int(os.environ.get("BENCH_BROKER_ROUNDS", "6"))
@@ -38,8 +38,7 @@ PARTITIONS = 4
 CONSUMERS = 2  # like the urgent and evaluate lanes
 
 
-def progress(text: str) -> None:
-    print(f"[bench_broker {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+progress = progress_for("bench_broker")
 
 
 async def one_round(kafka: str, broker_pid: int) -> dict[str, Any]:
@@ -105,7 +104,7 @@ def main() -> int:
     figures["last_to_first_broker_cpu"] = round(last["broker_pct_of_a_core"] / max(first["broker_pct_of_a_core"], 1), 2)
     figures["last_to_first_delay_p99"] = round(last["delay_p99_ms"] / max(first["delay_p99_ms"], 0.1), 2)
     settings = {"broker": "Tansu 0.6.0 (memory storage), same machine", "partitions": PARTITIONS,
-                "traffic": f"{RATE} messages/s for {ROUND_S:g} s a round, one batch each (linger 0)",
+                "traffic": f"{RATE} messages/s for {ROUND_S:g} s a round, linger 0 (about a batch each)",
                 "consumers": f"{CONSUMERS}, fetch_max_wait_ms {FETCH_MAX_WAIT_MS} (the lanes')", "rounds": ROUNDS,
                 "baseline": "round 1 of the same run"}
     report("broker", settings, figures)

@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 from deploy.stack import Stack, free_port  # noqa: E402
 from receivers import dc09  # noqa: E402
 from receivers.dc09 import Framer  # noqa: E402
-from tests.bench._report import report  # noqa: E402
+from tests.bench._report import progress_for, report  # noqa: E402
 from vocabulary import topics  # noqa: E402
 
 FRAMES = int(os.environ.get("BENCH_RECEIVERS_FRAMES", "20000"))
@@ -46,8 +46,7 @@ AES_KEY = "00112233445566778899AABBCCDDEEFF"
 PARTITIONS = 4
 
 
-def progress(text: str) -> None:
-    print(f"[bench_receivers {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+progress = progress_for("bench_receivers")
 
 
 EACH_ALONE = [[panel] for panel in range(CONNECTIONS)]  # one panel per connection

@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 from deploy.stack import Stack  # noqa: E402
 from streams.ports import partition_of  # noqa: E402
 from tests.bench._cpu import CpuMeter, children, command_line  # noqa: E402
-from tests.bench._report import report  # noqa: E402
+from tests.bench._report import progress_for, report  # noqa: E402
 from tests.integration.support import worker  # noqa: E402
 from vocabulary import internal, topics  # noqa: E402
 from vocabulary.events import format_timestamp  # noqa: E402
@@ -69,8 +69,7 @@ TARGET_P99_FLOOD_MS = 250
 Message = tuple[str, bytes, bytes]  # topic, key, value
 
 
-def progress(text: str) -> None:
-    print(f"[bench_streams {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+progress = progress_for("bench_streams")
 
 
 def uid() -> str:
