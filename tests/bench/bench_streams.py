@@ -323,7 +323,9 @@ async def latency(kafka: str, city: City, probes: list[str]) -> dict[str, Any]:
     """Send one panic per probe beeper, PROBE_EVERY_S apart; milliseconds until each alert is read.
 
     Each delay is also split at the alert's `opened_at` (when admission accepted the panic, by
-    the same clock): `admit` from the produce to there, `evaluate` from there to the alert read.
+    the same clock) and at the alert's produce time: `admit` from the produce to `opened_at`,
+    `evaluate` from there to the alert's produce (zone.events and the evaluate lane), `deliver`
+    from there to the alert read (the broker and this reader).
     """
     from aiokafka import AIOKafkaProducer
 
@@ -334,11 +336,12 @@ async def latency(kafka: str, city: City, probes: list[str]) -> dict[str, Any]:
     sent_wall: dict[str, float] = {}
     took: dict[str, float] = {}
     admit: dict[str, float] = {}
+    deliver: dict[str, float] = {}
 
     async def read() -> None:
         while True:
             batches = await consumer.getmany(timeout_ms=100, max_records=10000)
-            now = time.perf_counter()
+            now, now_wall = time.perf_counter(), time.time()
             for records in batches.values():
                 for record in records:
                     alert = json.loads(record.value)
@@ -347,6 +350,7 @@ async def latency(kafka: str, city: City, probes: list[str]) -> dict[str, Any]:
                             took[event_id] = (now - sent_at[event_id]) * 1000
                             opened = datetime.fromisoformat(alert["opened_at"].replace("Z", "+00:00")).timestamp()
                             admit[event_id] = (opened - sent_wall[event_id]) * 1000
+                            deliver[event_id] = (now_wall - record.timestamp / 1000) * 1000
 
     reader = asyncio.create_task(read())
     try:
@@ -368,7 +372,8 @@ async def latency(kafka: str, city: City, probes: list[str]) -> dict[str, Any]:
     if len(values) < 2:
         return {"probes": len(sent_at), "received": len(values), "p50_ms": math.inf, "p99_ms": math.inf, "max_ms": None}
     q = statistics.quantiles(values, n=100)
-    hops = {"admit": list(admit.values()), "evaluate": [took[e] - admit[e] for e in admit]}
+    hops = {"admit": list(admit.values()), "evaluate": [took[e] - admit[e] - deliver[e] for e in admit],
+            "deliver": list(deliver.values())}
     split = {f"{hop}_p50_p99_ms": [round(statistics.quantiles(v, n=100)[k], 1) for k in (49, 98)]
              for hop, v in hops.items()}
     return {"probes": len(sent_at), "received": len(values), "p50_ms": round(q[49], 1), "p99_ms": round(q[98], 1),
