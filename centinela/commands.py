@@ -36,7 +36,8 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     worker = sub.add_parser("worker", help="run one stream worker against CENTINELA_KAFKA and CENTINELA_REDIS")
     worker.add_argument("--config", help="configuration directory (else CENTINELA_CONFIG)")
     worker.add_argument("--web-port", type=int, default=6066, help="the Faust worker's own port on 127.0.0.1")
-    worker.add_argument("--partitions", type=int, default=4)
+    worker.add_argument("--partitions", type=int, default=4,
+                        help="partitions per topic if the worker creates zone.events; an existing topic's count wins")
     worker.add_argument("--lane", choices=LANES,
                         help="run one lane in this process (default: all three, each in its own process)")
     worker.set_defaults(run=run_worker)
@@ -103,10 +104,14 @@ def run_worker(args: argparse.Namespace) -> int:
         return run_lanes(args, redis_url, config.health.stall_s)
     import faust
 
+    from deploy.stack import topic_partitions
     from streams.app import create_app
+    from vocabulary import topics
 
-    app = create_app(config.city, config.rules, config.admission, kafka, redis_url, web_port=args.web_port, partitions=args.partitions,
-                     lane=args.lane)
+    # Which partition holds a zone is the broker's count, whatever this worker was told.
+    partitions = topic_partitions(kafka, topics.named(topics.ZONE_EVENTS)) or args.partitions
+    app = create_app(config.city, config.rules, config.admission, kafka, redis_url, web_port=args.web_port,
+                     partitions=partitions, lane=args.lane)
     faust.Worker(app, loglevel="INFO", quiet=True).execute_from_commandline()
     return 0
 

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from vocabulary import progress, topics
 from vocabulary.errors import Unavailable
@@ -180,21 +180,28 @@ def mark_new_broker(redis_url: str, timeout_s: float = 10.0) -> None:
         client.close()
 
 
-def create_topics(kafka: str, partitions: int, timeout_s: float = 20.0) -> None:
-    """Create the contract's and our internal topics; existing ones are left as they are."""
-    from kafka.admin import KafkaAdminClient, NewTopic
-    from kafka.errors import KafkaError, TopicAlreadyExistsError
+def _admin(kafka: str, timeout_s: float) -> Any:
+    """A Kafka admin client, once the broker answers (within `timeout_s`)."""
+    from kafka.admin import KafkaAdminClient
+    from kafka.errors import KafkaError
 
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            admin = KafkaAdminClient(bootstrap_servers=kafka, client_id="centinela-setup", request_timeout_ms=5000,
-                                     **KafkaSecurity.from_environment().client())
-            break
+            return KafkaAdminClient(bootstrap_servers=kafka, client_id="centinela-setup", request_timeout_ms=5000,
+                                    **KafkaSecurity.from_environment().client())
         except KafkaError as error:
             if time.monotonic() > deadline:
                 raise StackError(f"Kafka at {kafka} does not answer: {error}") from None
             time.sleep(0.2)
+
+
+def create_topics(kafka: str, partitions: int, timeout_s: float = 20.0) -> None:
+    """Create the contract's and our internal topics; existing ones are left as they are."""
+    from kafka.admin import NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    admin = _admin(kafka, timeout_s)
     try:
         existing = set(admin.list_topics())
         wanted = [
@@ -207,6 +214,16 @@ def create_topics(kafka: str, partitions: int, timeout_s: float = 20.0) -> None:
                 admin.create_topics(wanted)
     finally:
         admin.close()
+
+
+def topic_partitions(kafka: str, name: str, timeout_s: float = 20.0) -> int | None:
+    """How many partitions topic `name` (as named on the broker) has; None while it does not exist."""
+    admin = _admin(kafka, timeout_s)
+    try:
+        [found] = admin.describe_topics([name])
+    finally:
+        admin.close()
+    return len(found["partitions"]) or None
 
 
 @dataclass

@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from deploy.stack import Stack
-from tests.integration.support import worker
+from streams.ports import partition_of
+from tests.integration.alerts import FAST_CITY, Alerts, AlertWatch, beep, find, motion, uid
+from tests.integration.support import Producer, worker
 
 pytestmark = pytest.mark.integration
 
@@ -93,3 +95,26 @@ def test_a_lane_that_stops_making_progress_is_restarted_by_its_worker(
             "the stalled lane was not restarted"
         assert not alive(evaluate)
     assert ".evaluate has not reported its progress" in (tmp_path / "worker.log").read_text()
+
+
+def test_a_worker_told_the_wrong_partition_count_uses_the_brokers(stack: Stack, tmp_path: Path) -> None:
+    """Motion admission waits for evaluation per zone.events partition: with the worker's own idea of
+    the count (8) instead of the topic's (4), zone-b's motion was recorded as sent to partition 5,
+    which evaluation never reports, and every later motion batch waited for it forever."""
+    assert partition_of("zone-b", 8) != partition_of("zone-b", stack.partitions)
+    watch, send = AlertWatch(stack), Producer(stack)
+    try:
+        with worker(stack, FAST_CITY, tmp_path / "worker.log", args=["--partitions", "8"]):
+            send.send("devices.beeps", "bpr-b", beep("bpr-b"))  # P1 in zone-b, its home: cam-b's motion attaches
+            opened = watch.wait(lambda a: bool(find(a, zone_id="zone-b", category="panic")), timeout_s=60)
+            assert find(opened, zone_id="zone-b", category="panic")
+            for _ in range(3):  # each its own motion batch, each within seconds
+                snapshot = f"/snapshots/cam-b-{uid()}.jpg"
+
+                def attached(alerts: Alerts, snapshot: str = snapshot) -> bool:
+                    return any(a.get("snapshot") == snapshot for a in find(alerts, zone_id="zone-b"))
+                send.send("cameras.motion", "cam-b", motion("cam-b", snapshot=snapshot))
+                assert attached(watch.wait(attached, timeout_s=10))
+    finally:
+        watch.close()
+        send.close()
