@@ -6,7 +6,7 @@ cores are kept busy by CPU hogs throughout. It prints each round as it ends and,
 end, rounds passed, panics lost, alerts doubled and stalls; it exits 1 unless every round
 passed. Logs of failed rounds are kept under --workdir.
 
-    python tests/soak/soak_streams.py [--rounds 30] [--rebalance-rounds 5] [--seed N]
+    python tests/soak/soak_streams.py [--rounds 30] [--rebalance-rounds 5] [--seed N] [--partitions 4]
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=int(os.environ.get("ROUNDS", 30)), help="kill-and-restart rounds")
     parser.add_argument("--rebalance-rounds", type=int, default=int(os.environ.get("REBALANCE_ROUNDS", 5)))
     parser.add_argument("--hogs", type=int, default=2, help="CPU-burning processes beside the stack")
+    parser.add_argument("--partitions", type=int, default=4, help="partitions per topic (the workers read the count)")
     parser.add_argument("--seed", type=int, default=int(time.time()))
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args()
@@ -41,10 +42,10 @@ def main() -> int:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="centinela-soak-"))
     rng = random.Random(args.seed)
     print(f"soak: {args.rounds} kill rounds, {args.rebalance_rounds} rebalance rounds, {args.hogs} CPU hogs, "
-          f"seed {args.seed}; {os.cpu_count()} cores, {platform.python_version()}; logs in {workdir}", flush=True)
+          f"seed {args.seed}, {args.partitions} partitions; {os.cpu_count()} cores, {platform.python_version()}; logs in {workdir}", flush=True)
     results: list[Round] = []
     started = time.monotonic()
-    with Stack(partitions=4, workdir=workdir / "stack") as stack, cpu_hogs(args.hogs):
+    with Stack(partitions=args.partitions, workdir=workdir / "stack") as stack, cpu_hogs(args.hogs):
         plan = [("kill", n) for n in range(args.rounds)] + [("rebalance", n) for n in range(args.rebalance_rounds)]
         for number, (kind, n) in enumerate(plan, 1):
             name = f"s{args.seed % 100000}{kind[0]}{n}"
