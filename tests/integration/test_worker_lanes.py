@@ -100,7 +100,7 @@ def test_a_lane_that_stops_making_progress_is_restarted_by_its_worker(
 def test_a_worker_told_the_wrong_partition_count_uses_the_brokers(stack: Stack, tmp_path: Path) -> None:
     """Motion admission waits for evaluation per zone.events partition: with the worker's own idea of
     the count (8) instead of the topic's (4), zone-b's motion was recorded as sent to partition 5,
-    which evaluation never reports, and every later motion batch waited for it forever."""
+    which evaluation never reports, and every later motion batch waited for it until the lane was restarted."""
     assert partition_of("zone-b", 8) != partition_of("zone-b", stack.partitions)
     watch, send = AlertWatch(stack), Producer(stack)
     try:
