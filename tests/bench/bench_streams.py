@@ -236,11 +236,11 @@ def produce_all(kafka: str, messages: list[Message], done: Any) -> None:
 def produce_paced(kafka: str, city: City, seed: int, rate: float, kind: str, stop: Any, done: Any) -> None:
     """Child process: `rate` events/s of `kind` traffic (mixed or motion) until told to stop; puts the rate reached.
 
-    Each 10 ms tick's messages go out as one batch per partition through aiokafka's batch
-    API, which builds batches in C: the devices it stands for run elsewhere, so it should
-    take as little of the machine under test as it can (kafka-python took 29 % of a core for
-    500 events/s and 49 % for 5,000). The broker receives what kafka-python's 5 ms linger
-    sent it: a batch per partition every few milliseconds.
+    aiokafka, lingering 5 ms like the phase 1 producer: the devices it stands for run
+    elsewhere, so it should take as little of the machine under test as it can (kafka-python
+    took 24 to 29 % of a core for 500 events/s and 49 % for 5,000). While a request is in
+    flight, messages join the partition's open batch, as they did with kafka-python: one batch
+    per message or per tick would leave the broker many more batches to list.
     """
     asyncio.run(_produce_paced(kafka, Traffic(city, seed), rate, kind, stop, done))
 
@@ -248,25 +248,17 @@ def produce_paced(kafka: str, city: City, seed: int, rate: float, kind: str, sto
 async def _produce_paced(kafka: str, traffic: Traffic, rate: float, kind: str, stop: Any, done: Any) -> None:
     from aiokafka import AIOKafkaProducer
 
-    producer = AIOKafkaProducer(bootstrap_servers=kafka, acks=1, max_batch_size=512 * 1024)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka, acks=1, linger_ms=5, max_batch_size=512 * 1024)
     await producer.start()
     make = traffic.mixed if kind == "mixed" else traffic.motion
     sent, started = 0, time.monotonic()
     try:
         while not stop.is_set():
             due = int((time.monotonic() - started) * rate)
-            batches: dict[tuple[str, int], Any] = {}
             while sent < due:
                 topic, key, value = make()
-                where = (topics.named(topic), partition_of(key.decode(), PARTITIONS))
-                batch = batches.get(where) or batches.setdefault(where, producer.create_batch())
-                if batch.append(key=key, value=value, timestamp=None) is None:  # full: send it, start another
-                    await producer.send_batch(batches.pop(where), where[0], partition=where[1])
-                    batches[where] = producer.create_batch()
-                    batches[where].append(key=key, value=value, timestamp=None)
+                await producer.send(topics.named(topic), key=key, value=value)
                 sent += 1
-            for (name, partition), batch in batches.items():
-                await producer.send_batch(batch, name, partition=partition)
             await asyncio.sleep(0.01)
         await producer.flush()
     finally:
@@ -551,7 +543,7 @@ def main() -> int:
         "panels": PANELS, "cameras": len(city.cameras),
         "mix": "40% beeps (70% heartbeat, 8% panic), 30% Contact ID, 30% motion episodes",
         "producer": "phase 1: kafka-python in a separate process, pre-encoded, linger 5 ms, batches of 512 KiB; "
-                    "background and flood: aiokafka's batch API, a batch per partition every 10 ms, each in its own process",
+                    "background and flood: aiokafka, linger 5 ms, each in its own process",
         "latency probes": f"{PROBES} per condition, one panic every {PROBE_EVERY_S * 1000:.0f} ms from a new beeper; "
                           "aiokafka producer (linger 0) and reader (no group, fetch_max_wait_ms 5)",
         "background": f"{BACKGROUND_RATE} mixed events/s; flood: + {FLOOD_RATE} motion events/s",
