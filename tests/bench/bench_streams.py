@@ -240,7 +240,7 @@ def produce_paced(kafka: str, city: City, seed: int, rate: float, kind: str, sto
     elsewhere, so it should take as little of the machine under test as it can (kafka-python
     took 24 to 29 % of a core for 500 events/s and 49 % for 5,000). While a request is in
     flight, messages join the partition's open batch, as they did with kafka-python: one batch
-    per message or per tick would leave the broker many more batches to list.
+    per message or per tick would leave the broker more batches to list.
     """
     asyncio.run(_produce_paced(kafka, Traffic(city, seed), rate, kind, stop, done))
 
