@@ -1,12 +1,16 @@
 """One round of the streams soak: a worker killed and restarted, or two workers through a rebalance.
 
 Each round has a city of its own (its zones, beepers and states never meet another
-round's) on a shared broker and Redis, sends panics from every beeper, and checks from the
-`alerts` topic that every beeper has exactly one alert that counts each of its panics
-once, in order, with consecutive versions and no version published twice differently.
-Each zone's camera sends a few frame updates after every volley of panics: they attach to
-the zone's newest panic alert, several to one alert from one message (one change, folded),
-so a replay must fold them exactly as the first run did.
+round's) on a shared broker and Redis, its shape drawn from the round's random source
+(1 to 8 zones, 8 to 40 beepers, about half of them panicking from a location in some
+zone rather than from none, which leaves the alert in their home zone; cameras in about
+three zones of four), so no two rounds run on the same city. It sends panics from every
+beeper, and checks from the `alerts` topic that every beeper has exactly one alert that
+counts each of its panics once, in order, in the zone it panicked in, with consecutive
+versions and no version published twice differently. Each camera sends a few frame updates
+after every volley of panics: they attach to the zone's newest panic alert, several to one
+alert from one message (one change, folded), so a replay must fold them exactly as the
+first run did.
 `make test` runs one round of each (tests/integration/test_streams_resilience.py);
 `make soak` repeats them (tests/soak/soak_streams.py).
 """
@@ -30,8 +34,6 @@ from deploy.stack import Stack
 from tests.integration.alerts import Alerts, AlertWatch, beep, find, motion, uid
 from tests.integration.support import Producer, worker
 
-ZONES = 4
-BEEPERS = 24
 PANICS_EACH = 8
 FRAMES = 3  # camera motion updates per zone after each volley of panics
 MOTION = "motion-"  # how the camera's event ids start
@@ -62,29 +64,65 @@ class Round:
         return text + "".join(f"\n    {p}" for p in self.problems[:8])
 
 
-def write_city(directory: Path, name: str, supervised_panel_s: int | None = None) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    zones = "\n".join(
-        f"  - {{id: {name}-z{z}, polygon: [[{z}, 0], [{z}.5, 0], [{z}.5, 0.5]]}}" for z in range(ZONES))
-    beepers = "\n".join(f"  - {{id: {name}-b{b}, home_zone: {name}-z{b % ZONES}}}" for b in range(BEEPERS))
-    cameras = "\n".join(f"  - {{id: {name}-c{z}, zone: {name}-z{z}}}" for z in range(ZONES))
-    panel = f"panels:\n  - {{id: {name}-quiet, zone: {name}-z0, supervision_s: {supervised_panel_s}}}\n" \
-        if supervised_panel_s else ""
-    (directory / "city.yaml").write_text(f"zones:\n{zones}\nbeepers:\n{beepers}\ncameras:\n{cameras}\n{panel}")
-    return directory
+@dataclass
+class City:
+    """One round's city. Zone z is the triangle (z, 0), (z + 0.5, 0), (z + 0.5, 0.5), in lon/lat."""
+
+    name: str
+    zones: int
+    beepers: int
+    cameras: list[int]  # the zones that have one
+    located: dict[int, int]  # beeper -> the zone its panics' location lies in; the others send none
+
+    @classmethod
+    def drawn(cls, name: str, rng: random.Random) -> City:
+        zones, beepers = rng.randint(1, 8), rng.randint(8, 40)
+        return cls(name, zones, beepers, cameras=[z for z in range(zones) if z == 0 or rng.random() < 0.75],
+                   located={b: rng.randrange(zones) for b in range(beepers) if rng.random() < 0.5})
+
+    def __str__(self) -> str:
+        return (f"{self.zones} zones, {self.beepers} beepers ({len(self.located)} located), "
+                f"{len(self.cameras)} cameras")
+
+    def home(self, beeper: int) -> int:
+        return beeper % self.zones
+
+    def zone_of(self, beeper: int) -> str:
+        """The zone the beeper's alert belongs to: its panics' location's, else its home zone."""
+        return f"{self.name}-z{self.located.get(beeper, self.home(beeper))}"
+
+    def panic(self, beeper: int) -> dict[str, object]:
+        if beeper not in self.located:
+            return beep(f"{self.name}-b{beeper}")
+        return beep(f"{self.name}-b{beeper}", location={"lat": 0.1, "lon": self.located[beeper] + 0.4,
+                                                        "accuracy_m": 10})
+
+    def write(self, directory: Path, supervised_panel_s: int | None = None) -> Path:
+        directory.mkdir(parents=True, exist_ok=True)
+        name = self.name
+        zones = "\n".join(
+            f"  - {{id: {name}-z{z}, polygon: [[{z}, 0], [{z}.5, 0], [{z}.5, 0.5]]}}" for z in range(self.zones))
+        beepers = "\n".join(f"  - {{id: {name}-b{b}, home_zone: {name}-z{self.home(b)}}}"
+                            for b in range(self.beepers))
+        cameras = "\n".join(f"  - {{id: {name}-c{z}, zone: {name}-z{z}}}" for z in self.cameras)
+        panel = f"panels:\n  - {{id: {name}-quiet, zone: {name}-z0, supervision_s: {supervised_panel_s}}}\n" \
+            if supervised_panel_s else ""
+        (directory / "city.yaml").write_text(f"zones:\n{zones}\nbeepers:\n{beepers}\ncameras:\n{cameras}\n{panel}")
+        return directory
 
 
-def send_panics(stack: Stack, name: str, rounds: int, sent: dict[str, list[str]] | None = None) -> dict[str, list[str]]:
+def send_panics(stack: Stack, city: City, rounds: int, sent: dict[str, list[str]] | None = None) -> dict[str, list[str]]:
     """`rounds` panics from every beeper, interleaved; the event ids each beeper sent, in order."""
     producer = Producer(stack)
     sent = defaultdict(list, sent or {})
+    name = city.name
     for _ in range(rounds):
-        for b in range(BEEPERS):
+        for b in range(city.beepers):
             device = f"{name}-b{b}"
-            panic = beep(device)
+            panic = city.panic(b)
             producer.send("devices.beeps", device, panic)
             sent[device].append(str(panic["event_id"]))
-        for z in range(ZONES):
+        for z in city.cameras:
             camera, episode = f"{name}-c{z}", uid()
             for frame in range(FRAMES):
                 producer.send("cameras.motion", camera, motion(
@@ -102,10 +140,10 @@ def mine(alerts: Alerts, name: str) -> list[dict]:  # type: ignore[type-arg]
     return [a for a in alerts.values() if a["source"]["id"].startswith(f"{name}-b")]
 
 
-def all_counted(name: str) -> Callable[[Alerts], bool]:
+def all_counted(city: City) -> Callable[[Alerts], bool]:
     def done(alerts: Alerts) -> bool:
-        found = mine(alerts, name)
-        return len(found) >= BEEPERS and sum(a["count"] for a in found) >= BEEPERS * PANICS_EACH
+        found = mine(alerts, city.name)
+        return len(found) >= city.beepers and sum(a["count"] for a in found) >= city.beepers * PANICS_EACH
     return done
 
 
@@ -130,11 +168,13 @@ def wait_unless_stalled(watch: AlertWatch, done: Callable[[Alerts], bool], resul
     result.problems.append(f"not all counted within {timeout_s:.0f} s")
 
 
-def check(watch: AlertWatch, name: str, sent: dict[str, list[str]], result: Round) -> None:
-    """Every beeper's alert once and whole: the round's lost, doubled and problems."""
+def check(watch: AlertWatch, city: City, sent: dict[str, list[str]], result: Round) -> None:
+    """Every beeper's alert once, whole and in its zone: the round's lost, doubled and problems."""
     latest = watch.latest
     result.sent = sum(len(ids) for ids in sent.values())
-    for device, event_ids in sent.items():
+    for beeper in range(city.beepers):
+        device = f"{city.name}-b{beeper}"
+        event_ids = sent[device]
         alerts = find(latest, source={"kind": "beeper", "id": device})
         counted = [e for a in alerts for e in panics_of(a)]
         result.lost += len(set(event_ids) - set(counted))
@@ -143,6 +183,8 @@ def check(watch: AlertWatch, name: str, sent: dict[str, list[str]], result: Roun
             result.problems.append(f"{device} raised {len(alerts)} alerts")
             continue
         [alert] = alerts
+        if alert["zone_id"] != city.zone_of(beeper):
+            result.problems.append(f"{device}: alert in {alert['zone_id']}, not {city.zone_of(beeper)}")
         if panics_of(alert) != event_ids:
             result.problems.append(f"{device}: panics counted out of order or not at all")
         if alert["count"] != len(event_ids):
@@ -177,23 +219,24 @@ def cpu_hogs(count: int = 2) -> Iterator[None]:
 
 def kill_and_restart(stack: Stack, workdir: Path, name: str, rng: random.Random) -> Round:
     """A worker killed outright mid-stream; the rest of the panics sent while none runs; a new worker."""
-    result, started = Round(f"kill {name}"), time.monotonic()
-    city = write_city(workdir / "city", name)
+    city = City.drawn(name, rng)
+    result, started = Round(f"kill {name} ({city})"), time.monotonic()
+    config = city.write(workdir / "city")
     watch = AlertWatch(stack)
     try:
-        with worker(stack, city, workdir / "first.log") as first:
-            sent = send_panics(stack, name, PANICS_EACH // 2)
+        with worker(stack, config, workdir / "first.log") as first:
+            sent = send_panics(stack, city, PANICS_EACH // 2)
             # Killed at a different moment each round: before, during or after the first saves.
-            some = rng.randint(1, BEEPERS)
+            some = rng.randint(1, city.beepers)
             watch.wait(lambda a: len(mine(a, name)) >= some, timeout_s=60)
             watch.wait(lambda a: False, timeout_s=rng.uniform(0, 1.5))
             os.killpg(first.pid, signal.SIGKILL)  # the worker and its lanes, all at once
             first.wait()
         # Sent while no worker runs: grouping them into the open alerts needs the zones' states back.
-        sent = send_panics(stack, name, PANICS_EACH - PANICS_EACH // 2, sent)
-        with worker(stack, city, workdir / "second.log"):
-            wait_unless_stalled(watch, all_counted(name), result)
-        check(watch, name, sent, result)
+        sent = send_panics(stack, city, PANICS_EACH - PANICS_EACH // 2, sent)
+        with worker(stack, config, workdir / "second.log"):
+            wait_unless_stalled(watch, all_counted(city), result)
+        check(watch, city, sent, result)
     finally:
         watch.close()
     count_healed(workdir, result)
@@ -203,24 +246,24 @@ def kill_and_restart(stack: Stack, workdir: Path, name: str, rng: random.Random)
 
 def rebalance(stack: Stack, workdir: Path, name: str, rng: random.Random) -> Round:
     """Two workers share the zones; one leaves mid-stream (stopped, or killed outright)."""
-    killed = rng.random() < 0.5
-    result, started = Round(f"rebalance {name} ({'killed' if killed else 'stopped'})"), time.monotonic()
-    city = write_city(workdir / "city", name, supervised_panel_s=4)
+    killed, city = rng.random() < 0.5, City.drawn(name, rng)
+    result = Round(f"rebalance {name} ({'killed' if killed else 'stopped'}; {city})")
+    started, config = time.monotonic(), city.write(workdir / "city", supervised_panel_s=4)
     watch = AlertWatch(stack)
     try:
-        with worker(stack, city, workdir / "one.log"), worker(stack, city, workdir / "two.log") as two:
+        with worker(stack, config, workdir / "one.log"), worker(stack, config, workdir / "two.log") as two:
             watch.wait(lambda a: False, timeout_s=6)  # both join and split the partitions
-            sent = send_panics(stack, name, PANICS_EACH)
-            watch.wait(lambda a: len(mine(a, name)) >= BEEPERS // 2, timeout_s=60)
+            sent = send_panics(stack, city, PANICS_EACH)
+            watch.wait(lambda a: len(mine(a, name)) >= city.beepers // 2, timeout_s=60)
             if killed:
                 os.killpg(two.pid, signal.SIGKILL)
             else:
                 two.terminate()
             two.wait()
-            wait_unless_stalled(watch, all_counted(name), result)
+            wait_unless_stalled(watch, all_counted(city), result)
             watch.wait(lambda a: bool(find(a, source={"kind": "alarm", "id": f"{name}-quiet"})), timeout_s=30)
             watch.wait(lambda a: False, timeout_s=3)  # a doubled snapshot or deadline would show up now
-        check(watch, name, sent, result)
+        check(watch, city, sent, result)
         supervision = {m["alert_id"] for _, m in watch.messages if m["source"]["id"] == f"{name}-quiet"}
         if len(supervision) != 1:
             result.problems.append(f"the silent panel's deadline fired {len(supervision)} times, not once")
