@@ -29,23 +29,6 @@ def machine_busy() -> tuple[float, float]:
     return (sum(values) - idle) / TICKS_PER_S, sum(values) / TICKS_PER_S
 
 
-def children(pid: int) -> list[int]:
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            found += [int(child) for child in (task / "children").read_text().split()]
-        except OSError:
-            pass
-    return found
-
-
-def command_line(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
-
-
 class CpuMeter:
     """Between start() and shares(): each process's percent of one core, and the machine's percent busy."""
 

@@ -45,9 +45,10 @@ sys.path.insert(0, str(ROOT))
 
 from deploy.stack import Stack  # noqa: E402
 from streams.ports import partition_of  # noqa: E402
-from tests.bench._cpu import CpuMeter, children, command_line  # noqa: E402
+from tests.bench._cpu import CpuMeter  # noqa: E402
 from tests.bench._report import progress_for, report  # noqa: E402
 from tests.integration.support import worker  # noqa: E402
+from tests.processes import lanes_of  # noqa: E402
 from vocabulary import internal, topics  # noqa: E402
 from vocabulary.events import format_timestamp  # noqa: E402
 
@@ -400,11 +401,7 @@ async def latency(kafka: str, city: City, probes: list[str]) -> dict[str, Any]:
 def system_pids(stack: Stack, worker_pid: int) -> dict[str, int]:
     """The processes under test: the broker, Redis and each of the worker's lanes."""
     pids = {service.name: service.process.pid for service in stack.services if service.process is not None}
-    for pid in children(worker_pid):
-        lane = command_line(pid).partition("--lane ")[2].split(" ")[0]
-        if lane:
-            pids[f"lane {lane}"] = pid
-    return pids
+    return pids | {f"lane {lane}": pid for lane, pid in lanes_of(worker_pid).items()}
 
 
 def wait_until_ready(kafka: str, city: City, timeout_s: float = 90) -> float:

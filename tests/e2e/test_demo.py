@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from deploy.stack import Stack, free_port
+from tests.processes import alive, descendants
 
 pytestmark = pytest.mark.e2e
 
@@ -32,29 +33,6 @@ def _alerts(base: str) -> list[dict[str, Any]]:
             return list(json.load(response)["alerts"])
     except (urllib.error.URLError, OSError):
         return []  # the center is still starting
-
-
-def _descendants(pid: int) -> set[int]:
-    parents: dict[int, int] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parents[int(stat.parent.name)] = int(fields[1])
-    found, frontier = set(), {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def test_the_demo_shows_every_category_then_stops_cleanly(stack: Stack, tmp_path: Path) -> None:
@@ -92,17 +70,17 @@ def test_the_demo_shows_every_category_then_stops_cleanly(stack: Stack, tmp_path
         banner = log.read_text()
         assert f"http://127.0.0.1:{port}/" in banner and OPERATOR in banner
 
-        children = _descendants(demo.pid)
+        children = descendants(demo.pid)
         assert children, "the demo runs its processes as children"
         demo.send_signal(signal.SIGTERM)
         assert demo.wait(15) == 0
         deadline = time.monotonic() + 5
-        while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+        while any(alive(pid) for pid in children) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert not [pid for pid in children if _alive(pid)], "children outlived the demo"
+        assert not [pid for pid in children if alive(pid)], "children outlived the demo"
     finally:
         if demo.poll() is None:
-            leftovers = _descendants(demo.pid)
+            leftovers = descendants(demo.pid)
             demo.terminate()
             try:
                 demo.wait(15)

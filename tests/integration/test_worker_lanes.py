@@ -15,35 +15,9 @@ from deploy.stack import Stack
 from streams.ports import partition_of
 from tests.integration.alerts import FAST_CITY, Alerts, AlertWatch, beep, find, motion, uid
 from tests.integration.support import Producer, worker
+from tests.processes import alive, lanes_of, niceness
 
 pytestmark = pytest.mark.integration
-
-
-def lanes_of(pid: int) -> dict[str, int]:
-    """The worker's live lane processes by lane name."""
-    found: dict[str, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if int(stat[1]) == pid and stat[0] != "Z" and b"--lane" in argv:
-            found[argv[argv.index(b"--lane") + 1].decode()] = int(entry.name)
-    return found
-
-
-def niceness(pid: int) -> int:
-    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
-
-
-def alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def wait_for(condition: Callable[[], bool], timeout_s: float) -> bool:
