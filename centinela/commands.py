@@ -8,7 +8,9 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 from centinela.config import Config, config_dir, load_config
 from streams.lanes import LANES
@@ -147,18 +149,24 @@ def run_center(args: argparse.Namespace) -> int:
     kafka, redis_url = running_servers("the center")
     host, port = http_address()
 
-    async def until_signal() -> None:
+    return run_until_signal(serve(
+        config.city, kafka, redis_url, host, port, snapshot_dir=args.snapshots, rules=config.rules,
+        silence_settings=config.silences, health=CenterHealth(stall_s=config.health.stall_s),
+        retention=config.retention))
+
+
+def run_until_signal(main: Coroutine[Any, Any, None]) -> int:
+    """Run a server's coroutine until SIGINT or SIGTERM cancels it; 0 either way."""
+    async def cancelled_by_signal() -> None:
         task = asyncio.current_task()
         assert task is not None
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, task.cancel)
-        await serve(config.city, kafka, redis_url, host, port, snapshot_dir=args.snapshots, rules=config.rules,
-                    silence_settings=config.silences, health=CenterHealth(stall_s=config.health.stall_s),
-                    retention=config.retention)
+        await main
 
     try:
-        asyncio.run(until_signal())
+        asyncio.run(cancelled_by_signal())
     except asyncio.CancelledError:
         pass
     return 0

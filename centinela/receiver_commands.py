@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
-import signal
 
-from centinela.commands import load
+from centinela.commands import load, run_until_signal
 from vocabulary.errors import UsageError
 
 
@@ -33,20 +31,8 @@ def run_receiver(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
 
-    async def until_signal() -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, task.cancel)
-        await serve(config.city, config.ingest, config.admission.max_bytes, kafka, dc09, ingest, security,
-                    redis_url=os.environ.get("CENTINELA_REDIS"))
-
-    try:
-        asyncio.run(until_signal())
-    except asyncio.CancelledError:
-        pass
-    return 0
+    return run_until_signal(serve(config.city, config.ingest, config.admission.max_bytes, kafka, dc09, ingest,
+                                  security, redis_url=os.environ.get("CENTINELA_REDIS")))
 
 
 def receiver_ports() -> list[tuple[str, int, str]]:
