@@ -18,7 +18,7 @@ from center.views import AlertViews, Consumed
 from vocabulary import internal
 from vocabulary.events import Alert
 from vocabulary.kafka_security import KafkaSecurity
-from vocabulary.topics import ALERTS
+from vocabulary.topics import ALERTS, FETCH_MAX_WAIT_MS
 
 log = logging.getLogger("centinela.center.feed")
 CHECK_EVERY_S = 1.0
@@ -61,7 +61,7 @@ class AlertFeed:
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            fetch_max_wait_ms=100,
+            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,  # an operator's panic waits for the next look
             **self._security.client(),
         )
         await consumer.start()

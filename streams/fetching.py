@@ -14,12 +14,12 @@ motion, which no panic waits for, lets the broker hold its fetches MOTION_FETCH_
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import aiokafka
 
-FETCH_MAX_WAIT_MS = int(os.environ.get("CENTINELA_FETCH_MAX_WAIT_MS", "20"))
+from vocabulary.topics import FETCH_MAX_WAIT_MS
+
 MOTION_FETCH_MAX_WAIT_MS = 100
 
 _AIOKafkaConsumer = aiokafka.AIOKafkaConsumer

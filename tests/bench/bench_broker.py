@@ -26,10 +26,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from deploy.stack import Stack
-from streams.fetching import FETCH_MAX_WAIT_MS
 from tests.bench._cpu import cpu_s
 from tests.bench._report import progress_for, report
 from vocabulary import topics
+from vocabulary.topics import FETCH_MAX_WAIT_MS
 
 ROUNDS = int(os.environ.get("BENCH_BROKER_ROUNDS", "6"))
 ROUND_S = 8.0
