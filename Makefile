@@ -35,6 +35,7 @@ test: setup lint
 # Kill-and-restart and rebalance rounds under CPU hogs (~20 min); ROUNDS=n, REBALANCE_ROUNDS=n to change.
 soak: setup
 	$(PY) tests/soak/soak_streams.py
+	$(PY) tests/soak/soak_up.py
 
 demo: setup videos
 	$(PY) -m centinela demo

@@ -7,8 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from deploy.stack import Stack
-from tests.integration.support import TopicReader, now_ts
+from tests.integration.support import Broker, TopicReader, now_ts
 
 FAST_CITY = Path(__file__).parent / "fast_city"
 IN_ZONE_A = {"lat": -34.425, "lon": -58.58, "accuracy_m": 10}
@@ -37,7 +36,7 @@ def motion(camera: str, phase: str = "start", area: float = 5.0, **changes: obje
 class AlertWatch:
     """Every snapshot on `alerts` since it was made, folded to the newest version per alert."""
 
-    def __init__(self, stack: Stack, from_start: bool = False) -> None:
+    def __init__(self, stack: Broker, from_start: bool = False) -> None:
         self.reader = TopicReader(stack, "alerts", from_start)
         self.messages: list[tuple[bytes | None, dict[str, Any]]] = []
 

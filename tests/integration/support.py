@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
@@ -47,8 +47,14 @@ def worker(stack: Stack, config: Path, log: Path, extra_env: dict[str, str] | No
                 process.wait()
 
 
+class Broker(Protocol):
+    """Where the broker answers: a Stack, or a running `centinela up` (tests/integration/system.py)."""
+
+    kafka: str
+
+
 class Producer:
-    def __init__(self, stack: Stack) -> None:
+    def __init__(self, stack: Broker) -> None:
         self.kafka = KafkaProducer(bootstrap_servers=stack.kafka, max_request_size=32 * 1024 * 1024, linger_ms=0)
 
     def send(self, topic: str, key: str | bytes | None, value: Any) -> None:
@@ -69,7 +75,7 @@ class Producer:
 class TopicReader:
     """Reads a topic from its current end (or the start), without a consumer group."""
 
-    def __init__(self, stack: Stack, topic: str, from_start: bool = False) -> None:
+    def __init__(self, stack: Broker, topic: str, from_start: bool = False) -> None:
         self.consumer = KafkaConsumer(bootstrap_servers=stack.kafka, enable_auto_commit=False, fetch_max_wait_ms=20,
                                       fetch_max_bytes=64 * 1024 * 1024, max_partition_fetch_bytes=64 * 1024 * 1024)
         self.topic = topic

@@ -135,8 +135,11 @@ class System:
     def wait_alert(self, event_id: str, timeout_s: float = 60.0) -> dict[str, Any]:
         return poll(lambda: self.alert_of(event_id), timeout_s, f"an alert for event {event_id}", every_s=0.5)
 
-    def wait_ready(self, timeout_s: float = 90.0) -> None:
-        """A panic opens its alert (every lane has joined its group), then /healthz says ok."""
+    def wait_ready(self, timeout_s: float = 90.0, probe: str = "bpr-g") -> str:
+        """A panic from `probe` opens its alert (every lane has joined its group), then /healthz
+        says ok; the panic's event id."""
         poll(lambda: self.health()[0] == 200, timeout_s, "/healthz 200")
-        self.wait_alert(self.send_panic("bpr-g"), timeout_s)
+        event_id = self.send_panic(probe)
+        self.wait_alert(event_id, timeout_s)
         poll(lambda: self.health()[1]["status"] == "ok", timeout_s, "/healthz ok after the first alert")
+        return event_id
