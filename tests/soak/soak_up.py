@@ -11,7 +11,7 @@ must be counted once, in order, in the alert of the zone it came from, one alert
 beeper, with consecutive versions and never two different snapshots under one version.
 It prints each kill as it happens and the result at the end; it exits 1 on any problem.
 
-    python tests/soak/soak_up.py [--seconds 240] [--seed N] [--workdir DIR]
+    python tests/soak/soak_up.py [--seconds 240] [--seed N] [--workdir DIR]   (or UP_SECONDS=n make soak)
 """
 
 from __future__ import annotations
