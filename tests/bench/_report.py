@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -21,6 +22,11 @@ def progress_for(bench: str) -> Callable[[str], None]:
         print(f"[{bench} {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
     return progress
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-quantile (0 < q < 1, to a thousandth) of the values."""
+    return statistics.quantiles(values, n=1000)[int(q * 1000) - 1] if len(values) > 1 else values[0]
 
 
 def machine() -> dict[str, Any]:

@@ -23,7 +23,6 @@ import json
 import multiprocessing
 import os
 import random
-import statistics
 import sys
 import tempfile
 import threading
@@ -34,7 +33,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.bench._cpu import CpuMeter
-from tests.bench._report import progress_for, report
+from tests.bench._report import percentile, progress_for, report
 
 ALERTS = int(os.environ.get("BENCH_CENTER_ALERTS", "300"))
 IDLE_S = 10.0
@@ -45,10 +44,8 @@ progress = progress_for("bench_center")
 
 
 def summary(values_ms: list[float]) -> dict[str, float]:
-    ordered = sorted(values_ms)
-    return {"p50_ms": round(statistics.median(ordered), 1),
-            "p99_ms": round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 1),
-            "max_ms": round(ordered[-1], 1)}
+    return {"p50_ms": round(percentile(values_ms, 0.5), 1), "p99_ms": round(percentile(values_ms, 0.99), 1),
+            "max_ms": round(max(values_ms), 1)}
 
 
 def read_stream(url: str, token: str, arrived: dict[str, float], ready: threading.Event,

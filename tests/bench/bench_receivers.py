@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from deploy.stack import Stack, free_port  # noqa: E402
 from receivers import dc09  # noqa: E402
 from receivers.dc09 import Framer  # noqa: E402
-from tests.bench._report import progress_for, report  # noqa: E402
+from tests.bench._report import percentile, progress_for, report  # noqa: E402
 from vocabulary import topics  # noqa: E402
 
 FRAMES = int(os.environ.get("BENCH_RECEIVERS_FRAMES", "20000"))
@@ -123,10 +122,6 @@ async def bare_produce(kafka: str, tasks: int, total: int) -> tuple[float, list[
         return time.perf_counter() - began, latencies
     finally:
         await producer.stop()
-
-
-def percentile(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=1000)[int(q * 1000) - 1] if len(values) > 1 else values[0]
 
 
 def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
