@@ -14,8 +14,10 @@ ROOT = Path(__file__).resolve().parents[2]
 LAYERS: dict[str, int] = {
     "vocabulary": 0,
     "alert_rules": 1,
-    "streams": 2, "detectors": 2, "center": 2, "receivers": 2, "deploy": 2,
-    "centinela": 3,
+    "streams": 2, "detectors": 2, "receivers": 2, "deploy": 2, "history": 2, "partners": 2,
+    "commission": 3,  # reads the history
+    "center": 4,  # serves the history's reports, the commission's maps and the partners' feeds
+    "centinela": 5,
 }
 
 

@@ -1,0 +1,1 @@
+"""Partner agencies: CAP 1.2 documents (pure) and their delivery."""
