@@ -20,6 +20,8 @@ from pydantic import (
     model_validator,
 )
 
+from alert_rules.checkins import CheckIn
+from alert_rules.partners import Partner
 from alert_rules.plans import ActionPlans
 from vocabulary.events import Category, Id, Location
 from vocabulary.motion import MotionSettings
@@ -105,6 +107,7 @@ class Beeper(Entry):
     # -- the wearer's account (contract section 8) --
     wearer: Text | None = None
     contacts: list[Contact] = Field([], repr=False, description="the call list, in order")
+    checkin: CheckIn | None = Field(None, description="a daily welfare check-in (contract section 15)")
 
 
 class Panel(Entry):
@@ -126,6 +129,7 @@ class Panel(Entry):
     passcode: SecretStr | None = Field(None, description="the word that proves a real resident on a call-back")
     instructions: Text | None = None
     action_plans: ActionPlans = Field({}, description="this account's own plans, per category")
+    checkin: CheckIn | None = Field(None, description="a daily welfare check-in (contract section 15)")
 
     @model_validator(mode="after")
     def _account_defaults_to_id(self) -> Panel:
@@ -203,6 +207,7 @@ class City(BaseModel):
     panels: list[Panel] = []
     cameras: list[Camera] = []
     tokens: list[Token] = []
+    partners: list[Partner] = []  # agencies that take CAP 1.2 (contract section 16)
 
     @cached_property
     def zone_by_id(self) -> dict[str, Zone]:
@@ -223,6 +228,10 @@ class City(BaseModel):
     @cached_property
     def token_by_secret(self) -> dict[str, Token]:
         return {t.token: t for t in self.tokens}
+
+    @cached_property
+    def partner_by_id(self) -> dict[str, Partner]:
+        return {p.id: p for p in self.partners}
 
     @cached_property
     def cameras_by_zone(self) -> dict[str, list[str]]:

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from alert_rules.city import Beeper, Camera, City, Panel, Token, Zone
+from alert_rules.partners import CapSettings, Partner
 from alert_rules.rules import Rules, SilenceSettings
 from center.retention import RetentionSettings
 from receivers.settings import IngestSettings
@@ -28,6 +29,7 @@ LIST_SECTIONS: dict[str, type[BaseModel]] = {
     "panels": Panel,
     "cameras": Camera,
     "tokens": Token,
+    "partners": Partner,
 }
 MAPPING_SECTIONS: dict[str, type[BaseModel]] = {
     "rules": Rules,
@@ -36,6 +38,7 @@ MAPPING_SECTIONS: dict[str, type[BaseModel]] = {
     "retention": RetentionSettings,
     "ingest": IngestSettings,
     "silences": SilenceSettings,
+    "cap": CapSettings,
 }
 SECTIONS = (*LIST_SECTIONS, *MAPPING_SECTIONS)
 
@@ -50,6 +53,7 @@ class Config:
     retention: RetentionSettings
     ingest: IngestSettings
     silences: SilenceSettings
+    cap: CapSettings
 
 
 def config_dir(given: str | Path | None) -> Path:
@@ -95,6 +99,7 @@ def load_config(directory: str | Path) -> Config:
     city = City.model_construct(None, **validated)
     _check_references(city, entries, problems)
     _check_accounts(city, entries, problems)
+    _check_partner_tokens(city, entries, problems)
     if problems:
         raise ConfigError(problems)
     return Config(directory=directory, city=city, **settings)  # type: ignore[arg-type]  # each value is its section's model (MAPPING_SECTIONS)
@@ -199,3 +204,15 @@ def _check_accounts(city: City, entries: dict[str, list[tuple[str, str, Any]]], 
             problems.append(f"{where[panel.id]}: account: {panel.account!r} is already the account of panel {seen[account]!r}")
         else:
             seen[account] = panel.id
+
+
+def _check_partner_tokens(city: City, entries: dict[str, list[tuple[str, str, Any]]], problems: list[str]) -> None:
+    """A partner's feed token is a secret of its own: no other partner or `tokens:` entry has it."""
+    where = {item.get("id"): f"{file}: {_label(entry, item)}" for file, entry, item in entries["partners"]
+             if isinstance(item, dict)}
+    seen = {token.token: f"tokens entry {token.name!r}" for token in city.tokens}
+    for partner in city.partners:
+        if partner.token in seen:
+            problems.append(f"{where[partner.id]}: token: duplicate, already the token of {seen[partner.token]}")
+        else:
+            seen[partner.token] = f"partner {partner.id!r}"
