@@ -124,6 +124,7 @@ _DURESS = ContactIdAlert("duress", 1)
 _INTRUSION = ContactIdAlert("intrusion", 2)
 _TAMPER = ContactIdAlert("tamper", 3)
 _TROUBLE = ContactIdAlert("trouble", 4)
+_WELFARE = ContactIdAlert("welfare", 3)
 
 
 def _default_alert(code: int) -> ContactIdAlert | None:
@@ -142,8 +143,8 @@ def _default_alert(code: int) -> ContactIdAlert | None:
         return _TAMPER
     if code in (151, 162):  # gas and carbon monoxide: life-safety, the fire brigade answers
         return _FIRE
-    if code == 641:  # no activity in a senior's home
-        return ContactIdAlert("medical", 2)
+    if code in (641, 642):  # senior watch and latch-key: nobody stirred in time (contract section 15)
+        return _WELFARE
     if 300 <= code <= 399 or code in (102, 141, 142, 143, 147, 922, 924, 926, 927):
         return _TROUBLE
     if 150 <= code <= 163 or 200 <= code <= 206:

@@ -4,7 +4,7 @@ alert changes out. Pure: no I/O, no clock, no Kafka.
     engine = RuleEngine(city, rules)
     state = engine.new_state("tigre-centro", since=now)
     outcome = engine.evaluate(state, zone_event, now)      # a device event
-    outcome = engine.tick(state, now)                       # supervision and escalation timers
+    outcome = engine.tick(state, now)                       # supervision, check-in and escalation timers
     outcome = engine.act(state, operator_action)            # ack, dispatch, resolve, plan steps
     outcome = engine.silence(state, silence_command)        # a supervisor's run-time silence
     engine.next_deadline(state)                             # when tick() next has work
@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from hashlib import blake2b
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from alert_rules.checkins import CheckIn, is_activity, local_day
 from alert_rules.city import City
 from alert_rules.contact_id import QUALIFIER_RESTORE
 from alert_rules.muting import Signal, held_by
@@ -47,6 +48,8 @@ from vocabulary.events import (
 )
 
 SUPERVISION_RULE = "supervision"
+CHECKIN_RULE = "checkin"
+WELFARE_PRIORITY = 3  # contract section 15
 HELD_BACK_IDS = 20
 MAX_EVENT_IDS = 50
 MAX_STEPS = 100  # plan step outcomes kept per alert, newest last
@@ -176,6 +179,9 @@ class ZoneState:
     episodes: dict[str, float] = field(default_factory=dict)  # "camera|motion_id" -> episode start (ts)
     held_back: dict[str, HeldBack] = field(default_factory=dict)
     silences: dict[str, Silence] = field(default_factory=dict)  # run-time silences by id, until they end
+    # "kind:device" -> [local day "YYYY-MM-DD", its first activity or None, its welfare alert id or None]
+    checkins: dict[str, list[Any]] = field(default_factory=dict)
+    checkin_watch: dict[str, float] = field(default_factory=dict)  # "kind:device" -> deadlines up to here are settled
 
     def to_json(self) -> dict[str, Any]:
         return {"alerts": [a.to_json() for a in self.alerts.values()], **self.to_json_but_alerts()}
@@ -188,6 +194,7 @@ class ZoneState:
             "held_back": {k: {"count": h.count, "event_ids": h.event_ids, "last_at": h.last_at}
                           for k, h in self.held_back.items()},
             "silences": [s.model_dump(mode="json") for s in self.silences.values()],
+            "checkins": self.checkins, "checkin_watch": self.checkin_watch,
         }
 
     @classmethod
@@ -203,6 +210,8 @@ class ZoneState:
             held_back={k: HeldBack(v["count"], list(v["event_ids"]), v["last_at"])
                        for k, v in data["held_back"].items()},
             silences={s.id: s for s in map(Silence.model_validate, data.get("silences", ()))},
+            checkins={k: list(v) for k, v in data.get("checkins", {}).items()},
+            checkin_watch=dict(data.get("checkin_watch", {})),
         )
 
 
@@ -233,6 +242,17 @@ class HeldBackSignal:
     route: Route
     event_id: str | None
     source_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CheckinDay:
+    """One scheduled device's day as the zone's state knows it: the row of the day's call list."""
+
+    kind: str  # the alert source kind: "alarm" (a panel) or "beeper"
+    device_id: str
+    day: date
+    checked_in_at: datetime | None
+    alert_id: str | None
 
 
 @dataclass(slots=True)
@@ -266,6 +286,14 @@ class RuleEngine:
                 self._premises[panel.id] = (panel.address, where)
             if panel.supervision_s:
                 self._panels_by_zone.setdefault(panel.zone, []).append((panel.id, float(panel.supervision_s)))
+        # "kind:device" -> its check-in, by the zone that keeps it: a panel's zone, a beeper's home zone
+        self._checkins_by_zone: dict[str, dict[str, CheckIn]] = {}
+        for kind, zone_id, device_id, checkin in (
+            *(("alarm", p.zone, p.id, p.checkin) for p in city.panels),
+            *(("beeper", b.home_zone, b.id, b.checkin) for b in city.beepers),
+        ):
+            if checkin is not None:
+                self._checkins_by_zone.setdefault(zone_id, {})[f"{kind}:{device_id}"] = checkin
 
     def policy(self, zone_id: str) -> ZonePolicy:
         """The zone's compiled rules."""
@@ -281,6 +309,8 @@ class RuleEngine:
         state = ZoneState(zone_id=zone_id, since=at)
         for panel_id, _ in self._panels_by_zone.get(zone_id, ()):
             state.panels_heard[panel_id] = at
+        for key in self._checkins_by_zone.get(zone_id, ()):
+            state.checkin_watch[key] = at
         return state
 
     # -- device events -------------------------------------------------------------------
@@ -305,6 +335,9 @@ class RuleEngine:
             return out
         policy = self.policy(state.zone_id)
         _forget_old(state, policy, t)
+        signal = event.beep or event.alarm
+        if signal is not None and is_activity(signal):
+            self._activity(state, policy, f"{source.kind}:{source.id}", device.event_id, t, out)
         if event.beep is not None:
             self._beep(state, policy, event.beep, t, out)
         elif event.alarm is not None:
@@ -466,10 +499,66 @@ class RuleEngine:
         out.held_back.append(HeldBackSignal(holder, route, event_id, source_id))
         out.notes.append(f"{holder} holds back {route.category} from {source_id}")
 
+    # -- welfare check-ins (contract section 15) --------------------------------------------
+
+    def _activity(self, state: ZoneState, policy: ZonePolicy, key: str, event_id: str, t: float, out: Outcome) -> None:
+        """A sign of life: the day's first one is kept, and updates the day's welfare alert."""
+        if key not in self._checkins_by_zone.get(state.zone_id, {}):
+            return
+        day = local_day(_time(t), policy.timezone).isoformat()
+        entry = state.checkins.get(key)
+        if entry is None or entry[0] != day:
+            state.checkins[key] = [day, t, None]
+            return
+        if entry[1] is not None:
+            return
+        entry[1] = t
+        record = state.alerts.get(entry[2]) if entry[2] else None
+        if record is not None:
+            _add_event(record, event_id)
+            self._publish(record, "checked_in", "system", t, out)
+
+    def _check_in_due(self, state: ZoneState, policy: ZonePolicy, t: float, out: Outcome) -> None:
+        """Open a welfare alert for each device whose latest deadline passed without activity that day."""
+        schedules = self._checkins_by_zone.get(state.zone_id, {})
+        for key in [k for k in (*state.checkins, *state.checkin_watch) if k not in schedules]:
+            state.checkins.pop(key, None)  # a check-in no longer configured
+            state.checkin_watch.pop(key, None)
+        for key, checkin in schedules.items():
+            watch = state.checkin_watch.setdefault(key, t)
+            last = checkin.last_deadline(_time(t), policy.timezone)
+            if last is None or last[1].timestamp() <= watch:
+                continue
+            day, deadline = last
+            state.checkin_watch[key] = deadline.timestamp()
+            entry = state.checkins.get(key)
+            if entry is not None and entry[0] == day.isoformat() and entry[1] is not None:
+                continue
+            kind, device_id = key.split(":", 1)
+            route = Route("welfare", WELFARE_PRIORITY, CHECKIN_RULE, "No check-in")
+            noun = "panel" if kind == "alarm" else "beeper"
+            title = f"No check-in from {noun} {device_id} by {checkin.by} on {day.isoformat()}"
+            address, where = self._premises.get(device_id, (None, None)) if kind == "alarm" else (None, None)
+            record = self._raise(state, policy, Incoming(route, kind, device_id, None, title, location=where,
+                                                         first=f"checkin-{day.isoformat()}", address=address), t, out)
+            state.checkins[key] = [day.isoformat(), None, record.alert_id if record is not None else None]
+
+    def checkin_days(self, state: ZoneState) -> list[CheckinDay]:
+        """The zone's scheduled devices whose current day the state knows: activity or a welfare alert."""
+        schedules = self._checkins_by_zone.get(state.zone_id, {})
+        found = []
+        for key, (day, first, alert_id) in state.checkins.items():
+            checkin = schedules.get(key)
+            local = date.fromisoformat(day)
+            if checkin is not None and checkin.scheduled(local):
+                kind, device_id = key.split(":", 1)
+                found.append(CheckinDay(kind, device_id, local, None if first is None else _time(first), alert_id))
+        return found
+
     # -- timers ---------------------------------------------------------------------------
 
     def tick(self, state: ZoneState, now: datetime) -> Outcome:
-        """Run the zone's timers up to `now`: escalate overdue open alerts, supervise panels."""
+        """Run the zone's timers up to `now`: escalate overdue open alerts, supervise panels, check-ins."""
         out = Outcome(state)
         t = now.timestamp()
         policy = self.policy(state.zone_id)
@@ -482,6 +571,7 @@ class RuleEngine:
             if panel_id in state.overdue or t < heard + supervision_s * policy.supervision_factor:
                 continue
             self._supervise(state, policy, panel_id, heard, t, out)
+        self._check_in_due(state, policy, t, out)
         _forget_old(state, policy, t)
         return out
 
@@ -527,6 +617,9 @@ class RuleEngine:
             if panel_id not in state.overdue:
                 heard = state.panels_heard.get(panel_id, state.since)
                 due.append(heard + supervision_s * policy.supervision_factor)
+        for key, checkin in self._checkins_by_zone.get(state.zone_id, {}).items():
+            watch = _time(state.checkin_watch.get(key, state.since))
+            due.append(checkin.next_deadline(watch, policy.timezone)[1].timestamp())
         return _time(min(due)) if due else None
 
     def attaches_motion(self, state: ZoneState) -> bool:
@@ -768,7 +861,8 @@ def zone_event(city: City, event: DeviceEvent, admitted_at: datetime) -> ZoneEve
         beeper = city.beeper_by_id.get(event.device_id)
         if beeper is None:
             return None
-        zone = city.zone_at(event.location)
+        # A check-in is kept by the home zone, wherever the wearer is (contract section 15).
+        zone = city.zone_at(event.location) if event.kind != "checkin" else None
         return _zone_event(zone.id if zone else beeper.home_zone, admitted_at, "beeper", event.device_id,
                            beep=event)
     if isinstance(event, AlarmSignal):

@@ -204,7 +204,7 @@ Escalation = Annotated[
     dict[Priority, Seconds | None],
     Field(description="seconds an open alert of each priority waits before escalating; null: never"),
 ]
-BeepKind = Literal["panic", "test", "heartbeat", "low_battery"]
+BeepKind = Literal["panic", "test", "heartbeat", "low_battery", "checkin"]
 BeepTable = Annotated[
     dict[BeepKind, AlertSpec | None],
     Field(description="beep kind -> alert; null: none. `cancel` always marks the panic alert"),
@@ -219,6 +219,7 @@ DEFAULT_BEEPS: dict[BeepKind, AlertSpec | None] = {
     "low_battery": AlertSpec(category="trouble", priority=4),
     "test": None,
     "heartbeat": None,
+    "checkin": None,  # "I am fine": activity for the check-in, never an alert (contract section 15)
 }
 
 
@@ -354,7 +355,7 @@ class Rules(RuleModel):
 
 
 _BEEP_TITLES = {"panic": "Panic button", "low_battery": "Beeper battery low", "test": "Beeper test",
-                "heartbeat": "Beeper heartbeat"}
+                "heartbeat": "Beeper heartbeat", "checkin": "Beeper check-in"}
 
 
 def _route(spec: AlertSpec | None, rule: str, title: str) -> Route | None:

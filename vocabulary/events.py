@@ -93,7 +93,7 @@ class Location(Contract):
     accuracy_m: Annotated[Number, Field(ge=0)] | None = None
 
 
-BeepKind = Literal["panic", "cancel", "test", "heartbeat", "low_battery"]
+BeepKind = Literal["panic", "cancel", "test", "heartbeat", "low_battery", "checkin"]  # checkin: "I am fine" (section 15)
 
 
 class PanicBeep(Contract):
@@ -164,7 +164,7 @@ class MotionEvent(Contract):
 DeviceEvent = PanicBeep | AlarmSignal | MotionEvent
 
 Category = Literal[
-    "panic", "duress", "medical", "fire", "intrusion", "motion", "tamper", "trouble", "supervision"
+    "panic", "duress", "medical", "fire", "intrusion", "motion", "tamper", "trouble", "supervision", "welfare"
 ]
 AlertStatus = Literal["open", "acknowledged", "dispatched", "resolved"]
 SourceKind = Literal["beeper", "alarm", "camera", "system"]
