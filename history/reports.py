@@ -1,0 +1,275 @@
+"""The center's reports (contract section 13), computed in PostgreSQL from the current alerts.
+
+An alert belongs to a report when its `opened_at` is in [from, to), and to the zone and category
+of its latest version. Ack, dispatch and resolve times run from `opened_at` to the `updated_at`
+of the alert's first version acknowledged (or later), dispatched, resolved (kept on its current
+row by history.store). Percentiles are PostgreSQL's `percentile_cont` (linear between closest
+ranks); a percentile of no values is null. Seconds are rounded to the millisecond.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from alert_rules.city import City
+from alert_rules.rules import Rules
+from vocabulary.errors import UsageError
+from vocabulary.events import format_timestamp, parse_timestamp
+
+DEFAULT_DAYS = 30
+DISPOSITIONS = ("real", "false_alarm", "test")
+OPERATOR_CHANGES = ("acknowledged", "dispatched", "resolved", "step")
+
+
+@dataclass(frozen=True)
+class Period:
+    start: datetime
+    end: datetime
+
+    @classmethod
+    def parse(cls, start: str | None, end: str | None, now: datetime | None = None) -> Period:
+        """`to` defaults to now, `from` to 30 days before `to`; UsageError names what is wrong."""
+        to = _instant("to", end) if end else (now or datetime.now(UTC))
+        since = _instant("from", start) if start else to - timedelta(days=DEFAULT_DAYS)
+        if since >= to:
+            raise UsageError("from must be before to")
+        return cls(since, to)
+
+    def body(self) -> dict[str, str]:
+        return {"from": format_timestamp(self.start), "to": format_timestamp(self.end)}
+
+
+def _instant(name: str, text: str) -> datetime:
+    try:
+        return parse_timestamp(text)
+    except ValueError as error:
+        raise UsageError(f"{name}: {error}") from None
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """What the reports need from the configuration: each zone's time zone and escalation deadlines."""
+
+    timezones: dict[str, str]  # zone -> IANA name; other zones: UTC
+    deadlines: dict[tuple[str, int], float | None]  # (zone, priority) -> seconds; None: that priority never escalates
+    default_deadlines: dict[int, float | None]  # for zones not configured
+
+    @classmethod
+    def of(cls, city: City, rules: Rules) -> Calendar:
+        return cls(
+            timezones={z.id: z.timezone for z in city.zones},
+            deadlines={(z.id, p): rules.for_zone(z.id, z.timezone).escalation_s[p]
+                       for z in city.zones for p in range(1, 6)},
+            default_deadlines={p: rules.escalation_s.get(p) for p in range(1, 6)},
+        )
+
+    def parameters(self) -> dict[str, Any]:
+        deadlines = sorted(self.deadlines.items())
+        return {
+            "tz_zones": list(self.timezones), "tz_names": list(self.timezones.values()),
+            "dl_zones": [z for (z, _), _ in deadlines], "dl_priorities": [p for (_, p), _ in deadlines],
+            "dl_seconds": [s for _, s in deadlines],
+            "default_priorities": list(self.default_deadlines), "default_seconds": list(self.default_deadlines.values()),
+        }
+
+
+# The period's alerts with their times in seconds, their zone's time zone and their escalation deadline.
+PERIOD_ALERTS = """
+WITH zone_tz AS (SELECT * FROM unnest(%(tz_zones)s::text[], %(tz_names)s::text[]) AS t(zone_id, tz)),
+     zone_deadline AS (SELECT * FROM unnest(%(dl_zones)s::text[], %(dl_priorities)s::int[], %(dl_seconds)s::float8[])
+                       AS d(zone_id, priority, seconds)),
+     default_deadline AS (SELECT * FROM unnest(%(default_priorities)s::int[], %(default_seconds)s::float8[])
+                          AS d(priority, seconds)),
+     period AS (
+        SELECT a.alert_id, a.zone_id, a.priority, a.category, a.status, a.disposition, a.opened_at,
+               a.source_kind, a.source_id, a.ack_by,
+               extract(epoch FROM a.ack_at - a.opened_at)::float8 AS ack_s,
+               extract(epoch FROM a.dispatch_at - a.opened_at)::float8 AS dispatch_s,
+               extract(epoch FROM a.resolve_at - a.opened_at)::float8 AS resolve_s,
+               coalesce(t.tz, 'UTC') AS tz,
+               CASE WHEN zd.zone_id IS NOT NULL THEN zd.seconds ELSE dd.seconds END AS deadline_s
+        FROM alerts a
+        LEFT JOIN zone_tz t ON t.zone_id = a.zone_id
+        LEFT JOIN zone_deadline zd ON zd.zone_id = a.zone_id AND zd.priority = a.priority
+        LEFT JOIN default_deadline dd ON dd.priority = a.priority
+        WHERE a.opened_at >= %(start)s AND a.opened_at < %(end)s
+          AND (%(zone)s::text IS NULL OR a.zone_id = %(zone)s)
+          AND (%(category)s::text IS NULL OR a.category = %(category)s))
+"""
+
+
+def _percentiles(column: str) -> str:
+    return (f"round(percentile_cont(0.5) WITHIN GROUP (ORDER BY {column})::numeric, 3)::float8 AS {column}_p50, "
+            f"round(percentile_cont(0.9) WITHIN GROUP (ORDER BY {column})::numeric, 3)::float8 AS {column}_p90, "
+            f"round(max({column})::numeric, 3)::float8 AS {column}_max")
+
+
+BY_PRIORITY = PERIOD_ALERTS + f"""
+SELECT priority, count(*) AS alerts, count(ack_s) AS acknowledged,
+       {_percentiles('ack_s')}, {_percentiles('dispatch_s')}, {_percentiles('resolve_s')},
+       count(*) FILTER (WHERE deadline_s IS NOT NULL) AS with_deadline,
+       count(*) FILTER (WHERE ack_s <= deadline_s) AS within
+FROM period GROUP BY priority ORDER BY priority
+"""
+
+BY_ZONE = PERIOD_ALERTS + """
+SELECT zone_id, count(*) AS alerts,
+       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ack_s)::numeric, 3)::float8 AS ack_p50_s
+FROM period GROUP BY zone_id ORDER BY zone_id
+"""
+
+OUTCOMES = PERIOD_ALERTS + """
+SELECT count(*) FILTER (WHERE status = 'resolved' AND disposition = 'real') AS real,
+       count(*) FILTER (WHERE status = 'resolved' AND disposition = 'false_alarm') AS false_alarm,
+       count(*) FILTER (WHERE status = 'resolved' AND disposition = 'test') AS test,
+       count(*) FILTER (WHERE status <> 'resolved') AS unresolved
+FROM period
+"""
+
+BY_HOUR = PERIOD_ALERTS + """
+SELECT extract(hour FROM opened_at AT TIME ZONE tz)::int AS hour, count(*) AS alerts FROM period GROUP BY 1
+"""
+
+FALSE_ALARMS = PERIOD_ALERTS + """
+SELECT source_kind AS kind, source_id AS id, count(*) AS alerts,
+       count(*) FILTER (WHERE status = 'resolved') AS resolved,
+       count(*) FILTER (WHERE status = 'resolved' AND disposition = 'false_alarm') AS false_alarm
+FROM period GROUP BY source_kind, source_id HAVING count(*) >= %(min_alerts)s
+"""
+
+OPERATOR_ACTIONS = PERIOD_ALERTS + """
+SELECT v.changed_by AS name,
+       count(*) FILTER (WHERE v.change = 'acknowledged') AS acknowledged,
+       count(*) FILTER (WHERE v.change = 'dispatched') AS dispatched,
+       count(*) FILTER (WHERE v.change = 'resolved') AS resolved,
+       count(*) FILTER (WHERE v.change = 'step') AS steps
+FROM period p JOIN alert_versions v ON v.alert_id = p.alert_id
+WHERE v.change IN ('acknowledged', 'dispatched', 'resolved', 'step') AND v.changed_by <> 'system'
+GROUP BY v.changed_by
+"""
+
+OPERATOR_ACKS = PERIOD_ALERTS + """
+SELECT ack_by AS name, round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ack_s)::numeric, 3)::float8 AS ack_p50_s
+FROM period WHERE ack_by IS NOT NULL AND ack_by <> 'system' GROUP BY ack_by
+"""
+
+
+def _parameters(period: Period, calendar: Calendar, zone: str | None = None, category: str | None = None,
+                **more: Any) -> dict[str, Any]:
+    return {**calendar.parameters(), "start": period.start, "end": period.end, "zone": zone,
+            "category": category, **more}
+
+
+async def _rows(connection: psycopg.AsyncConnection, sql: str, parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
+    async with connection.cursor(row_factory=dict_row) as cursor:
+        await cursor.execute(sql.encode(), parameters)
+        return await cursor.fetchall()
+
+
+def _times(row: Mapping[str, Any], column: str) -> dict[str, float | None]:
+    return {"p50": row[f"{column}_p50"], "p90": row[f"{column}_p90"], "max": row[f"{column}_max"]}
+
+
+def priority_entry(row: Mapping[str, Any]) -> dict[str, Any]:
+    """One priority's figures; within_deadline over the alerts whose zone has a deadline for it."""
+    with_deadline = row["with_deadline"]
+    return {
+        "alerts": row["alerts"], "acknowledged": row["acknowledged"],
+        "ack_s": _times(row, "ack_s"), "dispatch_s": _times(row, "dispatch_s"), "resolve_s": _times(row, "resolve_s"),
+        "within_deadline": row["within"] / with_deadline if with_deadline else None,
+    }
+
+
+def hours(rows: Sequence[Mapping[str, Any]]) -> list[int]:
+    counts = [0] * 24
+    for row in rows:
+        counts[row["hour"]] = row["alerts"]
+    return counts
+
+
+async def response(connection: psycopg.AsyncConnection, period: Period, calendar: Calendar,
+                   zone: str | None = None, category: str | None = None) -> dict[str, Any]:
+    parameters = _parameters(period, calendar, zone, category)
+    by_priority = await _rows(connection, BY_PRIORITY, parameters)
+    by_zone = await _rows(connection, BY_ZONE, parameters)
+    [outcomes] = await _rows(connection, OUTCOMES, parameters)
+    by_hour = await _rows(connection, BY_HOUR, parameters)
+    return {
+        **period.body(),
+        "alerts": sum(row["alerts"] for row in by_priority),
+        "by_priority": {str(row["priority"]): priority_entry(row) for row in by_priority},
+        "dispositions": {name: outcomes[name] for name in (*DISPOSITIONS, "unresolved")},
+        "by_zone": {row["zone_id"]: {"alerts": row["alerts"], "ack_p50_s": row["ack_p50_s"]} for row in by_zone},
+        "by_hour": hours(by_hour),
+    }
+
+
+def rank_sources(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Highest false-alarm rate first (a source never resolved has no rate: last), then most alerts."""
+    sources = [{**row, "rate": row["false_alarm"] / row["resolved"] if row["resolved"] else None} for row in rows]
+    sources.sort(key=lambda s: (s["rate"] is None, -(s["rate"] or 0.0), -s["alerts"], s["kind"], s["id"]))
+    return [{key: s[key] for key in ("kind", "id", "alerts", "resolved", "false_alarm", "rate")} for s in sources]
+
+
+async def false_alarms(connection: psycopg.AsyncConnection, period: Period, calendar: Calendar,
+                       min_alerts: int = 3) -> dict[str, Any]:
+    rows = await _rows(connection, FALSE_ALARMS, _parameters(period, calendar, min_alerts=min_alerts))
+    return {**period.body(), "sources": rank_sources(rows)}
+
+
+def merge_operators(actions: Sequence[Mapping[str, Any]], acks: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per name that acted or acknowledged, by name."""
+    p50 = {row["name"]: row["ack_p50_s"] for row in acks}
+    counted = {row["name"]: row for row in actions}
+    return [{"name": name, **{c: (counted[name][c] if name in counted else 0)
+                              for c in ("acknowledged", "dispatched", "resolved", "steps")},
+             "ack_p50_s": p50.get(name)}
+            for name in sorted(set(p50) | set(counted))]
+
+
+async def operators(connection: psycopg.AsyncConnection, period: Period, calendar: Calendar) -> dict[str, Any]:
+    parameters = _parameters(period, calendar)
+    actions = await _rows(connection, OPERATOR_ACTIONS, parameters)
+    acks = await _rows(connection, OPERATOR_ACKS, parameters)
+    return {**period.body(), "operators": merge_operators(actions, acks)}
+
+
+# ---- CSV: one table per report ------------------------------------------------------------------
+
+def response_csv(report: Mapping[str, Any]) -> str:
+    header = ["priority", "alerts", "acknowledged"]
+    for kind in ("ack_s", "dispatch_s", "resolve_s"):
+        header += [f"{kind}_p50", f"{kind}_p90", f"{kind}_max"]
+    rows: list[list[Any]] = []
+    for priority, entry in report["by_priority"].items():
+        row = [priority, entry["alerts"], entry["acknowledged"]]
+        for kind in ("ack_s", "dispatch_s", "resolve_s"):
+            row += [entry[kind]["p50"], entry[kind]["p90"], entry[kind]["max"]]
+        rows.append([*row, entry["within_deadline"]])
+    return _csv([*header, "within_deadline"], rows)
+
+
+def false_alarms_csv(report: Mapping[str, Any]) -> str:
+    columns = ["kind", "id", "alerts", "resolved", "false_alarm", "rate"]
+    return _csv(columns, [[s[c] for c in columns] for s in report["sources"]])
+
+
+def operators_csv(report: Mapping[str, Any]) -> str:
+    columns = ["name", "acknowledged", "dispatched", "resolved", "steps", "ack_p50_s"]
+    return _csv(columns, [[o[c] for c in columns] for o in report["operators"]])
+
+
+def _csv(header: list[str], rows: list[list[Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows([["" if value is None else value for value in row] for row in rows])
+    return out.getvalue()

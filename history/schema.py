@@ -1,0 +1,96 @@
+"""The history's schema, as numbered migrations that Centinela applies itself at start.
+
+Every process that uses the store calls `migrate` (or `migrate_async`) first: the migrations run
+under one advisory lock in one transaction, each recorded in `schema_migrations`, so two
+processes starting together apply each exactly once and a migration half applied never stays.
+"""
+
+from __future__ import annotations
+
+import psycopg
+
+LOCK_KEY = 7_401_300_913  # pg_advisory_xact_lock's key for migrations: any constant of our own
+
+# (version, name, SQL). Never edit a migration once released: add the next one.
+MIGRATIONS: tuple[tuple[int, str, str], ...] = (
+    (1, "alert versions and current alerts", """
+        CREATE TABLE alert_versions (
+            alert_id    text        NOT NULL,
+            version     integer     NOT NULL,
+            zone_id     text        NOT NULL,
+            priority    smallint    NOT NULL,
+            category    text        NOT NULL,
+            status      text        NOT NULL,
+            opened_at   timestamptz NOT NULL,
+            updated_at  timestamptz NOT NULL,
+            change      text        NOT NULL,
+            changed_by  text        NOT NULL,
+            source_kind text        NOT NULL,
+            source_id   text        NOT NULL,
+            disposition text,
+            body        jsonb       NOT NULL,
+            PRIMARY KEY (alert_id, version)
+        );
+        -- the operators' report: versions that record an operator's action
+        CREATE INDEX alert_versions_actions ON alert_versions (alert_id) INCLUDE (changed_by, change)
+            WHERE change IN ('acknowledged', 'dispatched', 'resolved', 'step');
+
+        -- one row per alert: its latest version, and when it was first acknowledged, dispatched, resolved
+        CREATE TABLE alerts (
+            alert_id    text        PRIMARY KEY,
+            version     integer     NOT NULL,
+            zone_id     text        NOT NULL,
+            priority    smallint    NOT NULL,
+            category    text        NOT NULL,
+            status      text        NOT NULL,
+            opened_at   timestamptz NOT NULL,
+            updated_at  timestamptz NOT NULL,
+            source_kind text        NOT NULL,
+            source_id   text        NOT NULL,
+            disposition text,
+            ack_at      timestamptz,
+            ack_by      text,
+            dispatch_at timestamptz,
+            resolve_at  timestamptz,
+            body        jsonb       NOT NULL
+        );
+        -- every report selects a period of opened_at, optionally one zone
+        CREATE INDEX alerts_opened ON alerts (opened_at)
+            INCLUDE (zone_id, priority, category, status, disposition, ack_at, dispatch_at, resolve_at, ack_by,
+                     source_kind, source_id);
+        CREATE INDEX alerts_zone_opened ON alerts (zone_id, opened_at);
+    """),
+)
+
+
+def _pending_sql(applied: set[int]) -> list[tuple[int, str, str]]:
+    return [m for m in MIGRATIONS if m[0] not in applied]
+
+
+CREATE_LEDGER = """CREATE TABLE IF NOT EXISTS schema_migrations (
+    version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"""
+
+
+def migrate(connection: psycopg.Connection) -> list[int]:
+    """Apply what is missing; returns the versions applied now."""
+    with connection.transaction():
+        connection.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+        connection.execute(CREATE_LEDGER)
+        applied = {row[0] for row in connection.execute("SELECT version FROM schema_migrations")}
+        pending = _pending_sql(applied)
+        for version, name, sql in pending:
+            connection.execute(sql.encode())
+            connection.execute("INSERT INTO schema_migrations (version, name) VALUES (%s, %s)", (version, name))
+    return [m[0] for m in pending]
+
+
+async def migrate_async(connection: psycopg.AsyncConnection) -> list[int]:
+    async with connection.transaction():
+        await connection.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+        await connection.execute(CREATE_LEDGER)
+        applied = {row[0] for row in await (await connection.execute("SELECT version FROM schema_migrations")).fetchall()}
+        pending = _pending_sql(applied)
+        for version, name, sql in pending:
+            await connection.execute(sql.encode())
+            await connection.execute("INSERT INTO schema_migrations (version, name) VALUES (%s, %s)", (version, name))
+    return [m[0] for m in pending]

@@ -1,0 +1,109 @@
+"""Storing alert versions: one row per (alert_id, version), and the current row of each alert.
+
+A batch goes into a temporary table by COPY, then into `alert_versions` with ON CONFLICT DO
+NOTHING (the same version twice is one row), then the touched alerts' current rows are computed
+again from all their versions: the latest version, and the `updated_at` of the first
+(lowest-numbered) version acknowledged, dispatched and resolved (contract section 13). That
+recomputation runs under a table lock, after every earlier batch committed, so two writers (or a
+writer and an import) touching one alert never leave it with a version missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import NamedTuple
+
+import psycopg
+
+from vocabulary.events import Alert
+
+COLUMNS = ("alert_id", "version", "zone_id", "priority", "category", "status", "opened_at", "updated_at",
+           "change", "changed_by", "source_kind", "source_id", "disposition", "body")
+
+
+class VersionRow(NamedTuple):
+    alert_id: str
+    version: int
+    zone_id: str
+    priority: int
+    category: str
+    status: str
+    opened_at: datetime
+    updated_at: datetime
+    change: str
+    changed_by: str
+    source_kind: str
+    source_id: str
+    disposition: str | None
+    body: str  # the snapshot's JSON as received
+
+
+def version_row(alert: Alert, body: str) -> VersionRow:
+    return VersionRow(alert.alert_id, alert.version, alert.zone_id, alert.priority, alert.category, alert.status,
+                      alert.opened_at, alert.updated_at, alert.change, alert.changed_by, alert.source.kind,
+                      alert.source.id, alert.disposition, body)
+
+
+CREATE_INCOMING = "CREATE TEMP TABLE IF NOT EXISTS incoming (LIKE alert_versions) ON COMMIT DELETE ROWS"
+COPY_INCOMING = "COPY incoming (alert_id, version, zone_id, priority, category, status, opened_at, updated_at, " \
+                "change, changed_by, source_kind, source_id, disposition, body) FROM STDIN"
+INSERT_VERSIONS = "INSERT INTO alert_versions SELECT * FROM incoming ON CONFLICT (alert_id, version) DO NOTHING"
+LOCK_CURRENT = "LOCK TABLE alerts IN SHARE ROW EXCLUSIVE MODE"
+ACKED = "('acknowledged', 'dispatched', 'resolved')"
+REFRESH_CURRENT = f"""
+INSERT INTO alerts (alert_id, version, zone_id, priority, category, status, opened_at, updated_at, source_kind,
+                    source_id, disposition, ack_at, ack_by, dispatch_at, resolve_at, body)
+SELECT l.alert_id, l.version, l.zone_id, l.priority, l.category, l.status, l.opened_at, l.updated_at, l.source_kind,
+       l.source_id, l.disposition, f.ack_at, f.ack_by, f.dispatch_at, f.resolve_at, l.body
+FROM (SELECT DISTINCT ON (v.alert_id) v.*
+      FROM alert_versions v WHERE v.alert_id IN (SELECT alert_id FROM incoming)
+      ORDER BY v.alert_id, v.version DESC) AS l
+JOIN (SELECT v.alert_id,
+             (array_agg(v.updated_at ORDER BY v.version) FILTER (WHERE v.status IN {ACKED}))[1] AS ack_at,
+             (array_agg(v.changed_by ORDER BY v.version) FILTER (WHERE v.status IN {ACKED}))[1] AS ack_by,
+             (array_agg(v.updated_at ORDER BY v.version) FILTER (WHERE v.status = 'dispatched'))[1] AS dispatch_at,
+             (array_agg(v.updated_at ORDER BY v.version) FILTER (WHERE v.status = 'resolved'))[1] AS resolve_at
+      FROM alert_versions v WHERE v.alert_id IN (SELECT alert_id FROM incoming)
+      GROUP BY v.alert_id) AS f USING (alert_id)
+ON CONFLICT (alert_id) DO UPDATE SET
+    version = excluded.version, zone_id = excluded.zone_id, priority = excluded.priority,
+    category = excluded.category, status = excluded.status, opened_at = excluded.opened_at,
+    updated_at = excluded.updated_at, source_kind = excluded.source_kind, source_id = excluded.source_id,
+    disposition = excluded.disposition, ack_at = excluded.ack_at, ack_by = excluded.ack_by,
+    dispatch_at = excluded.dispatch_at, resolve_at = excluded.resolve_at, body = excluded.body
+"""
+
+
+def store(connection: psycopg.Connection, rows: Iterable[VersionRow]) -> int:
+    """Within the caller's transaction: keep `rows`; returns how many versions were new."""
+    connection.execute(CREATE_INCOMING)
+    with connection.cursor() as cursor:
+        with cursor.copy(COPY_INCOMING) as copy:
+            for row in rows:
+                copy.write_row(row)
+        return _settle(cursor)
+
+
+def _settle(cursor: psycopg.Cursor) -> int:
+    cursor.execute(INSERT_VERSIONS)
+    added = cursor.rowcount
+    cursor.execute(LOCK_CURRENT)
+    cursor.execute(REFRESH_CURRENT.encode())
+    cursor.execute("TRUNCATE incoming")
+    return added
+
+
+async def store_async(connection: psycopg.AsyncConnection, rows: Iterable[VersionRow]) -> int:
+    """The same as `store`, for the writer's event loop."""
+    await connection.execute(CREATE_INCOMING)
+    async with connection.cursor() as cursor:
+        async with cursor.copy(COPY_INCOMING) as copy:
+            for row in rows:
+                await copy.write_row(row)
+        await cursor.execute(INSERT_VERSIONS)
+        added = cursor.rowcount
+        await cursor.execute(LOCK_CURRENT)
+        await cursor.execute(REFRESH_CURRENT.encode())
+        await cursor.execute("TRUNCATE incoming")
+        return added
