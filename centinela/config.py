@@ -18,6 +18,8 @@ from alert_rules.city import Beeper, Camera, City, Panel, Token, Zone
 from alert_rules.partners import CapSettings, Partner
 from alert_rules.rules import Rules, SilenceSettings
 from center.retention import RetentionSettings
+from commission.interventions import Intervention
+from commission.open_data import OpenDataSettings
 from receivers.settings import IngestSettings
 from streams.admit import AdmissionSettings
 from streams.health import HealthSettings
@@ -30,6 +32,7 @@ LIST_SECTIONS: dict[str, type[BaseModel]] = {
     "cameras": Camera,
     "tokens": Token,
     "partners": Partner,
+    "interventions": Intervention,
 }
 MAPPING_SECTIONS: dict[str, type[BaseModel]] = {
     "rules": Rules,
@@ -39,6 +42,7 @@ MAPPING_SECTIONS: dict[str, type[BaseModel]] = {
     "ingest": IngestSettings,
     "silences": SilenceSettings,
     "cap": CapSettings,
+    "open_data": OpenDataSettings,
 }
 SECTIONS = (*LIST_SECTIONS, *MAPPING_SECTIONS)
 
@@ -54,6 +58,8 @@ class Config:
     ingest: IngestSettings
     silences: SilenceSettings
     cap: CapSettings
+    open_data: OpenDataSettings
+    interventions: list[Intervention]
 
 
 def config_dir(given: str | Path | None) -> Path:
@@ -96,13 +102,15 @@ def load_config(directory: str | Path) -> Config:
 
     validated = {name: _validate_entries(name, found, problems) for name, found in entries.items()}
     settings = {name: _validate_mapping(name, mappings.get(name), problems) for name in MAPPING_SECTIONS}
+    interventions: list[Intervention] = validated.pop("interventions")
     city = City.model_construct(None, **validated)
     _check_references(city, entries, problems)
     _check_accounts(city, entries, problems)
     _check_partner_tokens(city, entries, problems)
+    _check_interventions(city, entries, problems)
     if problems:
         raise ConfigError(problems)
-    return Config(directory=directory, city=city, **settings)  # type: ignore[arg-type]  # each value is its section's model (MAPPING_SECTIONS)
+    return Config(directory=directory, city=city, interventions=interventions, **settings)  # type: ignore[arg-type]  # each value is its section's model (MAPPING_SECTIONS)
 
 
 def _read_yaml(path: Path, problems: list[str]) -> dict[str, Any] | None:
@@ -216,3 +224,17 @@ def _check_partner_tokens(city: City, entries: dict[str, list[tuple[str, str, An
             problems.append(f"{where[partner.id]}: token: duplicate, already the token of {seen[partner.token]}")
         else:
             seen[partner.token] = f"partner {partner.id!r}"
+
+
+def _check_interventions(city: City, entries: dict[str, list[tuple[str, str, Any]]], problems: list[str]) -> None:
+    """An intervention names configured zones, and leaves at least one zone to compare with."""
+    zones = set(city.zone_by_id)
+    for file, entry, item in entries["interventions"]:
+        if not isinstance(item, dict) or not isinstance(item.get("zones"), list):
+            continue
+        where = f"{file}: {_label(entry, item)}"
+        for zone in item["zones"]:
+            if zone not in zones:
+                problems.append(f"{where}: zones: unknown zone {zone!r}")
+        if zones and zones <= set(item["zones"]):
+            problems.append(f"{where}: zones: every zone is treated, so none is left to compare with")
