@@ -12,8 +12,6 @@ A delivery with a `webhook_key` is signed over a timestamp and the body
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import logging
 import time
 
@@ -22,17 +20,9 @@ import httpx
 from alert_rules.city import Token
 from center.metrics import CenterMetrics
 from vocabulary.events import Alert
+from vocabulary.signing import delivery_headers
 
 log = logging.getLogger("centinela.center.webhooks")
-
-SIGNATURE_HEADER = "X-Centinela-Signature"
-TIMESTAMP_HEADER = "X-Centinela-Timestamp"
-
-
-def signature(key_hex: str, timestamp: str, body: bytes) -> str:
-    """`sha256=` and the hex HMAC-SHA256 of the timestamp, a dot, and the body."""
-    signed = timestamp.encode() + b"." + body
-    return "sha256=" + hmac.new(bytes.fromhex(key_hex), signed, hashlib.sha256).hexdigest()
 
 
 class Webhook:
@@ -118,7 +108,6 @@ class Webhook:
     def _headers(self, body: bytes) -> dict[str, str]:
         headers = {"Content-Type": "application/json"}
         if self.token.webhook_key:
-            timestamp = str(int(time.time()))  # at each attempt: a receiver may refuse old ones
-            headers[TIMESTAMP_HEADER] = timestamp
-            headers[SIGNATURE_HEADER] = signature(self.token.webhook_key, timestamp, body)
+            # stamped at each attempt: a receiver may refuse old ones
+            headers.update(delivery_headers(self.token.webhook_key, str(int(time.time())), body))
         return headers

@@ -14,3 +14,18 @@ def signature(key_hex: str, source_id: str, event_id: str, ts: str, kind_or_code
 
 def signature_matches(key_hex: str, sig: str, source_id: str, event_id: str, ts: str, kind_or_code: str) -> bool:
     return hmac.compare_digest(signature(key_hex, source_id, event_id, ts, kind_or_code), sig.lower())
+
+
+# Outgoing HTTP deliveries (responders' webhooks, partners' CAP messages), contract section 16:
+TIMESTAMP_HEADER = "X-Centinela-Timestamp"
+SIGNATURE_HEADER = "X-Centinela-Signature"
+
+
+def delivery_signature(key_hex: str, timestamp: str, body: bytes) -> str:
+    """`sha256=` and the hex HMAC-SHA256, under the key's bytes, of the timestamp, a dot, and the body."""
+    return "sha256=" + hmac.new(bytes.fromhex(key_hex), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def delivery_headers(key_hex: str, timestamp: str, body: bytes) -> dict[str, str]:
+    """The two headers that let a receiver check a delivery and refuse an old one."""
+    return {TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: delivery_signature(key_hex, timestamp, body)}

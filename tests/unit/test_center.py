@@ -22,10 +22,11 @@ from center.metrics import CenterMetrics
 from center.snapshots import snapshot_file
 from center.sse import alert_event
 from center.views import index_pair, qualifies, queue_score
-from center.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, Webhook
+from center.webhooks import Webhook
 from vocabulary.errors import Unavailable, UsageError
 from vocabulary.events import Alert
 from vocabulary.listening import bind, parse_address
+from vocabulary.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
 
 OPERATOR = Token(token="operator-secret", role="operator", name="Ana")
 VIEWER = Token(token="viewer-secret", role="viewer", name="Eva")
