@@ -14,11 +14,18 @@ UNEXPECTED = 70  # EX_SOFTWARE: a bug of ours, not something the user did
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from centinela import camera_commands, commands, demo_commands, receiver_commands, rules_commands
+    from centinela import (
+        camera_commands,
+        commands,
+        demo_commands,
+        history_commands,
+        receiver_commands,
+        rules_commands,
+    )
 
     parser = argparse.ArgumentParser(prog="centinela", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (commands, rules_commands, camera_commands, demo_commands, receiver_commands):
+    for module in (commands, rules_commands, camera_commands, demo_commands, receiver_commands, history_commands):
         module.add_commands(sub)
     return parser
 
