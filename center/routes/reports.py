@@ -1,0 +1,108 @@
+"""The center's reports (contract section 13): response times, false alarms, operators; JSON or CSV.
+
+The history lives in PostgreSQL (CENTINELA_POSTGRES, which `up` sets for the center); without it,
+or while it does not answer, a report is a 503.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, Literal
+
+import psycopg
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse, Response
+
+from alert_rules.city import Token
+from center.errors import ApiError, documented
+from center.running import Reader, Running
+from history import reports
+from history.schema import migrate_async
+from vocabulary.errors import UsageError
+from vocabulary.redaction import redacted
+
+log = logging.getLogger("centinela.center.reports")
+router = APIRouter(prefix="/api/reports")
+STORE_ENV = "CENTINELA_POSTGRES"
+CONNECT_TIMEOUT_S = 3
+Format = Literal["json", "csv"]
+
+
+def _reporter(token: Reader) -> Token:
+    if token.role == "responder":
+        raise ApiError(403, "the responder role may not read reports")
+    return token
+
+
+ReportReader = Annotated[Token, Depends(_reporter)]
+
+
+def _period(start: str | None, end: str | None) -> reports.Period:
+    try:
+        return reports.Period.parse(start, end)
+    except UsageError as error:
+        raise ApiError(422, error.message) from None
+
+
+@asynccontextmanager
+async def _store() -> AsyncIterator[psycopg.AsyncConnection]:
+    url = os.environ.get(STORE_ENV)
+    if not url:
+        raise ApiError(503, f"no history store: the center was started without {STORE_ENV}")
+    try:
+        connection = await psycopg.AsyncConnection.connect(url, connect_timeout=CONNECT_TIMEOUT_S)
+    except psycopg.Error as error:
+        log.warning("the history store does not answer: %s", redacted(error))
+        raise ApiError(503, "the history store (PostgreSQL) is not reachable") from None
+    try:
+        await migrate_async(connection)
+        yield connection
+    except psycopg.OperationalError as error:
+        log.warning("the history store failed: %s", redacted(error))
+        raise ApiError(503, "the history store (PostgreSQL) is not reachable") from None
+    finally:
+        await connection.close()
+
+
+async def _answer(fmt: Format, compute: Callable[[psycopg.AsyncConnection], Awaitable[dict[str, Any]]],
+                  to_csv: Callable[[Mapping[str, Any]], str], name: str) -> Response:
+    async with _store() as connection:
+        report = await compute(connection)
+    if fmt == "csv":
+        return Response(to_csv(report), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+    return JSONResponse(report)
+
+
+FromQuery = Annotated[str | None, Query(alias="from", description="RFC 3339; default: 30 days before `to`")]
+ToQuery = Annotated[str | None, Query(description="RFC 3339, excluded; default: now")]
+FormatQuery = Annotated[Format, Query(description="json (default) or csv")]
+
+
+@router.get("/response", responses=documented(401, 403, 422, 503))
+async def response(center: Running, token: ReportReader, start: FromQuery = None, to: ToQuery = None,
+                   zone: str | None = None, category: str | None = None, format: FormatQuery = "json") -> Response:
+    period = _period(start, to)
+    calendar = reports.Calendar.of(center.city, center.rules)
+    return await _answer(format, lambda c: reports.response(c, period, calendar, zone or None, category or None),
+                         reports.response_csv, "response")
+
+
+@router.get("/false-alarms", responses=documented(401, 403, 422, 503))
+async def false_alarms(center: Running, token: ReportReader, start: FromQuery = None, to: ToQuery = None,
+                       min_alerts: Annotated[int, Query(ge=0)] = 3, format: FormatQuery = "json") -> Response:
+    period = _period(start, to)
+    calendar = reports.Calendar.of(center.city, center.rules)
+    return await _answer(format, lambda c: reports.false_alarms(c, period, calendar, min_alerts),
+                         reports.false_alarms_csv, "false-alarms")
+
+
+@router.get("/operators", responses=documented(401, 403, 422, 503))
+async def operators(center: Running, token: ReportReader, start: FromQuery = None, to: ToQuery = None,
+                    format: FormatQuery = "json") -> Response:
+    period = _period(start, to)
+    calendar = reports.Calendar.of(center.city, center.rules)
+    return await _answer(format, lambda c: reports.operators(c, period, calendar), reports.operators_csv, "operators")
