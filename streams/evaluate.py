@@ -31,8 +31,9 @@ from datetime import datetime
 import redis.asyncio as aioredis
 from pydantic_core import to_json
 
-from alert_rules.engine import Outcome, RuleEngine, ZoneState
+from alert_rules.engine import CheckinDay, Outcome, RuleEngine, ZoneState
 from alert_rules.rules import SilenceCommand
+from streams import checkin_days
 from streams.codec import Tick, ZoneItem, decode_zone_items
 from streams.ports import Ack, Consumed
 from streams.publish import Publisher
@@ -113,6 +114,13 @@ class Tally:
             await self.redis.hset(topics.prefix() + internal.HELD_BACK, mapping=counts)  # type: ignore[arg-type]  # redis-py types hset's mapping too narrowly
         except aioredis.RedisError:
             log.warning("could not record what %d silences held back", len(counts))
+
+    async def checkins(self, days: list[CheckinDay]) -> None:
+        """The day's check-in rows of saved zones; one lost is written again at the zone's next save."""
+        try:
+            await checkin_days.record(self.redis, days)
+        except aioredis.RedisError:
+            log.warning("could not record %d check-in rows", len(days))
 
 
 def _encode(value: object) -> bytes:
@@ -348,6 +356,7 @@ class Evaluator:
             self.give_up(f"another worker has saved partitions {sorted(advances)} since this one read them")
             return
         self.stored.update((p, advance.to) for p, advance in advances.items())
+        await self.tally.checkins([day for z in states for day in self.engine.checkin_days(self.states[z])])
         for zone_id in states:
             self.ticked.pop(zone_id, None)
         marked_meanwhile = {z for z, s in states.items() if not s.attaching and z in self.attaching}

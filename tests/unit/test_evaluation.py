@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Mapping, Sequence
 import pytest
 
 import streams.evaluate as evaluate
-from alert_rules.engine import RuleEngine, zone_event
+from alert_rules.engine import CheckinDay, RuleEngine, zone_event
 from alert_rules.rules import Rules
 from streams.codec import ZoneBatch
 from streams.evaluate import Evaluator
@@ -95,12 +95,16 @@ class Counted:
     def __init__(self) -> None:
         self.forged_counts: list[int] = []
         self.held: dict[str, int] = {}
+        self.checkin_rows: list[CheckinDay] = []
 
     async def forged(self, count: int) -> None:
         self.forged_counts.append(count)
 
     async def held_back(self, counts: dict[str, int]) -> None:
         self.held.update(counts)
+
+    async def checkins(self, days: list[CheckinDay]) -> None:
+        self.checkin_rows += days
 
 
 def evaluator(memory: Memory, acked: list[int], gave_up: list[str] | None = None,
