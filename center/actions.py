@@ -17,9 +17,19 @@ from aiokafka import AIOKafkaProducer
 from alert_rules.city import Token
 from center.hub import AlertHub
 from center.metrics import CenterMetrics
+from streams.ports import partition_of
 from vocabulary import internal
 from vocabulary.events import Alert, OperatorAction, StepOutcomeName
 from vocabulary.topics import ZONE_EVENTS
+
+
+async def send_to_zone(producer: AIOKafkaProducer, topic: str, zone_id: str, body: bytes, secret: bytes) -> None:
+    """Send one command to a zone's partition of zone.events, authenticated for that partition."""
+    key = zone_id.encode()
+    partition = partition_of(zone_id, len(await producer.partitions_for(topic)))
+    await producer.send_and_wait(topic, body, key=key, partition=partition,
+                                 headers=internal.headers(secret, ZONE_EVENTS, partition, key, body))
+
 
 ActionName = Literal["ack", "dispatch", "resolve", "step", "reveal"]
 
@@ -64,9 +74,8 @@ class ActionDesk:
         started = time.perf_counter()
         applied = self._hub.expect(alert.alert_id, alert.version)
         try:
-            key, body = alert.zone_id.encode(), request.model_dump_json().encode()
-            await self._producer.send_and_wait(
-                self._topic, body, key=key, headers=internal.headers(self._secret, ZONE_EVENTS, key, body))
+            await send_to_zone(self._producer, self._topic, alert.zone_id, request.model_dump_json().encode(),
+                               self._secret)
             updated: Alert | None = await asyncio.wait_for(asyncio.shield(applied), self._wait_s)
         except TimeoutError:
             updated = None

@@ -1,6 +1,9 @@
 """Supervisors' silences: published per zone to zone.events for evaluate to apply, and kept
 in Redis (hash `<namespace>silences`, id -> JSON) for listing until they end.
 
+A silence is listed before any zone gets it and unlisted only after every zone has its end,
+so no zone is ever silenced by a silence the console does not show.
+
 As with actions, the center never holds anything back itself: each zone's evaluate
 consumer adds the silence to the zone's state and checks it like a configured one.
 """
@@ -17,9 +20,9 @@ from redis.asyncio import Redis
 
 from alert_rules.city import Token
 from alert_rules.rules import Matcher, Silence, SilenceCommand
+from center.actions import send_to_zone
 from vocabulary import internal, topics
 from vocabulary.events import Timestamp
-from vocabulary.topics import ZONE_EVENTS
 
 
 class ActiveSilence(Silence):
@@ -75,10 +78,12 @@ class SilenceDesk:
         return silence.model_copy(update={"held_back": (await self._counts([silence]))[silence.id]})
 
     async def add(self, producer: AIOKafkaProducer, topic: str, silence: ActiveSilence) -> None:
-        await self._publish(producer, topic, silence, "add")
+        """Listed first, then sent to its zones: one that fails partway is listed, and can be ended."""
         await self._redis.hset(self._key, silence.id, silence.model_dump_json(exclude={"held_back"}))
+        await self._publish(producer, topic, silence, "add")
 
     async def end(self, producer: AIOKafkaProducer, topic: str, silence: ActiveSilence) -> None:
+        """Sent to its zones, then unlisted: one that fails partway stays listed, to be ended again."""
         await self._publish(producer, topic, silence, "end")
         await self._redis.hdel(self._key, silence.id)
         await self._forget_counts([silence])
@@ -90,9 +95,7 @@ class SilenceDesk:
             command = SilenceCommand(
                 silence_command=uuid.uuid4().hex, zone_id=zone_id, action=action,
                 silence=for_zone(silence, zone_id), at=now)
-            key, body = zone_id.encode(), command.model_dump_json().encode()
-            await producer.send_and_wait(
-                topic, body, key=key, headers=internal.headers(self._secret, ZONE_EVENTS, key, body))
+            await send_to_zone(producer, topic, zone_id, command.model_dump_json().encode(), self._secret)
 
 
 def for_zone(silence: ActiveSilence, zone_id: str) -> Silence:

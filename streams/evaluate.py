@@ -174,6 +174,7 @@ class Evaluator:
         self.deadlines: dict[str, float] = {}  # zone -> when its timer is next due (inf: never)
         self.stored: dict[int, Position | None] = {}  # partition -> position in Redis, read once per assignment
         self.reached: dict[int, Position] = {}  # partition -> newest applied, not yet taken for a save
+        self.fresh: dict[int, internal.Freshness] = {}  # partition -> its producers (refuses replays)
         self.unsaved: list[Consumed] = []
         self.sending: list[asyncio.Future[object]] = []
         self.saved_at = time.monotonic()
@@ -215,32 +216,40 @@ class Evaluator:
 
     def forget(self) -> None:
         """Drop what is not saved; its events are not acknowledged, so they come again."""
-        for held in (self.states, self.dirty, self.deadlines, self.stored, self.reached, self.ticked,
+        for held in (self.states, self.dirty, self.deadlines, self.stored, self.fresh, self.reached, self.ticked,
                      self.attaching, self.encoder.encoded):
             held.clear()
         self.unsaved.clear()
         self.sending.clear()
 
     async def _apply(self, batch: Sequence[Consumed]) -> None:
-        self.stored.update(await self.records.positions({c.partition for c in batch} - self.stored.keys()))
+        fresh = {c.partition for c in batch} - self.stored.keys()
+        self.stored.update(await self.records.positions(fresh))
+        self.fresh.update(await self.records.freshness(fresh))
         todo: list[tuple[Consumed, list[ZoneItem]]] = []
+        passed: list[tuple[Consumed, internal.Stamp]] = []
         ignored = 0
+        now_ms = time.time_ns() // 1_000_000
         for message in batch:
             stored = self.stored[message.partition]
-            if stored is not None and stored.covers(message.offset, message.timestamp_ms):
-                continue  # applied and saved before a crash or a handover
+            claimed = internal.stamp_of(message.headers)
+            if stored is not None and claimed is not None and stored.covers(message.offset, claimed.at_ms):
+                continue  # applied and saved before a crash or a handover (or refused before, and now again)
+            stamp = internal.verify(self.secret, topics.ZONE_EVENTS, message.key, message.value, message.headers,
+                                    message.partition)
+            if stamp is None or not self.fresh[message.partition].accept(stamp, now_ms):
+                ignored += 1  # forged, copied from another partition, or a replay: it moves nothing
+                continue
             items: list[ZoneItem] = []
-            if not internal.verify(self.secret, topics.ZONE_EVENTS, message.key, message.value, message.headers):
+            try:
+                items = decode_zone_items(message.value or b"")
+            except Exception as error:  # RecursionError included: nothing on the topic may stop the lane
+                log.error("zone.events: skipped an undecodable message (%s)", type(error).__name__)
                 ignored += 1
-            else:
-                try:
-                    items = decode_zone_items(message.value or b"")
-                except Exception as error:  # RecursionError included: nothing on the topic may stop the lane
-                    log.error("zone.events: skipped an undecodable message (%s)", type(error).__name__)
-                    ignored += 1
-            todo.append((message, items))  # passed, applied or not: its position is reached
+            todo.append((message, items))
+            passed.append((message, stamp))  # authentic, applied or not: its position is reached
         if ignored:
-            log.warning("zone.events: ignored %d unauthenticated or undecodable messages", ignored)
+            log.warning("zone.events: ignored %d unauthenticated, replayed or undecodable messages", ignored)
             await self.tally.forged(ignored)
         await self._load({zone_of(item) for _, items in todo for item in items})
         ordered, hurried = urgent_first(todo)
@@ -278,16 +287,15 @@ class Evaluator:
                 snapshots, since_yield = [], 0
                 await asyncio.sleep(0)
         await self._publish(snapshots)
-        for message, _ in todo:  # in offset order
-            self._reach(message)
+        for message, stamp in passed:  # in offset order
+            self._reach(message, stamp)
         if held:
             await self.tally.held_back(held)
 
-    def _reach(self, message: Consumed) -> None:
+    def _reach(self, message: Consumed, stamp: internal.Stamp) -> None:
         before = self.reached.get(message.partition) or self.stored[message.partition]
         self.reached[message.partition] = (
-            Position(message.offset, message.timestamp_ms) if before is None
-            else before.then(message.offset, message.timestamp_ms))
+            Position(message.offset, stamp.at_ms) if before is None else before.then(message.offset, stamp.at_ms))
 
     async def _load(self, zone_ids: Iterable[str]) -> None:
         """The saved states of these zones, for those not in memory."""
@@ -320,7 +328,7 @@ class Evaluator:
             for zone_id in self.dirty:
                 due = self.engine.next_deadline(self.states[zone_id])
                 self.deadlines[zone_id] = due.timestamp() if due else math.inf
-            advances = {p: Advance(self.stored[p], to) for p, to in self.reached.items()}
+            advances = {p: Advance(self.stored[p], to, self.fresh[p].encode()) for p, to in self.reached.items()}
             delivering, applied = self.sending, self.unsaved
             self.dirty, self.reached, self.sending, self.unsaved = set(), {}, [], []
             self.saved_at = time.monotonic()

@@ -62,16 +62,16 @@ class FaustLane:
         self.outputs: dict[str, faust.TopicT] = {}
         self.streams: dict[str, faust.StreamT[Any]] = {}  # input topic name -> its agent's stream
         self.progress = health.LaneProgress(lane, time.time())
-        self.publisher = Publisher(self.send, secret)
+        self.publisher = Publisher(self.send, secret, app.conf.topic_partitions)
         app.on_partitions_assigned.connect(self._assigned)
         app.timer(health.CHECK_S, name="report_progress")(self._report)
 
-    async def send(self, name: str, key: bytes | None, value: bytes,
+    async def send(self, name: str, partition: int | None, key: bytes | None, value: bytes,
                    headers: list[tuple[str, bytes]]) -> Awaitable[object]:
         topic = self.outputs.get(name)
         if topic is None:
             topic = self.outputs[name] = self.app.topic(name, key_serializer="raw", value_serializer="raw")
-        return await topic.send(key=key, value=value, headers=headers)
+        return await topic.send(key=key, value=value, partition=partition, headers=headers)
 
     def acknowledger(self, topic: str) -> Ack:
         """Acknowledges messages of `topic` (the contract's name): Faust commits what is acknowledged."""

@@ -30,8 +30,9 @@ class Consumed:
 
 
 Ack = Callable[[Sequence[Consumed]], Awaitable[None]]
-# A message's broker topic name, key, value and headers -> its delivery, to await when it matters.
-Send = Callable[[str, bytes | None, bytes, list[tuple[str, bytes]]], Awaitable[Awaitable[object]]]
+# A message's broker topic name, partition (None: the key's), key, value and headers -> its delivery,
+# to await when it matters.
+Send = Callable[[str, int | None, bytes | None, bytes, list[tuple[str, bytes]]], Awaitable[Awaitable[object]]]
 
 
 def partition_of(key: str, partitions: int) -> int:

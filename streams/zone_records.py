@@ -24,23 +24,29 @@ import redis.asyncio as aioredis
 
 from streams.retry import patiently
 from vocabulary import topics
+from vocabulary.internal import Freshness
 
 # Fields: partition -> "offset timestamp_ms" (see Position).
 POSITIONS_KEY = "centinela:evaluate:applied-through:{topic}"
+# Fields: partition -> its producers as of that position (`vocabulary.internal.Freshness`).
+FRESHNESS_KEY = "centinela:evaluate:producers:{topic}"
 STATE_KEY = "centinela:zone-state:{prefix}{zone_id}"
 # The zones whose unresolved alerts camera motion attaches to: motion admission keeps their motion.
 ATTACHING_KEY = "centinela:zones-attaching-motion:{prefix}"
 
-# KEYS: positions hash, attaching set, then the state keys.
-# ARGV: n, then n (partition, expected, new), then per state (zone id, state, attaching 0/1).
+# KEYS: positions hash, attaching set, freshness hash, then the state keys.
+# ARGV: n, then n (partition, expected, new, freshness), then per state (zone id, state, attaching 0/1).
 _SAVE = """
 local n = tonumber(ARGV[1])
 for i = 0, n - 1 do
-  if (redis.call('HGET', KEYS[1], ARGV[2 + 3 * i]) or '') ~= ARGV[3 + 3 * i] then return 0 end
+  if (redis.call('HGET', KEYS[1], ARGV[2 + 4 * i]) or '') ~= ARGV[3 + 4 * i] then return 0 end
 end
-for i = 0, n - 1 do redis.call('HSET', KEYS[1], ARGV[2 + 3 * i], ARGV[4 + 3 * i]) end
-for k = 3, #KEYS do
-  local at = 3 * n + 3 * (k - 3) + 2
+for i = 0, n - 1 do
+  redis.call('HSET', KEYS[1], ARGV[2 + 4 * i], ARGV[4 + 4 * i])
+  redis.call('HSET', KEYS[3], ARGV[2 + 4 * i], ARGV[5 + 4 * i])
+end
+for k = 4, #KEYS do
+  local at = 4 * n + 3 * (k - 4) + 2
   redis.call('SET', KEYS[k], ARGV[at + 1])
   if ARGV[at + 2] == '1' then redis.call('SADD', KEYS[2], ARGV[at]) else redis.call('SREM', KEYS[2], ARGV[at]) end
 end
@@ -50,11 +56,12 @@ return 1
 
 @dataclass(frozen=True, slots=True)
 class Position:
-    """The newest applied offset of a partition, and the newest produce time (ms) up to it.
+    """The newest applied offset of a partition, and the newest signed time (ms) up to it.
 
-    A message is already applied when it is at or below both. The time tells a topic that
-    the embedded broker created afresh after a restart (offsets from 0 again, produced
-    later) from the one whose offsets these are.
+    A message is already applied when it is at or below both. The time tells a topic
+    created afresh (offsets from 0 again, signed later) from the one whose offsets these
+    are. It is the time in the message's authenticated stamp (`vocabulary.internal`), never
+    the broker's timestamp, which any producer sets; and only messages that verify move it.
     """
 
     offset: int
@@ -90,16 +97,19 @@ class Saved:
 
 @dataclass(frozen=True)
 class Advance:
-    """A partition's position moving from `base` (as stored when this worker read it) to `to`."""
+    """A partition's position moving from `base` (as stored when this worker read it) to `to`,
+    with its producers as of `to` (`vocabulary.internal.Freshness`, encoded)."""
 
     base: Position | None
     to: Position
+    freshness: str
 
 
 class ZoneRecords:
     def __init__(self, client: aioredis.Redis) -> None:
         self.client = client
         self.positions_key = POSITIONS_KEY.format(topic=topics.named(topics.ZONE_EVENTS))
+        self.freshness_key = FRESHNESS_KEY.format(topic=topics.named(topics.ZONE_EVENTS))
         self.attaching_key = ATTACHING_KEY.format(prefix=topics.prefix())
         self.save_script = client.register_script(_SAVE)
 
@@ -114,6 +124,14 @@ class ZoneRecords:
         raw = await patiently(lambda: self.client.hmget(self.positions_key, [str(p) for p in wanted]), "evaluation")
         return {p: Position.decode(r) for p, r in zip(wanted, raw, strict=True)}
 
+    async def freshness(self, partitions: Iterable[int]) -> dict[int, Freshness]:
+        """Each partition's producers, as of its stored position."""
+        wanted = sorted(set(partitions))
+        if not wanted:
+            return {}
+        raw = await patiently(lambda: self.client.hmget(self.freshness_key, [str(p) for p in wanted]), "evaluation")
+        return {p: Freshness.decode(r) for p, r in zip(wanted, raw, strict=True)}
+
     async def states(self, zone_ids: Iterable[str]) -> dict[str, bytes | None]:
         wanted = sorted(set(zone_ids))
         if not wanted:
@@ -125,10 +143,11 @@ class ZoneRecords:
         """Write the states and move the positions, all or nothing; False (nothing written) if fenced off."""
         args: list[str | bytes | int] = [len(advances)]
         for partition, advance in sorted(advances.items()):
-            args += [str(partition), advance.base.encode() if advance.base else "", advance.to.encode()]
+            args += [str(partition), advance.base.encode() if advance.base else "", advance.to.encode(),
+                     advance.freshness]
         for zone_id, saved in states.items():
             args += [zone_id, saved.state, int(saved.attaching)]
-        keys = [self.positions_key, self.attaching_key, *(self.state_key(z) for z in states)]
+        keys = [self.positions_key, self.attaching_key, self.freshness_key, *(self.state_key(z) for z in states)]
         return bool(await self.save_script(keys=keys, args=args))
 
     async def mark_attaching(self, zone_ids: Iterable[str]) -> None:

@@ -69,6 +69,7 @@ def one_condition(alerts: int, results: Any) -> None:
 
     from deploy.stack import Stack
     from tests.integration.center_support import OPERATOR, make_alert, running_center, sample_city
+    from tests.integration.support import send_signed
     from vocabulary import internal, topics
 
     key = internal.key_from_environment()
@@ -93,8 +94,7 @@ def one_condition(alerts: int, results: Any) -> None:
         for n in range(alerts):
             alert = make_alert(rng.choice(["north", "south"]))
             body, zone = alert.model_dump_json().encode(), alert.zone_id.encode()
-            producer.send(topics.named(topics.ALERTS), body, key=zone,
-                          headers=internal.headers(key, topics.ALERTS, zone, body)).get(10)
+            send_signed(producer, topics.ALERTS, zone, body, key).get(10)
             acked[alert.alert_id] = time.monotonic()
             if n % 100 == 99:
                 progress(f"fetch wait {topics.FETCH_MAX_WAIT_MS} ms: {n + 1}/{alerts} alerts published")

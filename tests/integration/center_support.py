@@ -26,10 +26,9 @@ from center.app import create_app
 from centinela.config import load_config
 from deploy.stack import Stack, free_port
 from tests.conftest import INTERNAL_KEY
-from tests.integration.support import worker
-from vocabulary import internal
+from tests.integration.support import send_signed, worker
 from vocabulary.events import Alert, AlertSource
-from vocabulary.topics import ALERTS, named
+from vocabulary.topics import ALERTS
 
 OPERATOR = "operator-secret-1"
 SUPERVISOR = "supervisor-secret-1"
@@ -92,7 +91,7 @@ class AlertPublisher:
     def publish(self, *alerts: Alert) -> None:
         for alert in alerts:
             key, body = alert.zone_id.encode(), alert.model_dump_json().encode()
-            self._producer.send(named(ALERTS), body, key=key, headers=internal.headers(INTERNAL_KEY, ALERTS, key, body))
+            send_signed(self._producer, ALERTS, key, body, INTERNAL_KEY)
         self._producer.flush(10)
 
     def close(self) -> None:

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from deploy.stack import Stack, free_port
+from streams.ports import partition_of
 from vocabulary import internal, topics
 
 
@@ -53,6 +54,13 @@ class Broker(Protocol):
     kafka: str
 
 
+def send_signed(kafka: KafkaProducer, topic: str, key: bytes, value: bytes, secret: bytes) -> Any:
+    """Send `value` to its key's partition of an internal topic, authenticated for that partition."""
+    partition = partition_of(key.decode(), len(kafka.partitions_for(topics.named(topic))))
+    return kafka.send(topics.named(topic), key=key, value=value, partition=partition,
+                      headers=internal.headers(secret, topic, partition, key, value))
+
+
 class Producer:
     def __init__(self, stack: Broker) -> None:
         self.kafka = KafkaProducer(bootstrap_servers=stack.kafka, max_request_size=32 * 1024 * 1024, linger_ms=0)
@@ -64,9 +72,7 @@ class Producer:
 
     def send_internal(self, topic: str, key: str, value: bytes) -> None:
         """As Centinela's own processes write an internal topic: with the MAC under the internal key."""
-        encoded_key = key.encode()
-        headers = internal.headers(internal.key_from_environment(), topic, encoded_key, value)
-        self.kafka.send(topics.named(topic), key=encoded_key, value=value, headers=headers).get(10)
+        send_signed(self.kafka, topic, key.encode(), value, internal.key_from_environment()).get(10)
 
     def close(self) -> None:
         self.kafka.close()
@@ -102,7 +108,8 @@ class TopicReader:
         """The record's JSON, skipping what a real reader ignores: on an internal topic anything
         Centinela did not write (other tests forge some), and anywhere what does not decode."""
         if self.topic in (topics.ALERTS, topics.ZONE_EVENTS) and not internal.verify(
-                internal.key_from_environment(), self.topic, record.key, record.value, record.headers):
+                internal.key_from_environment(), self.topic, record.key, record.value, record.headers,
+                record.partition):
             return None
         try:
             value = json.loads(record.value)

@@ -22,7 +22,7 @@ from deploy.stack import Stack
 from tests.conftest import INTERNAL_KEY
 from tests.integration.alerts import IN_ZONE_A, beep, signal
 from tests.integration.center_support import RunningCenter, center_with_worker, wait_until
-from tests.integration.support import Producer, TopicReader, now_ts
+from tests.integration.support import Producer, TopicReader, now_ts, send_signed
 from vocabulary import internal, topics
 from vocabulary.events import OperatorAction
 
@@ -75,7 +75,7 @@ def test_a_forged_alert_with_any_version_never_blocks_real_updates(center: Runni
         forged = {**real, "version": 10**15, "status": "resolved", "title": "nothing to see"}
         body = json.dumps(forged).encode()
         for headers in ([], [(internal.HEADER, b"0" * 64)],
-                        internal.headers(b"not-the-key-but-long-enough", topics.ALERTS, real["zone_id"].encode(), body)):
+                        internal.headers(b"not-the-key-but-long-enough", topics.ALERTS, 0, real["zone_id"].encode(), body)):
             raw_producer.send(topics.named(topics.ALERTS), body, key=real["zone_id"].encode(), headers=headers)
         raw_producer.send(topics.named(topics.ALERTS), b"[" * 100_000, key=b"x")
         raw_producer.flush(10)
@@ -101,10 +101,9 @@ def test_a_forged_action_or_silence_on_zone_events_is_ignored_and_no_payload_sto
         forged = action.model_dump_json().encode()
         raw_producer.send(topics.named(topics.ZONE_EVENTS), forged, key=zone)  # no MAC at all
         raw_producer.send(topics.named(topics.ZONE_EVENTS), forged, key=zone,
-                          headers=internal.headers(b"a-guessed-key-of-some-length", topics.ZONE_EVENTS, zone, forged))
+                          headers=internal.headers(b"a-guessed-key-of-some-length", topics.ZONE_EVENTS, 0, zone, forged))
         for poison in (b"[" * 100_000, b"{" * 100_000, b"\xff" * 10):  # authenticated, yet undecodable
-            raw_producer.send(topics.named(topics.ZONE_EVENTS), poison, key=zone,
-                              headers=internal.headers(INTERNAL_KEY, topics.ZONE_EVENTS, zone, poison))
+            send_signed(raw_producer, topics.ZONE_EVENTS, zone, poison, INTERNAL_KEY)
         raw_producer.flush(10)
         wait_until(lambda: forged_count(http, topics.ZONE_EVENTS) >= before + 5, timeout=30)
         assert http.get(f"/api/alerts/{real['alert_id']}").json()["status"] == "open"

@@ -25,9 +25,9 @@ class Everything:
         self.acked: list[int] = []
         self.seen: set[str] = set()
 
-    async def send(self, topic: str, key: bytes | None, value: bytes,
+    async def send(self, topic: str, partition: int | None, key: bytes | None, value: bytes,
                    headers: list[tuple[str, bytes]]) -> Awaitable[object]:
-        assert internal.verify(KEY, "zone.events", key, value, headers) == (topic == "zone.events")
+        assert bool(internal.verify(KEY, "zone.events", key, value, headers, partition)) == (topic == "zone.events")
         self.sent.append((topic, key, json.loads(value)))
         delivery: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.deliveries.append(delivery)
@@ -58,7 +58,7 @@ def test_a_batch_is_forwarded_per_zone_its_rejections_kept_and_acknowledged_only
              message(3, json.dumps(beep(event_id="p1", ts=now)).encode())]  # p1 again, from elsewhere
 
     async def run() -> None:
-        admission = Admission(CITY, SETTINGS, everything, Publisher(everything.send, KEY),  # type: ignore[arg-type]
+        admission = Admission(CITY, SETTINGS, everything, Publisher(everything.send, KEY, 4),  # type: ignore[arg-type]
                               everything.ack, partitions=4)
         await admission.handle(batch, "devices.beeps")
         await asyncio.sleep(0.01)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Mapping, Sequence
+from dataclasses import replace
 
 import pytest
 
@@ -32,6 +33,7 @@ class Memory:
     def __init__(self) -> None:
         self.log: list[str] = []
         self.positions: dict[int, Position] = {}
+        self.freshness: dict[int, str] = {}
         self.saved: dict[str, bytes] = {}
         self.alerts: list[dict] = []  # type: ignore[type-arg]
         self.fail_saves = 0
@@ -53,14 +55,15 @@ class Memory:
         self.saved.update((z, saved.state) for z, saved in states.items())
         self.attaching = (self.attaching - states.keys()) | {z for z, saved in states.items() if saved.attaching}
         self.positions.update((p, a.to) for p, a in advances.items())
+        self.freshness.update((p, a.freshness) for p, a in advances.items())
         self.log.append(f"saved {sorted(states)} through {[a.to.offset for a in advances.values()]}")
         return True
 
-    async def send(self, topic: str, key: bytes | None, value: bytes,
+    async def send(self, topic: str, partition: int | None, key: bytes | None, value: bytes,
                    headers: list[tuple[str, bytes]]) -> Awaitable[object]:
         import json
 
-        assert internal.verify(KEY, "alerts", key, value, headers), "every alert carries its MAC"
+        assert internal.verify(KEY, "alerts", key, value, headers, partition), "every alert carries its MAC"
         self.alerts.append(json.loads(value))
         self.log.append(f"sent {topic}")
         delivered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -80,6 +83,9 @@ class Records:
 
     async def states(self, zone_ids: set[str]) -> dict[str, bytes | None]:
         return await self.memory.states(set(zone_ids))
+
+    async def freshness(self, partitions: set[int]) -> dict[int, internal.Freshness]:
+        return {p: internal.Freshness.decode(self.memory.freshness.get(p)) for p in partitions}
 
     async def save(self, states: Mapping[str, Saved], advances: Mapping[int, Advance]) -> bool:
         return await self.memory.save(states, advances)
@@ -120,14 +126,19 @@ def evaluator(memory: Memory, acked: list[int], gave_up: list[str] | None = None
         (gave_up if gave_up is not None else []).append(reason)
         memory.log.append("gave up")
 
-    return Evaluator(RuleEngine(CITY, Rules()), Records(memory), Publisher(memory.send, KEY),  # type: ignore[arg-type]
+    return Evaluator(RuleEngine(CITY, Rules()), Records(memory), Publisher(memory.send, KEY, 1),  # type: ignore[arg-type]
                      ack, nothing, give_up, KEY, tally or Counted())  # type: ignore[arg-type]
 
 
+SIGNER = internal.Signer(KEY)
+
+
 def signed(offset: int, produced_ms: int, key: bytes, value: bytes, secret: bytes = KEY) -> Consumed:
-    """A zone.events message on partition 0 as Centinela writes it: with its MAC under the internal key."""
+    """A zone.events message on partition 0 as Centinela writes it: with its MAC under the internal key,
+    stamped `produced_ms` by one producer."""
+    signer = SIGNER if secret == KEY else internal.Signer(secret)
     return Consumed("zone.events", 0, offset, produced_ms, key, value,
-                    internal.headers(secret, "zone.events", key, value))
+                    signer.headers("zone.events", 0, key, value, at_ms=produced_ms))
 
 
 def panics(first_offset: int, ids: Sequence[str], produced_ms: int = 1_000) -> list[Consumed]:
@@ -256,7 +267,7 @@ def test_a_worker_that_lost_its_partition_cannot_overwrite_the_new_owners_save()
 def test_an_alert_not_delivered_ends_the_lane_before_its_state_is_saved() -> None:
     memory, acked, gave_up = Memory(), [], []
 
-    async def undeliverable(topic: str, key: bytes | None, value: bytes,
+    async def undeliverable(topic: str, partition: int | None, key: bytes | None, value: bytes,
                             headers: list[tuple[str, bytes]]) -> Awaitable[object]:
         failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         failed.set_exception(ConnectionError("the broker is away"))
@@ -264,7 +275,7 @@ def test_an_alert_not_delivered_ends_the_lane_before_its_state_is_saved() -> Non
 
     async def run() -> None:
         e = evaluator(memory, acked, gave_up)
-        e.publisher = Publisher(undeliverable, KEY)
+        e.publisher = Publisher(undeliverable, KEY, 1)
         await e.process(panics(0, ["p1"]))
         await settle(e)
     asyncio.run(run())
@@ -394,3 +405,93 @@ def test_the_cameras_one_message_attaches_to_an_alert_are_published_as_one_snaps
     assert [(a["version"], a["change"], a["snapshot"]) for a in memory.alerts] == [
         (1, "opened", None), (2, "camera_attached", "/s/4.jpg")]
     assert memory.alerts[-1]["event_ids"] == ["a1", "m0", "m1", "m2", "m3", "m4"]
+
+
+YEAR_2100_MS = 4_102_444_800_000
+
+
+def test_a_forged_far_future_message_moves_no_position_and_a_genuine_panic_after_it_still_alerts() -> None:
+    memory, acked, tally = Memory(), [], Counted()
+    admitted = zone_event(CITY, beep("forged"), at(0))
+    assert admitted is not None
+    body = ZoneBatch(zone_id="norte", events=[admitted]).model_dump_json().encode()
+    forged = Consumed("zone.events", 0, 7, YEAR_2100_MS, b"norte", body,  # broker timestamp and stamp: 2100
+                      [(internal.HEADER, b"0" * 64), ("centinela-stamp", f"0.forger.1.{YEAR_2100_MS}".encode())])
+
+    async def run() -> None:
+        first = evaluator(memory, acked, tally=tally)
+        await first.process([forged])
+        await settle(first)
+        restarted = evaluator(memory, acked, tally=tally)  # a topic created afresh: offsets start again at 0
+        await restarted.process(panics(0, ["p1"]))
+        await settle(restarted)
+    asyncio.run(run())
+    assert tally.forged_counts == [1] and acked == [7, 0]
+    assert [a["event_ids"] for a in memory.alerts] == [["p1"]], "the genuine panic gives its alert"
+    assert memory.positions[0] == Position(0, 1_000), "only the genuine message moved the position"
+
+
+def test_genuine_messages_replayed_after_the_zone_forgot_them_are_refused() -> None:
+    from alert_rules.rules import SilenceCommand
+    from streams.codec import Tick
+    from vocabulary.events import OperatorAction
+
+    memory, acked, tally = Memory(), [], Counted()
+    opened: list[bytes] = []
+
+    def admitted(event_id: str, s: float) -> bytes:
+        event = zone_event(CITY, beep(event_id, s=s), at(s))
+        assert event is not None
+        body = ZoneBatch(zone_id="norte", events=[event]).model_dump_json().encode()
+        opened.append(body)
+        return body
+
+    def silence(command_id: str, action: str, s: float) -> bytes:
+        return SilenceCommand.model_validate({
+            "silence_command": command_id, "zone_id": "norte", "action": action, "at": at(s).isoformat(),
+            "silence": {"id": "rt-1", "match": {"zone": ["norte"]}, "starts_at": at(0).isoformat(),
+                        "ends_at": at(86_400).isoformat(), "author": "Supervisor", "reason": "works"}},
+        ).model_dump_json().encode()
+
+    def action(name: str, alert_id: str, s: float) -> bytes:
+        return OperatorAction.model_validate({
+            "action_id": f"{name}-{s}", "alert_id": alert_id, "zone_id": "norte", "action": name, "by": "Operator 1",
+            "at": at(s).isoformat(), "responder": "mobile-1" if name == "dispatch" else None,
+            "disposition": "real" if name == "resolve" else None}).model_dump_json().encode()
+
+    async def run() -> None:
+        e = evaluator(memory, acked, tally=tally)
+        first = signed(0, 1_000, b"norte", admitted("p0", 0))
+        await e.process([first])
+        alert_id = memory.alerts[-1]["alert_id"]
+        dispatch = signed(1, 1_005, b"norte", action("dispatch", alert_id, 5))
+        add = signed(3, 1_020, b"norte", silence("c1", "add", 20))
+        await e.process([dispatch, signed(2, 1_010, b"norte", action("resolve", alert_id, 10)), add,
+                         signed(4, 1_030, b"norte", silence("c2", "end", 30)),
+                         signed(5, 2_000_000, b"norte", Tick(tick="norte", at=at(2_000)).model_dump_json().encode())])
+        await settle(e)
+        await e.save_if_due()
+        await settle(e)
+        assert memory.positions[0].offset == 5
+        assert not e.states["norte"].seen, "the zone has forgotten every id it applied"
+        restarted = evaluator(memory, acked, tally=tally)  # however long after, and on another worker
+        replays = [replace(m, offset=6 + n) for n, m in enumerate((first, dispatch, add))]
+        await restarted.process([*replays, signed(9, 2_010_000, b"norte", admitted("p1", 2_010))])
+        await settle(restarted)
+    asyncio.run(run())
+    assert [(a["event_ids"], a["change"]) for a in memory.alerts] == [
+        (["p0"], "opened"), (["p0"], "dispatched"), (["p0"], "resolved"), (["p1"], "opened")], \
+        "the retired alert stays retired, nothing is re-dispatched, and the ended silence holds nothing back"
+    assert tally.forged_counts == [3]
+
+
+def test_a_genuine_message_copied_into_another_partition_is_refused() -> None:
+    memory, acked, tally = Memory(), [], Counted()
+    [genuine] = panics(0, ["p1"])
+
+    async def run() -> None:
+        e = evaluator(memory, acked, tally=tally)
+        await e.process([replace(genuine, partition=1)])
+        await settle(e)
+    asyncio.run(run())
+    assert memory.alerts == [] and tally.forged_counts == [1]

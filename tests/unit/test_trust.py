@@ -22,18 +22,51 @@ from vocabulary.redaction import redacted
 KEY = bytes(range(32))
 
 
-def test_a_mac_binds_topic_key_and_value_and_nothing_else_verifies() -> None:
-    headers = internal.headers(KEY, "alerts", b"zone-a", b'{"version": 1}')
-    assert internal.verify(KEY, "alerts", b"zone-a", b'{"version": 1}', headers)
-    assert internal.verify(KEY, "alerts", b"zone-a", b'{"version": 1}', dict(headers))  # Faust may give a mapping
+def test_a_mac_binds_topic_partition_key_value_and_stamp_and_nothing_else_verifies() -> None:
+    headers = internal.headers(KEY, "alerts", 2, b"zone-a", b'{"version": 1}')
+    stamp = internal.verify(KEY, "alerts", b"zone-a", b'{"version": 1}', headers, 2)
+    assert stamp is not None and stamp.partition == 2 and stamp.sequence >= 1
+    assert internal.verify(KEY, "alerts", b"zone-a", b'{"version": 1}', dict(headers), 2)  # Faust may give a mapping
+    assert not internal.verify(KEY, "alerts", b"zone-a", b'{"version": 1}', headers, 3), "a copy in another partition"
     for topic, key, value in (("zone.events", b"zone-a", b'{"version": 1}'), ("alerts", b"zone-b", b'{"version": 1}'),
                               ("alerts", b"zone-a", b'{"version": 2}'), ("alerts", None, b'{"version": 1}'),
                               ("alertsz", b"one-a", b'{"version": 1}')):
-        assert not internal.verify(KEY, topic, key, value, headers), (topic, key, value)
-    assert not internal.verify(bytes(32), "alerts", b"zone-a", b'{"version": 1}', headers)
-    for found in (None, [], [("other", headers[0][1])], headers * 2, [(internal.HEADER, "text, not bytes")]):
+        assert not internal.verify(KEY, topic, key, value, headers, 2), (topic, key, value)
+    assert not internal.verify(bytes(32), "alerts", b"zone-a", b'{"version": 1}', headers, 2)
+    mac, raw = headers
+    moved = (internal.STAMP, raw[1].replace(b"2.", b"3.", 1))  # the stamp is signed: naming another partition fails
+    for found in (None, [], [("other", mac[1]), raw], headers * 2, [(internal.HEADER, "text, not bytes"), raw],
+                  [mac], [mac, moved], [mac, (internal.STAMP, b"\xff")]):
         assert not internal.verify(KEY, "alerts", b"zone-a", b'{"version": 1}', found), found  # type: ignore[arg-type]
     assert not internal.verify(KEY, "alerts", b"zone-a", None, headers)
+
+
+def stamped(producer: str, sequence: int, at_ms: int) -> internal.Stamp:
+    return internal.Stamp(0, producer, sequence, at_ms)
+
+
+def test_a_partition_accepts_each_producers_message_once_however_late_the_replay() -> None:
+    hour = internal.PRODUCER_MEMORY_MS
+    fresh = internal.Freshness()
+    assert [fresh.accept(stamped("a", n, 1_000 + n), 10**13) for n in (1, 2, 4, 3)] == [True] * 4, "reordered, once each"
+    assert not any(fresh.accept(stamped("a", n, 1_000 + n), 10**13) for n in (1, 2, 3, 4)), "replays"
+    assert fresh.accept(stamped("b", 1, 5_000), 10**13), "a restarted process is a new producer"
+    assert all(fresh.accept(stamped("a", n, 1_000 + n), 10**13) for n in range(6, 8 + internal.REORDER))
+    assert not fresh.accept(stamped("a", 5, 1_005), 10**13), "never seen, but further back than the window"
+    later = 5_000 + hour + 1
+    assert fresh.accept(stamped("c", 1, later), 10**13)
+    assert set(fresh.heard) == {"c"}, "producers silent for longer than the memory are forgotten"
+    again = internal.Freshness.decode(fresh.encode())  # as Redis keeps it beside the position
+    assert again == fresh
+    for producer, sequence, at_ms in (("a", 5, 1_005), ("a", 99, 1_099), ("b", 1, 5_000), ("b", 2, 5_000)):
+        assert not again.accept(stamped(producer, sequence, at_ms), 10**13), "a forgotten producer's late messages"
+    assert again.accept(stamped("d", 1, later - hour), 10**13), "a new producer's clock may lag by the memory"
+    future = internal.Freshness()
+    assert future.accept(stamped("e", 1, YEAR_3000_MS), 2_000_000)
+    assert future.newest_ms == 2_000_000, "no producer's clock moves the window past the reader's"
+
+
+YEAR_3000_MS = 32_503_680_000_000
 
 
 def test_the_internal_key_comes_from_the_environment_or_its_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -44,6 +77,7 @@ def test_the_internal_key_comes_from_the_environment_or_its_file(tmp_path: Path,
     path = internal.ensure_key_file(tmp_path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert internal.ensure_key_file(tmp_path) == path and len(bytes.fromhex(path.read_text())) == 32  # made once
+    assert sorted(p.name for p in tmp_path.iterdir()) == [internal.KEY_FILE], "no temporary file left behind"
     monkeypatch.setenv(internal.KEY_FILE_ENV, str(path))
     assert internal.key_from_environment() == bytes.fromhex(path.read_text())
     monkeypatch.setenv(internal.KEY_ENV, "ab" * 16)
@@ -117,3 +151,14 @@ def test_data_directories_and_their_files_are_their_owners_alone(tmp_path: Path)
     finally:
         os.umask(old)
 
+
+
+def test_the_key_file_is_whole_or_absent_even_if_writing_it_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def full_disk(descriptor: int) -> None:
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(os, "fsync", full_disk)
+    with pytest.raises(OSError):
+        internal.ensure_key_file(tmp_path)
+    assert list(tmp_path.iterdir()) == [], "no empty or partial key file for the next start to trust"
+    monkeypatch.undo()
+    assert len(internal.parse_key(internal.ensure_key_file(tmp_path).read_text(), "test")) == 32
