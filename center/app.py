@@ -29,7 +29,7 @@ from center.health import Component, HealthSettings, HealthWatch
 from center.hub import AlertHub
 from center.metrics import CenterMetrics
 from center.retention import RetentionSettings, sweep_forever
-from center.routes import alerts, operations, people, plans, reports, silences
+from center.routes import alerts, checkins, operations, people, plans, reports, silences
 from center.running import Center
 from center.silences import SilenceDesk
 from center.views import AlertViews
@@ -122,7 +122,7 @@ def create_app(
     errors.install(app)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit, headers=SECURITY_HEADERS)  # outermost: a large body is refused before anything reads it
-    for module in (alerts, plans, silences, people, operations, reports):
+    for module in (alerts, plans, silences, people, operations, checkins, reports):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=operations.STATIC), name="static")
     app.openapi = lambda: _openapi_with_json_errors(app)  # type: ignore[method-assign]  # FastAPI's documented override
