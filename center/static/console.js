@@ -21,6 +21,8 @@ const state = {
   loaded: false,         // the first list is in: later priority-1 alerts are new
   plan: null,            // {alert_id, account, steps} of the selected alert
   passcode: null,        // {alert_id, value} once revealed (and recorded) for the selected alert
+  view: "console",       // the shown view: the <main data-view> of that name
+  checkinsTimer: null,   // refreshes the check-in list while it is shown
 };
 
 const OUTCOMES = [["done", "done"], ["no_answer", "no answer"], ["failed", "failed"], ["skipped", "skip"]];
@@ -61,7 +63,8 @@ async function api(path, options = {}) {
 
 function askToken(message = "") {
   $("login-error").textContent = message;
-  $("console").hidden = true;
+  for (const main of document.querySelectorAll("main.view")) main.hidden = true;
+  $("views").hidden = true;
   if (!$("login").open) $("login").showModal();
   $("token").focus();
 }
@@ -78,7 +81,8 @@ async function signIn(token) {
   }
   sessionStorage.setItem(TOKEN_KEY, token);
   $("login").close();
-  $("console").hidden = false;
+  showNav();
+  showView(state.view);
   $("who").textContent = `${state.me.name} · ${state.me.role}`;
   for (const id of ["act-ack", "act-dispatch", "act-resolve"]) $(id).hidden = !state.me.may_act;
   state.zones = (await api("/api/city")).body.zones;
@@ -93,6 +97,7 @@ async function signIn(token) {
 function signOut() {
   state.stream?.abort();
   clearInterval(state.silencesTimer);
+  clearInterval(state.checkinsTimer);
   sessionStorage.removeItem(TOKEN_KEY);
   state.token = "";
   state.alerts.clear();
@@ -245,7 +250,7 @@ function render() {
       el("td", {}, el("span", { class: `prio p${a.priority}` }, a.priority)),
       el("td", { class: "age", dataset: { since: a.opened_at } }, age(a.opened_at)),
       el("td", {}, a.zone_id),
-      el("td", {}, a.category),
+      el("td", {}, el("span", { class: `cat cat-${a.category}` }, a.category)),
       el("td", { class: "title" }, a.title, a.cancel_requested ? el("span", { class: "cancel-flag" }, "cancel requested") : ""),
       el("td", { class: "status" }, a.status),
       el("td", { class: "num" }, a.escalation || ""),
@@ -616,6 +621,89 @@ async function endSilence(silence) {
   loadSilences();
 }
 
+// ---- views: each <main data-view> has a button in #views; data-roles limits who sees it -----
+
+const VIEW_OPENED = { checkins: openCheckins };   // view name -> run each time the view is shown
+
+function showNav() {
+  for (const button of document.querySelectorAll("#views button")) {
+    button.hidden = Boolean(button.dataset.roles) && !button.dataset.roles.split(" ").includes(state.me.role);
+  }
+  $("views").hidden = false;
+}
+
+function showView(name) {
+  if (document.querySelector(`#views button[data-view="${CSS.escape(name)}"]`)?.hidden) name = "console";
+  state.view = name;
+  for (const main of document.querySelectorAll("main.view")) main.hidden = main.dataset.view !== name;
+  for (const button of document.querySelectorAll("#views button")) button.setAttribute("aria-pressed", String(button.dataset.view === name));
+  clearInterval(state.checkinsTimer);
+  VIEW_OPENED[name]?.();
+}
+
+// ---- welfare check-ins: the day's call list, who is late, a click to the alert ---------------
+
+const CHECKINS_REFRESH_MS = 15000;
+
+function localDate(when = new Date()) {
+  return `${when.getFullYear()}-${String(when.getMonth() + 1).padStart(2, "0")}-${String(when.getDate()).padStart(2, "0")}`;
+}
+
+function openCheckins() {
+  if (!$("checkins-date").value) $("checkins-date").value = localDate();
+  loadCheckins();
+  state.checkinsTimer = setInterval(loadCheckins, CHECKINS_REFRESH_MS);
+}
+
+function checkinState(c) {
+  if (c.checked_in_at) return c.alert_id ? ["late", "checked in late"] : ["ok", "checked in"];
+  if (c.alert_id || Date.now() >= Date.parse(c.deadline)) return ["missed", "no check-in"];
+  return ["waiting", Date.now() >= Date.parse(c.due) ? "due, in grace" : "waiting"];
+}
+
+async function loadCheckins() {
+  const day = $("checkins-date").value || localDate();
+  let list;
+  try {
+    list = (await api(`/api/checkins?date=${encodeURIComponent(day)}`)).body.checkins;
+  } catch (error) {
+    if (error instanceof Unauthorized) return signOut();
+    $("checkins-message").textContent = `could not load the check-ins: ${error.message}`;
+    return;
+  }
+  $("checkins-message").textContent = "";
+  const time = (iso) => new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  const states = list.map(checkinState);
+  $("checkin-rows").replaceChildren(...list.map((c, n) => {
+    const [kind, text] = states[n];
+    const link = el("button", { type: "button", class: "alert-link" }, "open alert");
+    link.addEventListener("click", () => openAlert(c.alert_id));
+    return el("tr", { class: `checkin-${kind}`, dataset: { deviceId: c.device_id, state: kind } },
+      el("td", { title: c.due }, time(c.due)), el("td", { title: c.deadline, class: "muted" }, time(c.deadline)),
+      el("td", {}, `${c.kind} ${c.device_id}`), el("td", {}, c.zone_id),
+      el("td", { class: "checkin-state" }, text),
+      el("td", {}, c.checked_in_at ? time(c.checked_in_at) : "—"),
+      el("td", {}, c.alert_id ? link : ""));
+  }));
+  $("checkins-empty").hidden = list.length > 0;
+  const count = (kind) => states.filter(([k]) => k === kind).length;
+  $("checkins-summary").textContent = `${list.length} scheduled · ${count("ok") + count("late")} checked in · ${count("missed")} missing`;
+}
+
+async function openAlert(alertId) {
+  if (!state.alerts.has(alertId)) {
+    try {
+      receive((await api(`/api/alerts/${encodeURIComponent(alertId)}`)).body, false);
+    } catch (error) {
+      $("checkins-message").textContent = `alert ${alertId}: ${error.message}`;
+      return;
+    }
+  }
+  showView("console");
+  render();
+  select(alertId);
+}
+
 // ---- keyboard ----------------------------------------------------------------------
 
 function onKey(event) {
@@ -624,6 +712,7 @@ function onKey(event) {
     return;
   }
   if ($("login").open) return;
+  if (state.view !== "console" && event.key !== "?") return;   // the alert keys act on the alerts view only
   const keys = {
     ArrowDown: () => move(1), j: () => move(1), ArrowUp: () => move(-1), k: () => move(-1),
     Home: () => { const first = queue()[0]; if (first) select(first.alert_id); },
@@ -660,6 +749,8 @@ document.addEventListener("DOMContentLoaded", () => {
   $("resolve-form").addEventListener("submit", (event) => { event.preventDefault(); document.activeElement?.blur(); act("resolve", { disposition: $("resolve-disposition").value, note: $("resolve-note").value }); });
   for (const button of document.querySelectorAll(".inline-form .cancel")) button.addEventListener("click", hideForms);
   $("zone-filter").addEventListener("change", (event) => setZoneFilter(event.target.value));
+  for (const button of document.querySelectorAll("#views button")) button.addEventListener("click", () => showView(button.dataset.view));
+  $("checkins-date").addEventListener("change", loadCheckins);
   document.addEventListener("keydown", onKey);
   setInterval(tick, 1000);
   tick();
