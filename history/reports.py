@@ -76,9 +76,14 @@ class Calendar:
         return {
             "tz_zones": list(self.timezones), "tz_names": list(self.timezones.values()),
             "dl_zones": [z for (z, _), _ in deadlines], "dl_priorities": [p for (_, p), _ in deadlines],
-            "dl_seconds": [s for _, s in deadlines],
-            "default_priorities": list(self.default_deadlines), "default_seconds": list(self.default_deadlines.values()),
+            "dl_seconds": [_seconds(s) for _, s in deadlines],
+            "default_priorities": list(self.default_deadlines),
+            "default_seconds": [_seconds(s) for s in self.default_deadlines.values()],
         }
+
+
+def _seconds(value: float | None) -> float | None:
+    return None if value is None else float(value)  # one type per array: YAML gives ints and floats
 
 
 # The period's alerts with their times in seconds, their zone's time zone and their escalation deadline.

@@ -33,3 +33,28 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 @pytest.fixture(scope="session")
 def example_config() -> Path:
     return EXAMPLE_CONFIG
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A private PostgreSQL (deploy/postgres.py, as `up` runs it) on a free port for this session: its URL."""
+    import signal
+    import subprocess
+
+    from deploy import postgres as embedded
+    from deploy.stack import free_port
+
+    data = tmp_path_factory.mktemp("postgres")
+    embedded.ensure_initialised(data)
+    port = free_port()
+    log = (data / "postgres.log").open("wb")
+    server = subprocess.Popen(embedded.postgres_argv(port, data), stdout=log, stderr=subprocess.STDOUT,
+                              stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        url = embedded.postgres_url(port, data)
+        embedded.wait_until_answers(url)
+        yield url
+    finally:
+        server.send_signal(signal.SIGINT)  # fast shutdown: sessions left open do not hold it up
+        server.wait(30)
+        log.close()
