@@ -29,6 +29,7 @@ SIA_TO_CONTACT_ID: dict[str, tuple[int, int]] = {
     "RP": (602, NEW),
     "RX": (601, NEW),
     "YS": (350, NEW),
+    "NA": (641, NEW),  # no activity for the programmed time: the panel's senior watch (contract section 15)
 }
 
 
