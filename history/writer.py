@@ -36,8 +36,8 @@ RETRY_S = 1.0
 
 
 def authentic(secret: bytes, message: Any) -> VersionRow | None:
-    """The message's row when Centinela wrote it and it is an Alert; else None."""
-    if not internal.verify(secret, topics.ALERTS, message.key, message.value, message.headers):
+    """The message's row when Centinela wrote it, for the partition it was read from, and it is an Alert."""
+    if internal.verify(secret, topics.ALERTS, message.key, message.value, message.headers, message.partition) is None:
         return None
     try:
         return version_row(Alert.model_validate_json(message.value), message.value.decode())
