@@ -120,6 +120,8 @@ class Panel(Entry):
     # SIA DC-09 (contract section 7)
     account: DC09Account | None = Field(None, description="its DC-09 account (default: the panel id)")
     dc09_key: AesKey | None = Field(None, description="hex AES key of its encrypted DC-09 frames")
+    dc09_clear: bool = Field(False, description="a panel with a `key` but no `dc09_key` may send clear DC-09 "
+                             "frames, signed as its own (anyone who knows its account can send them)")
 
     # -- the account (contract section 8): who lives there, whom to call, what to do --
     address: Text | None = None

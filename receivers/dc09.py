@@ -169,7 +169,7 @@ class Unreadable(Exception):
 _MESSAGE = re.compile(
     r'"(?P<star>\*?)(?P<id>[A-Z0-9-]{1,16})"(?P<seq>[0-9]{1,4})'
     r"(?:R(?P<receiver>[0-9A-Fa-f]{0,6}))?(?:L(?P<line>[0-9A-Fa-f]{0,6}))?"
-    r'(?:#(?P<account>[^\[\]#|"\s]{1,16}))?\[(?P<payload>.*)',
+    r'(?:#(?P<account>[!$-Z\\^-{}~]{1,16}))?\[(?P<payload>.*)',  # printable ASCII but [ ] # | "
     re.DOTALL,
 )
 _TRAILER = re.compile(r"(?P<ext>(?:\[[^\[\]]*\])*)(?P<ts>_[0-9]{2}:[0-9]{2}:[0-9]{2},[0-9]{2}-[0-9]{2}-[0-9]{4})?")
@@ -295,7 +295,8 @@ def _echo(message: Message, account: str) -> str:
     """Sequence, receiver, line and account as the panel sent them; never "None": a missing
     R stays missing, a missing or empty L is line 0."""
     receiver = f"R{message.receiver}" if message.receiver else ""
-    return f"{message.sequence}{receiver}L{message.line or '0'}" + (f"#{account}" if account else "")
+    shown = account if account.isascii() and account.isprintable() else ""  # an answer is ASCII
+    return f"{message.sequence}{receiver}L{message.line or '0'}" + (f"#{shown}" if shown else "")
 
 
 def ack(message: Message, account: str, now: datetime, key_hex: str | None = None, pad: Pad = random_pad) -> bytes:

@@ -74,11 +74,15 @@ class FrameHandler:
         panel = self._by_account.get(account.upper()) if account else None
         if panel is None:
             return Outcome(dc09.duh(message, account), detail=f"unknown account {account!r}")
-        if message.encrypted != bool(panel.dc09_key):
-            wanted = "encrypted" if panel.dc09_key else "clear"
-            return Outcome(dc09.duh(message, account), detail=f"account {account!r} sends {wanted} frames only")
+        refused = _refused(panel, message.encrypted)
+        if refused:
+            return Outcome(dc09.duh(message, account), detail=f"account {account!r}: {refused}")
         if content is None:
             content = dc09.read_content(message, panel.dc09_key)
+        if content.account.upper() != account.upper() and (content.account or _names_inside(message)):
+            # The account inside the encryption is the one the key vouches for: a panel sharing
+            # another's key must not speak for it.
+            return Outcome(dc09.duh(message, account), detail=f"account {account!r} names {content.account!r} inside")
         if content.timestamp is not None and not (
             now - timedelta(seconds=PAST_S) <= content.timestamp <= now + timedelta(seconds=FUTURE_S)
         ):
@@ -92,10 +96,38 @@ class FrameHandler:
             event_id = f"dc09-poll-{_digest(panel.id)[:16]}-{int(now.timestamp() * 1000)}"
             return Outcome(ack, alarm_signal(panel, event_id, now, PERIODIC_TEST), poll=panel.id)
         signal = adm_cid(content.body) if message.id == "ADM-CID" else sia_dcs(content.body)
-        # A retransmission repeats account, sequence and content (not always the timestamp or
-        # the pad): one event_id, so admission drops the repeat as a duplicate.
-        event_id = "dc09-" + _digest(f"{panel.id}|{message.sequence}|{message.id}|{content.body}")[:40]
-        return Outcome(ack, alarm_signal(panel, event_id, content.timestamp or now, signal))
+        return Outcome(ack, alarm_signal(panel, event_id_of(panel, message, content), content.timestamp or now, signal))
+
+
+def _refused(panel: Panel, encrypted: bool) -> str:
+    """Why a panel's frame is refused for how it was sent, or ""."""
+    if encrypted and not panel.dc09_key:
+        return "sends clear frames only"
+    if not encrypted and panel.dc09_key:
+        return "sends encrypted frames only"
+    if not encrypted and panel.key and not panel.dc09_clear:
+        return "has a key: its clear frames would be signed as its own (set dc09_clear: true to accept them)"
+    return ""
+
+
+def _names_inside(message: Message) -> bool:
+    """Whether the message's data must name its account: every encrypted one but a link test."""
+    return message.encrypted and message.id != "NULL"
+
+
+def event_id_of(panel: Panel, message: Message, content: dc09.Content) -> str:
+    """One event_id per signal, however often its frame comes.
+
+    A retransmission repeats account, sequence and content (not always the timestamp or the
+    pad), so admission drops the repeat as a duplicate. An encrypted frame's id comes only from
+    what the encryption covers (its content and timestamp): the clear sequence is anyone's to
+    change, and a frame replayed within the timestamp window with a new one stays the same event.
+    """
+    if message.encrypted:
+        assert content.timestamp is not None  # an encrypted frame must carry one (dc09.read_content)
+        inside = f"{panel.id}|{message.id}|{content.body}|{content.timestamp.isoformat()}"
+        return "dc09-" + _digest(inside)[:40]
+    return "dc09-" + _digest(f"{panel.id}|{message.sequence}|{message.id}|{content.body}")[:40]
 
 
 def alarm_signal(panel: Panel, event_id: str, ts: datetime, signal: Signal) -> AlarmSignal:

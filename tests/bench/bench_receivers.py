@@ -65,7 +65,7 @@ def frame_for(panel: int, sequence: int) -> bytes:
     header = f"{sequence % 10000:04d}R1L1#{account}"
     if panel % 3 == 2:  # encrypted frames must carry a fresh timestamp
         stamp = dc09.format_timestamp(datetime.now(UTC))
-        return dc09.frame(f'"*SIA-DCS"{header}[{dc09.encrypt(AES_KEY, "Nri1/BA" + str(sequence % 999) + "]" + stamp)}')
+        return dc09.frame(f'"*SIA-DCS"{header}[{dc09.encrypt(AES_KEY, f"#{account}|Nri1/BA{sequence % 999}]{stamp}")}')
     if panel % 3 == 1:
         return dc09.frame(f'"SIA-DCS"{header}[#{account}|Nri1/BA{sequence % 999}]')
     return dc09.frame(f'"ADM-CID"{header}[#{account}|1130 01 {sequence % 999:03d}]')

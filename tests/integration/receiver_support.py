@@ -27,7 +27,7 @@ BEEPER_KEY = "6b65792d6f662d7468652d626565706572"
 RECEIVER_CITY = f"""
 panels:
   - {{id: rx-plain, zone: zone-a, account: "1234"}}
-  - {{id: rx-foc, zone: zone-b, account: foc7688, key: "{PANEL_KEY}"}}
+  - {{id: rx-foc, zone: zone-b, account: foc7688, key: "{PANEL_KEY}", dc09_clear: true}}
   - {{id: rx-enc, zone: zone-c, account: ABCD, dc09_key: "{AES_KEY}"}}
   - {{id: rx-quiet, zone: zone-b, account: "5150", supervision_s: 3}}
   - {{id: rx-retx, zone: zone-a, account: "7777"}}

@@ -117,7 +117,7 @@ def test_a_retransmission_is_counted_once(running: RunningReceiver, stack: Stack
 def test_an_encrypted_frame_gets_an_encrypted_ack_and_an_alert(running: RunningReceiver, stack: Stack,
                                                               panel: Panel) -> None:
     watch = AlertWatch(stack)
-    cipher = dc09.encrypt(AES_KEY, f"Nri2/FA3]{stamp()}").lower()
+    cipher = dc09.encrypt(AES_KEY, f"#ABCD|Nri2/FA3]{stamp()}").lower()
     panel.send(dc09.frame(f'"*SIA-DCS"0201R0L0#ABCD[{cipher}'))
     reply = answer_of(panel.read()[0])
     assert (reply.id, reply.encrypted, reply.sequence, reply.account) == ("ACK", True, "0201", "ABCD")

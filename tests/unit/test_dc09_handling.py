@@ -24,7 +24,8 @@ AES = "00112233445566778899AABBCCDDEEFF"
 HMAC = "6b6579"
 PANELS = [
     Panel(id="acct-1234", zone="z", account="1234"),
-    Panel(id="acct-foc", zone="z", account="foc7688", key=HMAC),
+    Panel(id="acct-foc", zone="z", account="foc7688", key=HMAC, dc09_clear=True),
+    Panel(id="acct-keyed", zone="z", account="5151", key=HMAC),  # clear frames are not its own
     Panel(id="acct-enc", zone="z", account="ABCD", dc09_key=AES),
     Panel(id="9876", zone="z"),  # its account is its id
 ]
@@ -133,7 +134,7 @@ def test_a_retransmission_is_one_event_and_another_sequence_another() -> None:
 def test_an_encrypted_retransmission_with_another_pad_is_one_event() -> None:
     events = []
     for pad in ("A", "B"):
-        cipher = dc09.encrypt(AES, f"Nri1/FA2]{stamp()}", lambda size, p=pad: p * size)  # type: ignore[misc]
+        cipher = dc09.encrypt(AES, f"#ABCD|Nri1/FA2]{stamp()}", lambda size, p=pad: p * size)  # type: ignore[misc]
         outcome = handle(handler(), f'"*SIA-DCS"0011R0L0#ABCD[{cipher}')
         assert outcome.kind == "ACK"
         events.append(outcome.event)
@@ -141,7 +142,7 @@ def test_an_encrypted_retransmission_with_another_pad_is_one_event() -> None:
 
 
 def test_an_encrypted_frame_gets_an_encrypted_ack() -> None:
-    cipher = dc09.encrypt(AES, f"Nri1/FA2]{stamp()}").lower()
+    cipher = dc09.encrypt(AES, f"#ABCD|Nri1/FA2]{stamp()}").lower()
     outcome = handle(handler(), f'"*SIA-DCS"0011R0L0#ABCD[{cipher}')
     assert outcome.event is not None and (outcome.event.code, outcome.event.zone) == (110, 2)
     reply = dc09.parse_message(Framer().feed(outcome.answer or b"")[0])
@@ -213,13 +214,51 @@ def test_the_alert_title_names_an_unmapped_sia_code() -> None:
     assert [a.title for a in outcome.alerts] == ["System trouble (300, SIA ZX): panel acct-1234, zone 12"]
 
 
+def test_an_encrypted_frame_speaks_only_for_the_account_inside_its_encryption() -> None:
+    shared = [*PANELS, Panel(id="acct-twin", zone="z", account="ABCE", dc09_key=AES)]  # the same key
+    cipher = dc09.encrypt(AES, f"#ABCD|Nri1/PA]{stamp()}")
+    assert handle(FrameHandler(shared), f'"*SIA-DCS"0011R0L0#ABCD[{cipher}').kind == "ACK"
+    relabelled = handle(FrameHandler(shared), f'"*SIA-DCS"0011R0L0#ABCE[{cipher}')
+    assert (relabelled.kind, relabelled.event) == ("DUH", None), "ABCD's frame cannot speak for ABCE"
+    unnamed = dc09.encrypt(AES, f"Nri1/PA]{stamp()}")
+    assert handle(FrameHandler(shared), f'"*SIA-DCS"0011R0L0#ABCD[{unnamed}').kind == "DUH", "nothing to bind"
+    poll = dc09.encrypt(AES, f"#ABCD|]{stamp()}")
+    assert handle(FrameHandler(shared), f'"*NULL"0011R0L0#ABCE[{poll}').kind == "DUH"
+    assert handle(handler(), '"SIA-DCS"0003R0L0#1234[#9876|NBA3]').kind == "DUH", "clear frames too"
+
+
+def test_an_encrypted_frame_replayed_with_a_new_clear_sequence_is_the_same_event() -> None:
+    cipher = dc09.encrypt(AES, f"#ABCD|Nri1/PA]{stamp()}")
+    h = handler()
+    events = [handle(h, f'"*SIA-DCS"{sequence}R0L0#ABCD[{cipher}', NOW + timedelta(seconds=n * 10)).event
+              for n, sequence in enumerate(("0011", "0012", "0999"))]
+    assert all(e is not None for e in events) and len({e.event_id for e in events if e}) == 1
+    later = dc09.encrypt(AES, f"#ABCD|Nri1/PA]{stamp(NOW + timedelta(seconds=30))}")
+    again = handle(h, f'"*SIA-DCS"0013R0L0#ABCD[{later}', NOW + timedelta(seconds=30)).event
+    assert again is not None and again.event_id != events[0].event_id, "the panel's next panic is another event"
+
+
+def test_clear_frames_are_refused_from_panels_that_have_a_dc09_key_or_a_key_without_dc09_clear() -> None:
+    for body in ('"SIA-DCS"0003R0L0#ABCD[#ABCD|NPA]', '"NULL"0003R0L0#ABCD[]',
+                 '"SIA-DCS"0003R0L0#5151[#5151|NPA]', '"NULL"0003R0L0#5151[]'):
+        outcome = handle(handler(), body)
+        assert (outcome.kind, outcome.event) == ("DUH", None), body
+    assert handle(handler(), '"SIA-DCS"0003R0L0#1234[#1234|NPA]').kind == "ACK", "a panel without a key"
+
+
+def test_a_non_ascii_account_gets_duh_not_an_exception() -> None:
+    for body in ('"SIA-DCS"0003R0L0#Ñ12[#Ñ12|NPA]'.encode("latin-1"), '"SIA-DCS"0003R0L0[#Ñ12|NPA]'.encode("latin-1"),
+                 b'"SIA-DCS"0003R0L0#\x01[]'):
+        assert dc09.answer_kind(handler().handle(body, NOW).answer or b"") == "DUH", body
+
+
 # -- fuzz ----------------------------------------------------------------------------------------
 
 SEEDS = [
     dc09.frame(f'"SIA-DCS"0007R1L1#1234[#1234|Nri1/BA5]{stamp()}'),
     dc09.frame('"ADM-CID"0008L0#1234[#1234|1130 01 015]'),
     dc09.frame('"NULL"0000R0L0#1234[]'),
-    dc09.frame(f'"*SIA-DCS"0011R0L0#ABCD[{dc09.encrypt(AES, "Nri1/FA2]" + stamp())}'),
+    dc09.frame(f'"*SIA-DCS"0011R0L0#ABCD[{dc09.encrypt(AES, "#ABCD|Nri1/FA2]" + stamp())}'),
     dc09.frame(f'"*NULL"0011R0L0#ABCD[{dc09.encrypt(AES, "]" + stamp())}'),
 ]
 
