@@ -29,12 +29,11 @@ from center.health import Component, HealthSettings, HealthWatch
 from center.hub import AlertHub
 from center.metrics import CenterMetrics
 from center.retention import RetentionSettings, sweep_forever
-from center.routes import alerts, checkins, commission, operations, people, plans, reports, silences
+from center.routes import alerts, cap, checkins, operations, people, plans, reports, silences
 from center.running import Center
 from center.silences import SilenceDesk
 from center.views import AlertViews
 from center.webhooks import Webhook
-from commission.reports import CommissionSettings, StudyAreas
 from vocabulary import internal
 from vocabulary.http_limits import BodyLimit
 from vocabulary.kafka_security import KafkaSecurity
@@ -70,7 +69,6 @@ def create_app(
     security: KafkaSecurity | None = None,
     health: HealthSettings | None = None,
     retention: RetentionSettings | None = None,
-    commission_settings: CommissionSettings | None = None,
 ) -> FastAPI:
     """The center: `kafka` is "host:port[,host:port]", `redis_url` like "redis://127.0.0.1:6379/0".
 
@@ -101,7 +99,8 @@ def create_app(
             silences=SilenceDesk(redis, namespace, secret), rules=rules or Rules(),
             silence_settings=silence_settings or SilenceSettings(), security=security, secret=secret,
             health=HealthWatch(kafka, redis, health, views.offsets, feed.consuming.is_set,
-                               extra=lambda: webhook_components(webhooks), security=security),
+                               extra=lambda: webhook_components(webhooks), security=security,
+                               partners=[p.id for p in city.partners]),
         )
         app.state.center = center
         async with client:
@@ -121,11 +120,10 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.tokens = tokens
-    app.state.commission = commission.CommissionDesk(StudyAreas(city.zones), commission_settings or CommissionSettings())
     errors.install(app)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit, headers=SECURITY_HEADERS)  # outermost: a large body is refused before anything reads it
-    for module in (alerts, plans, silences, people, operations, checkins, reports, commission):
+    for module in (alerts, plans, silences, people, operations, checkins, reports, cap):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=operations.STATIC), name="static")
     app.openapi = lambda: _openapi_with_json_errors(app)  # type: ignore[method-assign]  # FastAPI's documented override

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -24,6 +25,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import BaseModel, ConfigDict, Field
 from redis.asyncio import Redis
 
+from history import progress as history_progress
+from partners import outbox
 from vocabulary import progress, topics
 from vocabulary.kafka_security import KafkaSecurity
 
@@ -129,6 +132,36 @@ def summary(name: str, found: dict[str, Component]) -> Component:
     return Component(worst.level, "; ".join(f"{n}: {c.detail}" for n, c in found.items() if c.level != "ok"))
 
 
+def partner_component(report: outbox.Report | None, now: float) -> Component:
+    """A partner agency's CAP deliveries (contract section 16), as `centinela partners` last reported them."""
+    if report is None:
+        return Component("degraded", "no report from `centinela partners`: is it running?")
+    age = now - report.seen
+    if age > STALE_RECORD_S:
+        return Component("degraded", f"`centinela partners` has not reported for {age:.0f} s; {report.detail}")
+    return Component(report.level, report.detail)
+
+
+def history_component(records: list[history_progress.WriterRecord], now: float, stall_s: float,
+                      expected: bool) -> Component | None:
+    """The history writers (contract section 13), as they last reported; None where no history is kept."""
+    if not records:
+        return Component("degraded", "no history writer has reported") if expected else None
+    problems = []
+    for record in records:
+        age, idle = now - record.checked_at, now - max(record.stored_at, record.since)
+        if age > STALE_RECORD_S:
+            problems.append(f"writer {record.pid} has not reported for {age:.0f} s")
+        elif record.problem:
+            problems.append(f"writer {record.pid} cannot store: {record.problem}")
+        elif record.waiting and idle > stall_s:
+            problems.append(f"writer {record.pid}: {record.waiting} waiting, nothing stored for {idle:.0f} s")
+    if problems:
+        return Component("degraded", "; ".join(problems))
+    return Component("ok", f"{len(records)} writing; {sum(r.waiting for r in records)} waiting, "
+                           f"{sum(r.forged for r in records)} forged messages ignored")
+
+
 BrokerSample = tuple[dict[str, dict[TopicPartition, Partition]], dict[TopicPartition, int]]
 
 
@@ -189,7 +222,8 @@ def _partitions(client: AIOKafkaConsumer, names: Iterable[str]) -> list[TopicPar
 class HealthWatch:
     def __init__(self, kafka: str, redis: Redis, settings: HealthSettings,
                  feed_offsets: Callable[[], Awaitable[dict[int, int]]], feed_consuming: Callable[[], bool],
-                 extra: Callable[[], dict[str, Component]] = dict, security: KafkaSecurity | None = None) -> None:
+                 extra: Callable[[], dict[str, Component]] = dict, security: KafkaSecurity | None = None,
+                 partners: Iterable[str] = ()) -> None:
         self.settings = settings
         self.redis = redis
         self.broker = BrokerOffsets(kafka, security or KafkaSecurity())
@@ -197,6 +231,7 @@ class HealthWatch:
         self._feed_offsets = feed_offsets
         self._feed_consuming = feed_consuming
         self._extra = extra
+        self._partners = tuple(partners)
         self.latest = STARTING
         self._sampling = asyncio.Lock()
         self._offsets: tuple[float, BrokerSample] | None = None  # when the broker was last asked, and its answer
@@ -241,9 +276,38 @@ class HealthWatch:
         components.update({f"process:{name}": c for name, c in sorted(processes.items())})
         components["cameras"] = summary("cameras", {n: c for n, c in processes.items() if n.startswith("camera")})
         components["receivers"] = summary("receivers", {n: c for n, c in processes.items() if n.startswith("receiver")})
+        history = await self._history(now)
+        if history is not None:
+            components["history"] = history
         result.restarts = {name: record.restarts for name, record in records.items() if now - record.seen <= GONE_RECORD_S}
         components.update(self._extra())
+        if self._partners:
+            await self._sample_partners(components, now)
         return result
+
+    async def _sample_partners(self, components: dict[str, Component], now: float) -> None:
+        try:
+            reports = await asyncio.wait_for(outbox.reports(self.redis), ASK_TIMEOUT_S)
+        except Exception as error:  # Redis away: already down above
+            for partner in self._partners:
+                components[f"partner:{partner}"] = Component("degraded", f"unknown: Redis unreachable ({type(error).__name__})")
+            return
+        for partner in self._partners:
+            components[f"partner:{partner}"] = partner_component(reports.get(partner), now)
+
+    async def _history(self, now: float) -> Component | None:
+        expected = bool(os.environ.get("CENTINELA_POSTGRES"))  # `up` gives it to the center with the writer
+        try:
+            keys = sorted(await asyncio.wait_for(self.redis.smembers(history_progress.WRITERS), ASK_TIMEOUT_S))
+            raw = await asyncio.wait_for(self.redis.mget(keys), ASK_TIMEOUT_S) if keys else []
+        except Exception as error:  # Redis away: already down above
+            return Component("degraded", f"unknown: Redis unreachable ({type(error).__name__})") if expected else None
+        gone = [key for key, value in zip(keys, raw, strict=True) if value is None]
+        if gone:
+            with contextlib.suppress(Exception):
+                await self.redis.srem(history_progress.WRITERS, *gone)
+        records = [history_progress.WriterRecord.model_validate_json(v) for v in raw if v is not None]
+        return history_component(records, now, self.settings.stall_s, expected)
 
     async def _sample_broker(self, result: Sample, now: float, feed_offsets: dict[int, int] | None) -> None:
         components = result.components

@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 
 from center.health import LEVELS, Sample
 from center.views import PRIORITIES, AlertViews
+from partners import outbox
 from vocabulary import progress
 from vocabulary.topics import ALERTS, ZONE_EVENTS
 
@@ -30,6 +31,8 @@ class Shared(Collector):
         self.events: dict[bytes, bytes] = {}
         self.replies: dict[bytes, bytes] = {}
         self.oldest: dict[int, float | None] = {}
+        self.partner_counts: dict[str, int] = {}
+        self.partner_reports: dict[str, outbox.Report] = {}
 
     def collect(self) -> Iterator[Metric]:
         lag = GaugeMetricFamily("centinela_consumer_lag", "Messages behind the end of the topic, per consumer group",
@@ -62,7 +65,27 @@ class Shared(Collector):
         for field, value in sorted(self.replies.items()):
             receiver, reply = progress.counter_labels(field)
             replies.add_metric([receiver, reply], int(value))
-        yield from (lag, oldest, events, replies, restarts, health)
+        yield from (lag, oldest, events, replies, restarts, health, *self._partners(now))
+
+    def _partners(self, now: float) -> Iterator[Metric]:
+        """What `centinela partners` counts and reports in Redis (contract section 16)."""
+        messages = CounterMetricFamily("centinela_partner_messages", "CAP messages per partner agency by outcome: "
+                                       "delivered, retried (an attempt failed), dropped (queue full, or 24 h undelivered)",
+                                       labels=["partner", "outcome"])
+        for name, value in sorted(self.partner_counts.items()):
+            if name != outbox.FORGED:
+                partner, outcome = progress.counter_labels(name)
+                messages.add_metric([partner, outcome], value)
+        forged = CounterMetricFamily("centinela_partners_forged_messages",
+                                     "Messages on alerts the partners process ignored: not authenticated, or not an Alert")
+        forged.add_metric([], self.partner_counts.get(outbox.FORGED, 0))
+        undelivered = GaugeMetricFamily("centinela_partner_oldest_undelivered_seconds",
+                                        "Age of the oldest CAP message not yet delivered, per partner (0: none waiting)",
+                                        labels=["partner"])
+        for partner, report in sorted(self.partner_reports.items()):
+            oldest = report.oldest_queued_at
+            undelivered.add_metric([partner], 0.0 if oldest is None else max(0.0, now - oldest))
+        yield from (messages, forged, undelivered)
 
     async def refresh(self, redis: Redis, views: AlertViews, sample: Sample) -> None:
         self.sample = sample
@@ -71,6 +94,8 @@ class Shared(Collector):
             pipe.hgetall(progress.EVENTS)
             pipe.hgetall(progress.RECEIVER_REPLIES)
             self.events, self.replies = await pipe.execute()
+        self.partner_counts = await outbox.counts(redis)
+        self.partner_reports = await outbox.reports(redis)
 
 
 class ForgedMessages:

@@ -142,13 +142,19 @@ class Outbox:
         await self.redis.hincrby(prefixed(COUNTS), FORGED, count)
 
     async def feed(self, partner_id: str, now: float | None = None) -> list[Envelope]:
-        """The partner's messages of the last 24 h, newest first."""
-        since = (time.time() if now is None else now) - FEED_S
-        raw = await self.redis.zrevrangebyscore(self._key(partner_id, "feed"), "+inf", since)
-        return [Envelope.model_validate_json(item) for item in raw if isinstance(item, bytes | str)]
+        return await feed(self.redis, partner_id, now, self.namespace)
 
     async def report(self, partner_id: str, report: Report) -> None:
         await self.redis.hset(prefixed(REPORTS), partner_id, report.model_dump_json())
+
+
+async def feed(redis: Redis, partner_id: str, now: float | None = None,
+               namespace: str | None = None) -> list[Envelope]:
+    """The partner's messages of the last 24 h, newest first."""
+    since = (time.time() if now is None else now) - FEED_S
+    key = f"{namespace or prefixed(NAMESPACE)}{partner_id}:feed"
+    raw = await redis.zrevrangebyscore(key, "+inf", since)
+    return [Envelope.model_validate_json(item) for item in raw if isinstance(item, bytes | str)]
 
 
 async def reports(redis: Redis) -> dict[str, Report]:

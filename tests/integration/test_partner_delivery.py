@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,44 +21,19 @@ from redis.asyncio import Redis
 
 from alert_rules.city import City, Zone
 from alert_rules.partners import CapSettings, Partner
-from deploy.stack import free_port, redis_binary
+from deploy.stack import free_port
 from partners import outbox as outboxes
 from partners.delivery import Dispatcher, Sender
 from partners.outbox import Outbox
 from tests.cap_checks import checked, field
 from tests.partner_receiver import PartnerEndpoint, partner_endpoint
+from tests.redis_server import RedisServer
 from vocabulary.events import Alert
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 KEY = "5a" * 32
 ZONE = Zone(id="centro", name="Tigre Centro", polygon=[[-58.60, -34.44], [-58.56, -34.44], [-58.55, -34.425]])
 FAST = CapSettings(sender="cot@tigre.gob.ar", retry_first_s=0.05, retry_max_s=0.2, timeout_s=1.0)
-
-
-class RedisServer:
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [redis_binary(), "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.directory),
-             "--appendonly", "yes", "--save", "", "--daemonize", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while subprocess.run(["redis-cli", "-p", str(self.port), "ping"], capture_output=True).stdout != b"PONG\n":
-            assert time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()  # SIGTERM: redis-server writes its append-only file out and exits
-            self.process.wait(10)
 
 
 @pytest.fixture
