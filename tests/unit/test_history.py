@@ -14,11 +14,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from center.health import history_component
 from centinela.config import load_config
 from deploy import postgres
 from deploy.history_demo import generate
 from deploy.simulate import DEMO_CITY
 from history import reports
+from history.progress import WriterRecord
 from history.writer import authentic
 from vocabulary import internal
 from vocabulary.errors import UsageError
@@ -148,3 +150,18 @@ def test_centinela_postgres_names_a_running_server(tmp_path: Path, monkeypatch: 
         postgres.store_url(tmp_path)
     monkeypatch.setenv(postgres.ENV, "postgresql://u:p@db.example:5432/centinela")
     assert postgres.store_url(tmp_path) == "postgresql://u:p@db.example:5432/centinela"
+
+
+def test_health_shows_the_history_writers() -> None:
+    now = 1_000.0
+    fine = WriterRecord(host="h", pid=7, since=900, checked_at=999, stored_at=998, waiting=3, forged=2)
+    assert history_component([], now, 30, expected=False) is None  # no history kept here
+    assert history_component([], now, 30, expected=True).level == "degraded"  # type: ignore[union-attr]
+    ok = history_component([fine], now, 30, expected=True)
+    assert ok is not None and ok.level == "ok" and "3 waiting" in ok.detail and "2 forged" in ok.detail
+    stalled = fine.model_copy(update={"stored_at": 950.0})
+    assert "nothing stored for 50 s" in history_component([stalled], now, 30, True).detail  # type: ignore[union-attr]
+    failing = fine.model_copy(update={"problem": "OperationalError"})
+    assert history_component([failing], now, 30, True).level == "degraded"  # type: ignore[union-attr]
+    silent = fine.model_copy(update={"checked_at": 980.0})
+    assert "not reported for 20 s" in history_component([silent], now, 30, True).detail  # type: ignore[union-attr]
