@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from redis.asyncio import Redis
 
 from history import progress as history_progress
+from partners import outbox
 from vocabulary import progress, topics
 from vocabulary.kafka_security import KafkaSecurity
 
@@ -131,6 +132,16 @@ def summary(name: str, found: dict[str, Component]) -> Component:
     return Component(worst.level, "; ".join(f"{n}: {c.detail}" for n, c in found.items() if c.level != "ok"))
 
 
+def partner_component(report: outbox.Report | None, now: float) -> Component:
+    """A partner agency's CAP deliveries (contract section 16), as `centinela partners` last reported them."""
+    if report is None:
+        return Component("degraded", "no report from `centinela partners`: is it running?")
+    age = now - report.seen
+    if age > STALE_RECORD_S:
+        return Component("degraded", f"`centinela partners` has not reported for {age:.0f} s; {report.detail}")
+    return Component(report.level, report.detail)
+
+
 def history_component(records: list[history_progress.WriterRecord], now: float, stall_s: float,
                       expected: bool) -> Component | None:
     """The history writers (contract section 13), as they last reported; None where no history is kept."""
@@ -211,7 +222,8 @@ def _partitions(client: AIOKafkaConsumer, names: Iterable[str]) -> list[TopicPar
 class HealthWatch:
     def __init__(self, kafka: str, redis: Redis, settings: HealthSettings,
                  feed_offsets: Callable[[], Awaitable[dict[int, int]]], feed_consuming: Callable[[], bool],
-                 extra: Callable[[], dict[str, Component]] = dict, security: KafkaSecurity | None = None) -> None:
+                 extra: Callable[[], dict[str, Component]] = dict, security: KafkaSecurity | None = None,
+                 partners: Iterable[str] = ()) -> None:
         self.settings = settings
         self.redis = redis
         self.broker = BrokerOffsets(kafka, security or KafkaSecurity())
@@ -219,6 +231,7 @@ class HealthWatch:
         self._feed_offsets = feed_offsets
         self._feed_consuming = feed_consuming
         self._extra = extra
+        self._partners = tuple(partners)
         self.latest = STARTING
         self._sampling = asyncio.Lock()
         self._offsets: tuple[float, BrokerSample] | None = None  # when the broker was last asked, and its answer
@@ -268,7 +281,19 @@ class HealthWatch:
             components["history"] = history
         result.restarts = {name: record.restarts for name, record in records.items() if now - record.seen <= GONE_RECORD_S}
         components.update(self._extra())
+        if self._partners:
+            await self._sample_partners(components, now)
         return result
+
+    async def _sample_partners(self, components: dict[str, Component], now: float) -> None:
+        try:
+            reports = await asyncio.wait_for(outbox.reports(self.redis), ASK_TIMEOUT_S)
+        except Exception as error:  # Redis away: already down above
+            for partner in self._partners:
+                components[f"partner:{partner}"] = Component("degraded", f"unknown: Redis unreachable ({type(error).__name__})")
+            return
+        for partner in self._partners:
+            components[f"partner:{partner}"] = partner_component(reports.get(partner), now)
 
     async def _history(self, now: float) -> Component | None:
         expected = bool(os.environ.get("CENTINELA_POSTGRES"))  # `up` gives it to the center with the writer
