@@ -623,7 +623,7 @@ async function endSilence(silence) {
 
 // ---- views: each <main data-view> has a button in #views; data-roles limits who sees it -----
 
-const VIEW_OPENED = { checkins: openCheckins };   // view name -> run each time the view is shown
+const VIEW_OPENED = { checkins: openCheckins, reports: openReports };   // view name -> run each time the view is shown
 
 function showNav() {
   for (const button of document.querySelectorAll("#views button")) {
@@ -704,6 +704,107 @@ async function openAlert(alertId) {
   select(alertId);
 }
 
+// ---- reports: response times, alerts by hour, false-alarm leaders, operators (contract section 13) ----
+
+const REPORT_DAYS = 30;
+const FALSE_ALARM_LEADERS = 10;
+
+function openReports() {
+  if (!$("reports-to").value) {
+    const today = new Date();
+    $("reports-to").value = localDate(today);
+    $("reports-from").value = localDate(new Date(today.getFullYear(), today.getMonth(), today.getDate() - REPORT_DAYS));
+  }
+  const zone = $("reports-zone").value;
+  $("reports-zone").replaceChildren(el("option", { value: "" }, "all"), ...state.zones.map((z) => el("option", { value: z.id }, z.name)));
+  $("reports-zone").value = zone;
+  loadReports();
+}
+
+function reportQuery(name) {
+  // The chosen days, from the first one's local midnight to the midnight after the last one.
+  const [from, to] = [$("reports-from").value, $("reports-to").value].map((day) => new Date(`${day}T00:00:00`));
+  to.setDate(to.getDate() + 1);
+  const query = new URLSearchParams({ from: from.toISOString(), to: to.toISOString() });
+  if (name === "response" && $("reports-zone").value) query.set("zone", $("reports-zone").value);
+  if (name === "false-alarms") query.set("min_alerts", "1");
+  return query;
+}
+
+async function loadReports() {
+  if (!$("reports-from").value || !$("reports-to").value) return;
+  $("reports-message").textContent = "loading…";
+  let response, falseAlarms, operators;
+  try {
+    [response, falseAlarms, operators] = await Promise.all(["response", "false-alarms", "operators"].map(
+      async (name) => (await api(`/api/reports/${name}?${reportQuery(name)}`)).body));
+  } catch (error) {
+    if (error instanceof Unauthorized) return signOut();
+    $("reports-message").textContent = `could not load the reports: ${error.message}`;
+    return;
+  }
+  $("reports-message").textContent = "";
+  const d = response.dispositions;
+  $("reports-summary").textContent = `${response.alerts} alerts`;
+  $("dispositions").textContent = `real ${d.real} · false alarm ${d.false_alarm} · test ${d.test} · unresolved ${d.unresolved}`;
+  const seconds = (value) => (value === null || value === undefined ? "—" : duration(value));
+  const share = (value) => (value === null ? "—" : `${Math.round(value * 100)} %`);
+  $("response-rows").replaceChildren(...Object.entries(response.by_priority).map(([priority, p]) => el("tr", { dataset: { priority } },
+    el("td", {}, el("span", { class: `prio p${priority}` }, priority)), el("td", { class: "num" }, p.alerts),
+    el("td", { class: "num" }, p.acknowledged),
+    ...[p.ack_s.p50, p.ack_s.p90, p.ack_s.max, p.dispatch_s.p50, p.dispatch_s.p90, p.resolve_s.p50, p.resolve_s.p90]
+      .map((value) => el("td", { class: "num" }, seconds(value))),
+    el("td", { class: "num within" }, share(p.within_deadline)))));
+  drawHours(response.by_hour);
+  $("false-alarm-rows").replaceChildren(...falseAlarms.sources.filter((s) => s.false_alarm > 0).slice(0, FALSE_ALARM_LEADERS)
+    .map((s) => el("tr", { dataset: { source: s.id } }, el("td", {}, `${s.kind} ${s.id}`), el("td", { class: "num" }, s.alerts),
+      el("td", { class: "num" }, s.resolved), el("td", { class: "num" }, s.false_alarm), el("td", { class: "num" }, share(s.rate)))));
+  $("operator-rows").replaceChildren(...operators.operators.map((o) => el("tr", { dataset: { name: o.name } },
+    el("td", {}, o.name), ...[o.acknowledged, o.dispatched, o.resolved, o.steps].map((n) => el("td", { class: "num" }, n)),
+    el("td", { class: "num" }, seconds(o.ack_p50_s)))));
+}
+
+function duration(s) {
+  if (s < 60) return `${s.toFixed(s < 10 ? 1 : 0)} s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, "0")}`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}`;
+}
+
+function drawHours(counts) {
+  const chart = $("hour-chart");
+  const [width, height, base] = [480, 140, 124];
+  const top = Math.max(1, ...counts);
+  const slot = width / 24;
+  chart.replaceChildren(...counts.flatMap((count, hour) => {
+    const tall = (count / top) * (base - 12);
+    const bar = svg("rect", { x: hour * slot + 2, y: base - tall, width: slot - 4, height: tall, class: "bar",
+                              "data-hour": hour, "data-count": count });
+    bar.append(svg("title"));
+    bar.firstChild.textContent = `${String(hour).padStart(2, "0")}:00 · ${count} alerts`;
+    const label = svg("text", { x: hour * slot + slot / 2, y: height - 3, "text-anchor": "middle" });
+    label.textContent = hour % 3 === 0 ? String(hour) : "";
+    return [bar, label];
+  }));
+}
+
+async function downloadReport(name) {
+  const query = reportQuery(name);
+  query.set("format", "csv");
+  try {
+    const response = await fetch(`/api/reports/${name}?${query}`, { headers: { Authorization: `Bearer ${state.token}` } });
+    if (response.status === 401) return signOut();
+    if (!response.ok) throw new Error((await response.json().catch(() => null))?.error || `HTTP ${response.status}`);
+    const link = el("a", { href: URL.createObjectURL(await response.blob()),
+                           download: `centinela-${name}-${$("reports-from").value}-${$("reports-to").value}.csv` });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+  } catch (error) {
+    $("reports-message").textContent = `could not download the ${name} report: ${error.message}`;
+  }
+}
+
 // ---- keyboard ----------------------------------------------------------------------
 
 function onKey(event) {
@@ -750,6 +851,8 @@ document.addEventListener("DOMContentLoaded", () => {
   for (const button of document.querySelectorAll(".inline-form .cancel")) button.addEventListener("click", hideForms);
   $("zone-filter").addEventListener("change", (event) => setZoneFilter(event.target.value));
   for (const button of document.querySelectorAll("#views button")) button.addEventListener("click", () => showView(button.dataset.view));
+  $("reports-form").addEventListener("submit", (event) => { event.preventDefault(); loadReports(); });
+  for (const button of document.querySelectorAll("button.csv")) button.addEventListener("click", () => downloadReport(button.dataset.report));
   $("checkins-date").addEventListener("change", loadCheckins);
   document.addEventListener("keydown", onKey);
   setInterval(tick, 1000);
