@@ -19,7 +19,7 @@ import yaml
 
 from centinela.commands import DEFAULT_HTTP, load, run_system
 from centinela.device_links import ReceiverSink, wait_for_ingestion
-from deploy.simulate import DEMO_CITY
+from deploy.simulate import DEMO_CITY, checkins_soon
 from vocabulary.errors import Unavailable, UsageError
 
 if TYPE_CHECKING:
@@ -237,12 +237,17 @@ def run_demo(args: argparse.Namespace) -> int:
 
 def demo_config(target: Path) -> tuple[Path, list[str]]:
     """Copy the bundled city to `target`, camera sources made absolute; cameras whose video
-    is missing lose their source. Returns the directory and the cameras without video."""
+    is missing lose their source; welfare check-ins fall due a few minutes from now. Returns
+    the directory and the cameras without video."""
     target.mkdir(parents=True, exist_ok=True)
     missing: list[str] = []
+    zones = yaml.safe_load((DEMO_CITY / "zones.yaml").read_text(encoding="utf-8"))["zones"]
+    timezones = {zone["id"]: zone.get("timezone", "UTC") for zone in zones}
     for path in sorted(DEMO_CITY.glob("*.yaml")):
         text = path.read_text(encoding="utf-8")
         document = yaml.safe_load(text) or {}
+        if checkins_soon(document, timezones, datetime.now(UTC)):
+            text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
         if "cameras" in document:
             for camera in document["cameras"]:
                 video = _video(camera.get("source"))

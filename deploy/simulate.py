@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from alert_rules.checkins import CheckIn
 from alert_rules.city import Beeper, Camera, City, Panel, Zone
 from vocabulary import topics
 from vocabulary.events import format_timestamp
@@ -25,6 +27,8 @@ KEEPALIVE_BELOW_S = 3600  # panels supervised more tightly than this send a test
 BURGLARY_CODES = (130, 131, 132, 134)  # burglary, perimeter, interior, entry/exit
 TEST_CODE = 602
 AC_LOSS = 301
+OPENING = 401  # a senior's panel disarmed in the morning: her sign of life (contract section 15)
+CHECKIN_LEAD_S = 1800  # a senior checks in at most this long before her check-in is due
 
 # Background incidents, weight per 1000 events: mostly routine, alarms are rare.
 BACKGROUND: tuple[tuple[str, int], ...] = (
@@ -64,6 +68,32 @@ def is_silent(panel: Panel) -> bool:
     return panel.supervision_s is not None and panel.supervision_s < SILENT_BELOW_S
 
 
+DEMO_CHECKIN_AFTER = timedelta(minutes=3)  # the demo's check-ins fall due this long after it starts
+
+
+def checkins_soon(devices: dict[str, Any], timezones: dict[str, str], now: datetime) -> bool:
+    """Move every check-in of a devices document (YAML as loaded) to fall due soon after `now`,
+    in its zone's time zone, so a demo shows them at once; True if it moved any."""
+    moved = False
+    for section, zone_field in (("panels", "zone"), ("beepers", "home_zone")):
+        for device in devices.get(section) or ():
+            checkin = device.get("checkin")
+            if not isinstance(checkin, dict):
+                continue
+            local = now.astimezone(ZoneInfo(timezones.get(device.get(zone_field), "UTC")))
+            soon = local + DEMO_CHECKIN_AFTER + timedelta(seconds=59)  # the next whole minute after
+            minute = soon.hour * 60 + soon.minute if soon.date() == local.date() else 24 * 60 - 1
+            checkin["by"] = f"{minute // 60:02d}:{minute % 60:02d}"
+            checkin["grace_min"] = min(int(checkin.get("grace_min", 30)), 24 * 60 - 1 - minute)
+            moved = True
+    return moved
+
+
+def misses_checkin(checkin: CheckIn | None) -> bool:
+    """A senior whose check-in allows no grace never checks in here, so her welfare alert shows."""
+    return checkin is not None and checkin.grace_min == 0
+
+
 @dataclass(order=True)
 class _Due:
     at: datetime
@@ -88,6 +118,14 @@ class Traffic:
         self._order = 0
         self.silent = [p for p in city.panels if is_silent(p)]
         self._speaking = [p for p in city.panels if p not in self.silent]
+        # Seniors with a check-in send only routine traffic at random: their activity is their check-in.
+        self._calm_panels = [p for p in self._speaking if p.checkin is None]
+        self._calm_beepers = [b for b in city.beepers if b.checkin is None]
+        devices: list[Panel | Beeper] = [*self._speaking, *city.beepers]
+        self.forgetful = [d.id for d in devices if misses_checkin(d.checkin)]
+        for device in devices:
+            if device.checkin is not None and not misses_checkin(device.checkin):
+                self._check_in_before_due(device, device.checkin, start, start)
         for panel in self._speaking:
             if panel.supervision_s is not None and panel.supervision_s < KEEPALIVE_BELOW_S:
                 first = start + timedelta(seconds=self.random.uniform(0, panel.supervision_s / 3))
@@ -107,16 +145,18 @@ class Traffic:
         Without `incidents`, routine only: a scripted scenario plays unmixed with random alarms."""
         kinds, weights = zip(*(kw for kw in BACKGROUND if incidents or kw[0] in ROUTINE), strict=True)
         kind = self.random.choices(kinds, weights)[0]
-        if kind in ("heartbeat", "low_battery", "panic") and self.city.beepers:
-            beeper = self.random.choice(self.city.beepers)
+        beepers = self.city.beepers if kind in ROUTINE else self._calm_beepers
+        if kind in ("heartbeat", "low_battery", "panic") and beepers:
+            beeper = self.random.choice(beepers)
             if kind == "heartbeat":
                 return [self.beep(beeper, "heartbeat", now, battery_pct=self.random.randint(20, 100))]
             if kind == "low_battery":
                 return [self.beep(beeper, "low_battery", now, battery_pct=self.random.randint(3, 12))]
             return self.panic(beeper, now, cancel_after_s=self.random.choice((None, None, 8.0)))
-        if not self._speaking:
+        panels = self._speaking if kind in ROUTINE else self._calm_panels
+        if not panels:
             return []
-        panel = self.random.choice(self._speaking)
+        panel = self.random.choice(panels)
         if kind == "panel_test":
             return [self.alarm(panel, TEST_CODE, now)]
         if kind == "burglary":
@@ -158,6 +198,25 @@ class Traffic:
             return [self.alarm(panel, TEST_CODE, at)]
 
         return test
+
+    def _check_in_before_due(self, device: Panel | Beeper, checkin: CheckIn, after: datetime, start: datetime) -> None:
+        """Schedule the device's next check-in: before `by` on its next scheduled day after `after`."""
+        zone_id = device.zone if isinstance(device, Panel) else device.home_zone
+        zone = self.city.zone_by_id.get(zone_id)
+        tz = ZoneInfo(zone.timezone if zone else "UTC")
+        day = after.astimezone(tz).date()
+        while not checkin.scheduled(day) or checkin.due(day, tz) <= after:
+            day += timedelta(days=1)
+        due = checkin.due(day, tz)
+        lead = min((due - start).total_seconds(), CHECKIN_LEAD_S) * self.random.uniform(0.2, 0.8)
+
+        def check_in(at: datetime) -> list[Outgoing]:
+            self._check_in_before_due(device, checkin, due, start)
+            if isinstance(device, Panel):
+                return [self.alarm(device, OPENING, at)]
+            return [self.beep(device, "checkin", at)]
+
+        self.later(due - timedelta(seconds=lead), check_in)
 
     # -- messages ------------------------------------------------------------------------------
 
