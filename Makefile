@@ -5,6 +5,8 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT    := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
 VIDEOS := .cache/videos
+KAFKA  := deploy/kafka
+KAFKA_STAMP := $(KAFKA)/lib/.installed-$(shell cat $(KAFKA)/pom.xml | sha1sum | cut -c1-12)
 
 .PHONY: setup system-packages videos lint test soak demo bench clean
 
@@ -13,14 +15,26 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
 	@touch $@
 
-# Debian's redis-server and chromium: the tests run the real ones.
+# Debian's packages: the tests run the real servers and browser. Java and Maven for Apache Kafka,
+# PostgreSQL for the history, poppler-utils to read the commission's PDF back.
+SYSTEM_COMMANDS := redis-server:redis-server chromium:chromium java:default-jre-headless mvn:maven \
+                   /usr/lib/postgresql/15/bin/postgres:postgresql pdftotext:poppler-utils
 system-packages:
-	@if ! command -v redis-server >/dev/null || ! command -v chromium >/dev/null; then \
-	  echo "installing Debian packages: redis-server chromium"; \
-	  $(APT) update -qq && $(APT) install -y -qq --no-install-recommends redis-server chromium >/dev/null; \
+	@missing=$$(for pair in $(SYSTEM_COMMANDS); do command -v $${pair%%:*} >/dev/null || echo $${pair#*:}; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:" $$missing; \
+	  $(APT) update -qq && $(APT) install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
-setup: $(STAMP) system-packages
+# Apache Kafka's runtime jars from Maven Central (the version is pinned in deploy/kafka/pom.xml).
+$(KAFKA_STAMP): $(KAFKA)/pom.xml | system-packages
+	@echo "installing Apache Kafka from Maven Central into $(KAFKA)/lib"
+	@rm -rf $(KAFKA)/lib
+	@mvn -q -B -f $(KAFKA)/pom.xml dependency:copy-dependencies -DincludeScope=runtime \
+	  -DoutputDirectory=$(CURDIR)/$(KAFKA)/lib
+	@touch $@
+
+setup: $(STAMP) system-packages $(KAFKA_STAMP)
 
 videos:
 	@bash deploy/fetch-videos.sh $(VIDEOS)
@@ -44,4 +58,4 @@ bench: setup
 	@for bench in tests/bench/bench_*.py; do echo "== $$bench"; $(PY) $$bench || exit 1; done
 
 clean:
-	rm -rf $(VENV) .centinela .cache bench/results/*.json
+	rm -rf $(VENV) .centinela .cache $(KAFKA)/lib bench/results/*.json

@@ -18,7 +18,7 @@ from center.views import AlertViews, Consumed
 from vocabulary import internal
 from vocabulary.events import Alert
 from vocabulary.kafka_security import KafkaSecurity
-from vocabulary.topics import ALERTS, FETCH_MAX_WAIT_MS
+from vocabulary.topics import ALERTS
 
 log = logging.getLogger("centinela.center.feed")
 CHECK_EVERY_S = 1.0
@@ -29,8 +29,7 @@ class RedisEmptied(Exception):
 
 
 class Restarted(Exception):
-    """The broker started empty, or Redis restarted (its last second may be lost): start over
-    from the offsets Redis holds, from the beginning for a new broker."""
+    """Redis restarted (its last second of writes may be lost): start over from the offsets it holds."""
 
 
 class AlertFeed:
@@ -61,13 +60,11 @@ class AlertFeed:
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,  # an operator's panic waits for the next look
             **self._security.client(),
         )
         await consumer.start()
         try:
             marks = await self._views.marks()
-            await self._views.adopt_epoch(marks.broker_epoch)
             partitions = await self._partitions(consumer)
             consumer.assign(partitions)
             stored = await self._views.offsets()
@@ -94,7 +91,7 @@ class AlertFeed:
                 if loop_time() - checked_at >= CHECK_EVERY_S:
                     checked_at = loop_time()
                     if await self._views.marks() != marks:
-                        raise Restarted("the broker or Redis restarted; resuming from the offsets Redis holds")
+                        raise Restarted("Redis restarted; resuming from the offsets it holds")
                     if kept_offsets and not await self._views.offsets():
                         raise RedisEmptied("Redis lost the views; rebuilding them from the topic")
         finally:

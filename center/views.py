@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from vocabulary import internal, progress, topics
+from vocabulary import internal, topics
 from vocabulary.events import Alert
 
 # Keys built inside the scripts from the namespace (ARGV[1]): one Redis, not a cluster.
@@ -107,7 +107,6 @@ class Consumed:
 class Marks:
     """What changes when the feed's stored offsets stop being trustworthy."""
 
-    broker_epoch: str  # a new one each time the embedded broker starts empty
     redis_run: str  # a new one each time Redis restarts (its last second of writes may be lost)
 
 
@@ -139,7 +138,6 @@ class AlertViews:
         self._all = namespace + "queue:all"
         self._pairs = namespace + "pairs"
         self._offsets = namespace + "offsets"
-        self._epoch = namespace + "offsets:broker-epoch"
         self._apply = redis.register_script(_APPLY)
         self._sweep = redis.register_script(_SWEEP)
 
@@ -209,20 +207,8 @@ class AlertViews:
         return {int(p): int(o) for p, o in stored.items()}
 
     async def marks(self) -> Marks:
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.get(progress.BROKER_EPOCH)
-            pipe.info("server")
-            epoch, server = await pipe.execute()
-        return Marks(broker_epoch=_text(epoch or b""), redis_run=str(server.get("run_id", "")))
-
-    async def adopt_epoch(self, broker_epoch: str) -> None:
-        """Offsets stored under another broker epoch point into topics that no longer exist: drop them."""
-        stored = await self.redis.get(self._epoch)
-        if _text(stored or b"") != broker_epoch:
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.delete(self._offsets)
-                pipe.set(self._epoch, broker_epoch)
-                await pipe.execute()
+        server = await self.redis.info("server")
+        return Marks(redis_run=str(server.get("run_id", "")))
 
     async def index_stored(self, batch: int = 1000) -> int:
         """Index alerts stored before the views had per-zone indexes (an upgrade); once, idempotent."""

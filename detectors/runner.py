@@ -152,8 +152,8 @@ class KafkaPublisher:
         from vocabulary.topics import MOTION, named
 
         self.topic = named(MOTION)
-        self._producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=5,
-                                       **KafkaSecurity.from_environment().client())
+        self._producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5,
+                                       **KafkaSecurity.from_environment().producer())
         self._lock = threading.Lock()
 
     def __call__(self, event: MotionEvent) -> None:

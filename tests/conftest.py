@@ -21,12 +21,15 @@ INTERNAL_KEY = internal.key_from_environment()
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """Tansu and redis-server started for this test session, stopped after it.
+    """Apache Kafka and redis-server started for this test session, stopped after it.
 
     Always fresh processes on free ports (never CENTINELA_KAFKA/REDIS), so tests can run
-    beside a running demo and never touch its data.
+    beside a running demo and never touch its data. The tests and every process they start
+    log in to the broker as its admin (the environment says how); tests of the roles use theirs.
     """
     with Stack(partitions=4, workdir=tmp_path_factory.mktemp("stack")) as running:
+        assert running.cluster is not None
+        os.environ.update(running.cluster.security("admin").environment())
         yield running
 
 

@@ -77,6 +77,18 @@ class KafkaSecurity:
                           sasl_plain_password=self.password)
         return kwargs
 
+    def producer(self) -> dict[str, Any]:
+        """For every producer (aiokafka and kafka-python): acks=all with idempotence (contract section 11),
+        so a send retried after a lost acknowledgement is written once."""
+        return {**self.client(), "acks": "all", "enable_idempotence": True}
+
+    def environment(self) -> dict[str, str]:
+        """These settings as the environment variables `from_environment` reads."""
+        found = {"CENTINELA_KAFKA_SECURITY": self.protocol, "CENTINELA_KAFKA_SASL_MECHANISM": self.mechanism,
+                 "CENTINELA_KAFKA_USERNAME": self.username, "CENTINELA_KAFKA_PASSWORD": self.password,
+                 "CENTINELA_KAFKA_CA": self.ca}
+        return {name: value for name, value in found.items() if value}
+
     def faust(self) -> dict[str, Any]:
         """For faust.App: `broker_credentials` (imported here: only the stream workers have Faust)."""
         if self.protocol == "PLAINTEXT":

@@ -23,7 +23,6 @@ LANE_INPUTS: dict[str, tuple[str, ...]] = {
 CRITICAL_LANES = ("urgent", "evaluate")
 
 PROCESSES = "centinela:ops:processes"  # hash: process name -> ProcessRecord JSON
-BROKER_EPOCH = "centinela:ops:broker-epoch"  # changes whenever the embedded broker starts empty
 EVENTS = "centinela:metrics:events"  # hash: "topic|outcome" -> count (outcome: admitted, duplicate, a reason)
 RECEIVER_REPLIES = "centinela:metrics:receiver-replies"  # hash: "receiver|reply" -> count (ACK, NAK, DUH)
 

@@ -16,10 +16,6 @@ ZONE_EVENTS = "zone.events"
 INPUTS = (BEEPS, ALARMS, MOTION)
 ALL = (BEEPS, ALARMS, MOTION, ALERTS, REJECTED, ZONE_EVENTS)
 
-# How long a consumer on a panic's path (the urgent and evaluate lanes, the center's feed) lets
-# the broker hold a fetch: streams/fetching.py says why, docs/streams.md and docs/center.md measure it.
-FETCH_MAX_WAIT_MS = int(os.environ.get("CENTINELA_FETCH_MAX_WAIT_MS", "20"))
-
 
 def prefix() -> str:
     return os.environ.get("CENTINELA_TOPIC_PREFIX", "")

@@ -28,6 +28,7 @@ from deploy.stack import Stack, free_port
 from tests.conftest import INTERNAL_KEY
 from tests.integration.support import send_signed, worker
 from vocabulary.events import Alert, AlertSource
+from vocabulary.kafka_security import KafkaSecurity
 from vocabulary.topics import ALERTS
 
 OPERATOR = "operator-secret-1"
@@ -86,7 +87,7 @@ class AlertPublisher:
     """Publishes alert snapshots to the `alerts` topic, as the streams do."""
 
     def __init__(self, kafka: str) -> None:
-        self._producer = KafkaProducer(bootstrap_servers=kafka, linger_ms=0)
+        self._producer = KafkaProducer(bootstrap_servers=kafka, linger_ms=0, **KafkaSecurity.from_environment().producer())
 
     def publish(self, *alerts: Alert) -> None:
         for alert in alerts:

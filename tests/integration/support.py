@@ -19,6 +19,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from deploy.stack import Stack, free_port
 from streams.ports import partition_of
 from vocabulary import internal, topics
+from vocabulary.kafka_security import KafkaSecurity
 
 
 def now_ts(offset_s: float = 0.0) -> str:
@@ -63,7 +64,8 @@ def send_signed(kafka: KafkaProducer, topic: str, key: bytes, value: bytes, secr
 
 class Producer:
     def __init__(self, stack: Broker) -> None:
-        self.kafka = KafkaProducer(bootstrap_servers=stack.kafka, max_request_size=32 * 1024 * 1024, linger_ms=0)
+        self.kafka = KafkaProducer(bootstrap_servers=stack.kafka, max_request_size=32 * 1024 * 1024, linger_ms=0,
+                                   **KafkaSecurity.from_environment().producer())
 
     def send(self, topic: str, key: str | bytes | None, value: Any) -> None:
         raw = value if isinstance(value, bytes) else json.dumps(value).encode()
@@ -83,7 +85,8 @@ class TopicReader:
 
     def __init__(self, stack: Broker, topic: str, from_start: bool = False) -> None:
         self.consumer = KafkaConsumer(bootstrap_servers=stack.kafka, enable_auto_commit=False, fetch_max_wait_ms=20,
-                                      fetch_max_bytes=64 * 1024 * 1024, max_partition_fetch_bytes=64 * 1024 * 1024)
+                                      fetch_max_bytes=64 * 1024 * 1024, max_partition_fetch_bytes=64 * 1024 * 1024,
+                                      **KafkaSecurity.from_environment().client())
         self.topic = topic
         name = topics.named(topic)
         partitions = [TopicPartition(name, p) for p in sorted(self.consumer.partitions_for_topic(name) or [])]

@@ -25,6 +25,7 @@ from kafka import KafkaProducer
 from deploy.stack import free_port
 from tests.integration.alerts import beep
 from vocabulary import progress
+from vocabulary.kafka_security import KafkaSecurity
 
 FAST_CITY = Path(__file__).resolve().parent / "fast_city"
 OPERATOR = {"Authorization": "Bearer op-secret"}
@@ -119,7 +120,7 @@ class System:
     def send_panic(self, device: str = "bpr-a") -> str:
         """A panic beep, produced with a fresh client (the broker may have restarted); its event id."""
         event = beep(device)
-        producer = KafkaProducer(bootstrap_servers=self.kafka, linger_ms=0)
+        producer = KafkaProducer(bootstrap_servers=self.kafka, linger_ms=0, **KafkaSecurity.from_environment().producer())
         try:
             producer.send("devices.beeps", key=device.encode(), value=json.dumps(event).encode()).get(15)
         finally:

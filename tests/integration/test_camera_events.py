@@ -15,6 +15,7 @@ from kafka import KafkaConsumer, TopicPartition
 from alert_rules.city import Camera
 from detectors.runner import KafkaPublisher, run_cameras
 from vocabulary.events import MotionEvent
+from vocabulary.kafka_security import KafkaSecurity
 from vocabulary.topics import MOTION, named
 
 pytestmark = pytest.mark.integration
@@ -35,7 +36,7 @@ def write_clip(path: Path) -> None:
 
 
 def consume(bootstrap: str, camera_id: str, deadline_s: float = 20.0) -> list[MotionEvent]:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False, **KafkaSecurity.from_environment().client())
     topic = named(MOTION)
     consumer.assign([TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or {0}])
     found: list[MotionEvent] = []

@@ -1,81 +1,122 @@
-"""What the embedded broker (Tansu 0.6.0) can show of SASL/SCRAM, with the clients as Centinela configures them.
-
-Tansu registers SCRAM users only through its own Kafka API (`tansu user create`), which a broker
-started with `--authentication` refuses to an unauthenticated client; with memory storage a user
-created before a restart is gone after it. So no SCRAM user can exist on an embedded broker with
-authentication on, and a successful SCRAM login cannot be tested here (docs/security.md). What
-is tested: authentication on refuses clients without credentials, and our settings make the
-client negotiate SCRAM, a mechanism the broker knows only with authentication on.
-"""
+"""The embedded broker's authentication and ACLs (contract section 11), with the clients as Centinela
+configures them: no credentials or a wrong password is refused, and each role reaches only its topics."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import Iterator
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaError
 
-from deploy.stack import LOOPBACK, Service, free_port, tansu_binary
+from deploy.stack import Stack
+from vocabulary import topics
 from vocabulary.kafka_security import KafkaSecurity
 
 pytestmark = pytest.mark.integration
 
-SCRAM = {"CENTINELA_KAFKA_SECURITY": "SASL_PLAINTEXT", "CENTINELA_KAFKA_SASL_MECHANISM": "SCRAM-SHA-256",
-         "CENTINELA_KAFKA_USERNAME": "centinela-center", "CENTINELA_KAFKA_PASSWORD": "not-registered"}
+
+def security(stack: Stack, role: str) -> KafkaSecurity:
+    assert stack.cluster is not None
+    return stack.cluster.security(role)
 
 
-def broker(log: Path, authentication: bool) -> Iterator[str]:
-    port = free_port()
-    url = f"tcp://{LOOPBACK}:{port}"
-    service = Service("broker", [tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
-                                 "--storage-engine", "memory://tansu/", *(["--authentication"] if authentication else [])],
-                      LOOPBACK, port, log)
-    service.start()
+def writes(stack: Stack, settings: KafkaSecurity, topic: str) -> bool:
+    producer = None
     try:
-        yield f"{LOOPBACK}:{port}"
+        producer = KafkaProducer(bootstrap_servers=stack.kafka, max_block_ms=8000, request_timeout_ms=5000,
+                                 **settings.producer())
+        producer.send(topics.named(topic), key=b"acl-test", value=b"{}").get(8)
+        return True
+    except KafkaError:
+        return False
     finally:
-        service.stop()
+        if producer is not None:
+            producer.close(timeout=2)
 
 
-@pytest.fixture(scope="module")
-def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    yield from broker(tmp_path_factory.mktemp("sasl") / "tansu.log", authentication=True)
+def reads(stack: Stack, settings: KafkaSecurity, topic: str) -> bool:
+    consumer = None
+    try:
+        consumer = KafkaConsumer(bootstrap_servers=stack.kafka, enable_auto_commit=False, request_timeout_ms=5000,
+                                 **settings.client())
+        partition = TopicPartition(topics.named(topic), 0)
+        consumer.assign([partition])
+        consumer.seek_to_beginning(partition)
+        consumer.poll(timeout_ms=500)
+        consumer.position(partition)
+        return True
+    except KafkaError:
+        return False
+    finally:
+        if consumer is not None:
+            consumer.close()
 
 
-@pytest.fixture(scope="module")
-def open_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    yield from broker(tmp_path_factory.mktemp("plain") / "tansu.log", authentication=False)
-
-
-def connect(kafka: str, environment: dict[str, str]) -> None:
-    async def attempt() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=kafka, request_timeout_ms=3000,
-                                    **KafkaSecurity.from_environment(environment).client())
+def connects(stack: Stack, settings: KafkaSecurity) -> bool:
+    """Whether the broker lets this client in (aiokafka gives up at once where kafka-python retries)."""
+    async def attempt() -> bool:
+        producer = AIOKafkaProducer(bootstrap_servers=stack.kafka, request_timeout_ms=3000, **settings.producer())
         try:
             await asyncio.wait_for(producer.start(), 20)
+            return True
+        except (KafkaConnectionError, KafkaError, asyncio.TimeoutError):
+            return False
         finally:
             await producer.stop()
 
-    asyncio.run(attempt())
+    return asyncio.run(attempt())
 
 
-def test_with_authentication_on_a_client_without_credentials_is_refused(guarded: str) -> None:
-    with pytest.raises(KafkaConnectionError):
-        connect(guarded, {})
+def test_a_client_without_credentials_or_with_a_wrong_password_is_refused(stack: Stack) -> None:
+    assert not connects(stack, KafkaSecurity())
+    assert not connects(stack, KafkaSecurity("SASL_PLAINTEXT", "SCRAM-SHA-512", "device", "not-the-password"))
+    assert connects(stack, security(stack, "device")), "the right password is let in"
 
 
-def test_our_scram_settings_negotiate_scram_which_only_the_guarded_broker_offers(
-        guarded: str, open_broker: str, caplog: pytest.LogCaptureFixture) -> None:
-    connect(open_broker, {})  # the open broker answers a client without credentials
-    with caplog.at_level(logging.ERROR, logger="aiokafka"), pytest.raises(Exception):  # noqa: B017
-        connect(open_broker, SCRAM)
-    assert "UnsupportedSaslMechanism" in caplog.text
-    caplog.clear()
-    with caplog.at_level(logging.ERROR, logger="aiokafka"), pytest.raises(Exception) as refused:
-        connect(guarded, SCRAM)  # the mechanism is accepted; the unknown user's proof is not
-    assert "UnsupportedSaslMechanism" not in caplog.text
-    assert not isinstance(refused.value, asyncio.TimeoutError)
+def test_devices_cameras_and_receivers_write_their_inputs_and_nothing_else(stack: Stack) -> None:
+    device, camera, receiver = (security(stack, role) for role in ("device", "camera", "receiver"))
+    assert all(writes(stack, device, topic) for topic in topics.INPUTS)
+    assert writes(stack, camera, topics.MOTION) and not writes(stack, camera, topics.BEEPS)
+    assert writes(stack, receiver, topics.ALARMS) and not writes(stack, receiver, topics.MOTION)
+    for role in (device, camera, receiver):
+        for internal_topic in (topics.ALERTS, topics.ZONE_EVENTS, topics.REJECTED):
+            assert not writes(stack, role, internal_topic), (role.username, internal_topic)
+        assert not reads(stack, role, topics.ALERTS), role.username
+        assert not reads(stack, role, topics.BEEPS), role.username
+
+
+def test_the_center_reads_alerts_and_cannot_write_the_inputs(stack: Stack) -> None:
+    center = security(stack, "center")
+    assert reads(stack, center, topics.ALERTS)
+    assert writes(stack, center, topics.ZONE_EVENTS), "operators' actions reach evaluation"
+    assert not writes(stack, center, topics.BEEPS) and not writes(stack, center, topics.ALERTS)
+    history = security(stack, "history")
+    assert reads(stack, history, topics.ALERTS) and not writes(stack, history, topics.ALERTS)
+
+
+def credentials(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "centinela", "credentials", *args], capture_output=True,
+                          text=True, timeout=60, check=False)
+
+
+def test_credentials_prints_a_roles_client_settings_and_refuses_an_unknown_role(stack: Stack, tmp_path: Path) -> None:
+    shown = credentials("receiver", "--data", str(stack.workdir))
+    assert shown.returncode == 0, shown.stderr
+    settings = json.loads(shown.stdout)
+    assert settings == {"bootstrap": stack.kafka, "security_protocol": "SASL_PLAINTEXT",
+                        "sasl_mechanism": "SCRAM-SHA-512", "username": "receiver",
+                        "password": security(stack, "receiver").password}
+    as_env = credentials("receiver", "--data", str(stack.workdir), "--env")
+    assert f"CENTINELA_KAFKA={stack.kafka}" in as_env.stdout.splitlines()
+    assert "CENTINELA_KAFKA_USERNAME=receiver" in as_env.stdout.splitlines()
+    unknown = credentials("janitor", "--data", str(stack.workdir))
+    assert unknown.returncode == 2 and "unknown role" in unknown.stderr
+    never_used = credentials("receiver", "--data", str(tmp_path))
+    assert never_used.returncode == 2 and "no embedded broker" in never_used.stderr

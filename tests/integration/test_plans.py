@@ -17,6 +17,7 @@ from deploy.stack import Stack
 from tests.integration.alerts import IN_ZONE_A, beep, signal
 from tests.integration.center_support import RunningCenter, center_with_worker, wait_until
 from tests.integration.support import Producer
+from vocabulary.kafka_security import KafkaSecurity
 
 pytestmark = pytest.mark.integration
 
@@ -148,7 +149,7 @@ def test_a_wearers_account_shows_no_phone_to_a_responder(center: RunningCenter, 
 
 def every_topic(stack: Stack) -> list[bytes]:
     """Every key and value of every topic on the broker, from the beginning."""
-    consumer = KafkaConsumer(bootstrap_servers=stack.kafka, enable_auto_commit=False,
+    consumer = KafkaConsumer(bootstrap_servers=stack.kafka, enable_auto_commit=False, **KafkaSecurity.from_environment().client(),
                              fetch_max_bytes=64 * 1024 * 1024, max_partition_fetch_bytes=64 * 1024 * 1024)
     found: list[bytes] = []
     try:

@@ -25,6 +25,7 @@ from tests.integration.center_support import RunningCenter, center_with_worker, 
 from tests.integration.support import Producer, TopicReader, now_ts, send_signed
 from vocabulary import internal, topics
 from vocabulary.events import OperatorAction
+from vocabulary.kafka_security import KafkaSecurity
 
 pytestmark = pytest.mark.integration
 
@@ -39,7 +40,7 @@ def center(stack: Stack, example_config: Path, tmp_path_factory: pytest.TempPath
 
 @pytest.fixture
 def raw_producer(stack: Stack) -> Iterator[KafkaProducer]:
-    made = KafkaProducer(bootstrap_servers=stack.kafka, linger_ms=0, max_request_size=32 * 1024 * 1024)
+    made = KafkaProducer(bootstrap_servers=stack.kafka, linger_ms=0, max_request_size=32 * 1024 * 1024, **KafkaSecurity.from_environment().producer())
     yield made
     made.close(5)
 
@@ -181,7 +182,7 @@ def test_silences_are_capped_confirmed_for_life_safety_and_listed_with_what_they
 def test_the_embedded_redis_needs_its_password_and_the_data_is_private(stack: Stack) -> None:
     workdir = stack.workdir
     assert stat.S_IMODE(workdir.stat().st_mode) == 0o700
-    for name in ("redis.log", "tansu.log", "redis.password", "redis.conf"):
+    for name in ("redis.log", "broker-1.log", "redis.password", "redis.conf", "kafka/credentials.json", "kafka/node-1.properties"):
         assert stat.S_IMODE((workdir / name).stat().st_mode) == 0o600, name
     port = int(stack.redis_url.rsplit(":", 1)[1].split("/")[0])
     with pytest.raises(redis.AuthenticationError):

@@ -58,25 +58,20 @@ def test_a_child_that_keeps_dying_is_restarted_again_and_again() -> None:
     assert finished.restarts >= 8, "a process of the system that ends is restarted too"
 
 
-def test_what_needs_a_dead_child_stops_with_it_and_starts_again_after_it() -> None:
+def test_a_dead_broker_is_restarted_and_its_clients_are_left_to_reconnect() -> None:
     supervisor = Supervisor(first_backoff_s=0.5, max_backoff_s=0.5)
     broker = Child("broker", [sys.executable, "-c", "import time; time.sleep(60)"], {})
-    consumer = Child("consumer", [sys.executable, "-c", "import time; time.sleep(60)"], {}, needs=("broker",))
-    bystander = Child("bystander", [sys.executable, "-c", "import time; time.sleep(60)"], {})
+    consumer = Child("consumer", [sys.executable, "-c", "import time; time.sleep(60)"], {})
     try:
-        for child in (broker, consumer, bystander):
+        for child in (broker, consumer):
             supervisor.start(child)
         run_for(supervisor, 0.2)
-        first_consumer, first_bystander = consumer.process, bystander.process
+        first_consumer = consumer.process
         assert broker.process is not None
         broker.process.kill()
-        run_for(supervisor, 0.3)
-        assert broker.state == "waiting" and consumer.state == "waiting", "the consumer went down with the broker"
-        run_for(supervisor, 1.0)
+        run_for(supervisor, 1.5)
         assert broker.restarts == 1 and broker.state == "running"
-        assert consumer.process is not first_consumer and consumer.state == "running"
-        assert consumer.restarts == 0, "a stop on purpose is not a failure"
-        assert bystander.process is first_bystander
+        assert consumer.process is first_consumer and consumer.restarts == 0, "a Kafka client reconnects by itself"
     finally:
         supervisor.stop()
 
