@@ -19,7 +19,9 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 
 def run_receiver(args: argparse.Namespace) -> int:
+    from receivers.ingest import Window
     from receivers.service import addresses, serve
+    from vocabulary import internal
     from vocabulary.kafka_security import KafkaSecurity
 
     config = load(args.config)
@@ -31,8 +33,11 @@ def run_receiver(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
 
-    return run_until_signal(serve(config.city, config.ingest, config.admission.max_bytes, kafka, dc09, ingest,
-                                  security, redis_url=os.environ.get("CENTINELA_REDIS")))
+    admission = config.admission
+    window = Window(admission.max_bytes, admission.stale_s, admission.future_s)
+    return run_until_signal(serve(config.city, config.ingest, window, kafka, dc09, ingest,
+                                  internal.key_from_environment(), security,
+                                  redis_url=os.environ.get("CENTINELA_REDIS")))
 
 
 def receiver_ports() -> list[tuple[str, int, str]]:

@@ -2,13 +2,16 @@
 
 `POST /v1/beeps` and `POST /v1/alarms` take one PanicBeep or AlarmSignal, signed by a
 device that has a `key`, and answer 202 once the event is on its topic. The body goes on
-the topic exactly as received, so admission checks the very bytes the device signed.
+the topic exactly as received, so admission checks the very bytes the device signed; and
+an event admission would refuse as stale or from the future gets 422 here, never a 202.
 """
 
 from __future__ import annotations
 
-import json
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -19,12 +22,25 @@ from alert_rules.city import City
 from receivers.limits import RateLimit
 from receivers.publisher import Publish
 from receivers.settings import IngestSettings
-from vocabulary import topics
+from vocabulary import freshness, topics
 from vocabulary.events import AlarmSignal, PanicBeep
 from vocabulary.http_limits import BodyLimit
-from vocabulary.signing import signature_matches
+from vocabulary.signing import signed_by_device
 
 log = logging.getLogger("centinela.receivers")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Window:
+    """What admission takes (the `admission:` section): bodies up to `max_bytes`, events within the time window."""
+
+    max_bytes: int
+    stale_s: float
+    future_s: float
 
 
 class Accepted(BaseModel):
@@ -39,15 +55,15 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": Error, "description": text} for status, text in (
         (401, "no valid signature, or the device is unknown or has no key"),
         (413, "the body is over admission.max_bytes (or 64 KiB)"),
-        (422, "the body is not the model"),
+        (422, "the body is not the model, or its ts is outside admission's stale or future window"),
         (429, "the device sent more than ingest.per_device_per_min events in a minute"),
         (503, "the broker did not take the event; send it again"),
     )
 }
 
 
-def create_ingest_app(city: City, settings: IngestSettings, max_bytes: int, publish: Publish,
-                      rate: RateLimit | None = None) -> FastAPI:
+def create_ingest_app(city: City, settings: IngestSettings, window: Window, publish: Publish,
+                      rate: RateLimit | None = None, clock: Callable[[], datetime] = utc_now) -> FastAPI:
     app = FastAPI(title="Centinela ingestion", version="1", docs_url=None, redoc_url=None)
     app.add_middleware(BodyLimit)
     limit = rate or RateLimit(settings.per_device_per_min)
@@ -58,17 +74,18 @@ def create_ingest_app(city: City, settings: IngestSettings, max_bytes: int, publ
 
     async def ingest(request: Request, topic: str, model: type[PanicBeep] | type[AlarmSignal]) -> JSONResponse:
         body = await request.body()
-        if len(body) > max_bytes:
-            return _error(413, f"the body is over admission.max_bytes ({max_bytes} bytes)")
+        if len(body) > window.max_bytes:
+            return _error(413, f"the body is over admission.max_bytes ({window.max_bytes} bytes)")
         try:
             event = model.model_validate_json(body)
         except ValidationError as error:
             return _error(422, _problems(error))
         key = keys[topic].get(event.source_id)
-        sent_ts = json.loads(body)["ts"]  # signed as sent, not as we re-format it
-        if not key or event.sig is None or not signature_matches(
-                key, event.sig, event.source_id, event.event_id, sent_ts, event.signed_part):
+        if not key or not signed_by_device(key, event, body):
             return _error(401, "a registered device with a key must send its valid sig (contract section 6)")
+        outside = freshness.outside(event.ts, clock(), window.stale_s, window.future_s)
+        if outside is not None:
+            return _error(422, f"{outside[0]}: {outside[1]}")
         if not limit.allow(f"{topic}|{event.source_id}"):
             return _error(429, f"more than {limit.per_minute} events in a minute from {event.source_id}")
         try:

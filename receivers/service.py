@@ -11,10 +11,11 @@ import uvicorn
 from alert_rules.city import City
 from receivers.dc09_server import Dc09Server
 from receivers.handling import FrameHandler
-from receivers.ingest import create_ingest_app
+from receivers.ingest import Window, create_ingest_app
 from receivers.publisher import Publisher
 from receivers.replies import report_replies
 from receivers.settings import IngestSettings
+from vocabulary import internal
 from vocabulary.kafka_security import KafkaSecurity
 from vocabulary.listening import bind, parse_address
 
@@ -30,19 +31,20 @@ def addresses(environ: Mapping[str, str]) -> tuple[tuple[str, int], tuple[str, i
             parse_address(environ.get("CENTINELA_INGEST", DEFAULT_INGEST), "CENTINELA_INGEST"))
 
 
-async def serve(city: City, settings: IngestSettings, max_bytes: int, kafka: str,
-                dc09: tuple[str, int], ingest: tuple[str, int], security: KafkaSecurity | None = None,
-                redis_url: str | None = None) -> None:
+async def serve(city: City, settings: IngestSettings, window: Window, kafka: str,
+                dc09: tuple[str, int], ingest: tuple[str, int], internal_key: bytes,
+                security: KafkaSecurity | None = None, redis_url: str | None = None) -> None:
     """Serve DC-09 (TCP and UDP) and HTTP ingestion until cancelled; with `redis_url`, report
-    the replies for /metrics."""
+    the replies for /metrics. Every event carries its receipt, signed with a key derived from
+    the internal key, so that admission measures its age from when it was received."""
     ingest_socket = bind(*ingest, "ingestion")
-    publisher = Publisher(kafka, security)
+    publisher = Publisher(kafka, internal.receipt_key(internal_key), security)
     server = Dc09Server(FrameHandler(city.panels), publisher.publish, settings)
     reporting = asyncio.create_task(report_replies(server.counts, redis_url)) if redis_url else None
     try:
         await server.start(*dc09)
         await publisher.start()
-        app = create_ingest_app(city, settings, max_bytes, publisher.publish)
+        app = create_ingest_app(city, settings, window, publisher.publish)
         http = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
                                              timeout_graceful_shutdown=3))
         http.install_signal_handlers = lambda: None  # type: ignore[attr-defined]  # the caller owns signals

@@ -28,7 +28,7 @@ from streams.ports import Ack, Consumed, partition_of
 from streams.publish import Publisher
 from streams.retry import patiently
 from streams.zone_records import ZoneRecords
-from vocabulary import progress, topics
+from vocabulary import internal, progress, topics
 from vocabulary.events import Rejected, ZoneEvent
 
 log = logging.getLogger("centinela.admission")
@@ -142,6 +142,12 @@ class Admission:
         self.motion_filter = motion_filter  # camera motion only
         self.acknowledger = Acknowledger(ack)
         self.outcomes = outcomes
+        self.receipts = internal.receipt_key(publisher.secret)
+
+    def receipt_time(self, topic: str, consumed: Consumed) -> datetime | None:
+        """When a receiver got the event, by its receipt; None without one (a device that publishes itself)."""
+        at_ms = internal.received_at_ms(self.receipts, topic, consumed.key, consumed.value, consumed.headers)
+        return None if at_ms is None else datetime.fromtimestamp(at_ms / 1000, UTC)
 
     async def keep(self, message: Received, record: Rejected) -> Awaitable[object]:
         """Send a rejection; one the broker refuses goes again cut short, and one that still
@@ -161,7 +167,8 @@ class Admission:
         admitted: list[tuple[ZoneEvent, Received]] = []
         refused: list[tuple[Received, Refusal]] = []
         for consumed in batch:
-            message = Received(topic, consumed.key, consumed.value, consumed.partition, consumed.offset)
+            message = Received(topic, consumed.key, consumed.value, consumed.partition, consumed.offset,
+                               self.receipt_time(topic, consumed))
             try:
                 admitted.append((admit(message, self.city, self.settings, now), message))
             except Refusal as refusal:

@@ -187,6 +187,35 @@ class Freshness:
         return cls(int(data["newest_ms"]), {p: Heard(int(s), int(b), int(a)) for p, (s, b, a) in data["heard"].items()})
 
 
+RECEIVED = "centinela-received"  # "time_ms.mac": when a receiver got a device's event, under the receipt key
+
+
+def receipt_key(key: bytes) -> bytes:
+    """The key receivers sign receipts with: derived, so it cannot sign an internal message."""
+    return hmac.new(key, b"centinela receipt", hashlib.sha256).digest()
+
+
+def receipt_headers(receipts: bytes, topic: str, message_key: bytes | None, value: bytes,
+                    at_ms: int) -> list[tuple[str, bytes]]:
+    """The header that says when a receiver got this event (`receipts`: `receipt_key(...)`)."""
+    mac = sign(receipts, topic, message_key, value, str(at_ms).encode())
+    return [(RECEIVED, f"{at_ms}.".encode() + mac)]
+
+
+def received_at_ms(receipts: bytes, topic: str, message_key: bytes | None, value: bytes | None,
+                   found: Headers) -> int | None:
+    """When a receiver got this event, if it carries exactly one receipt and it verifies."""
+    if value is None or found is None:
+        return None
+    raw = _one(found.items() if isinstance(found, Mapping) else found, RECEIVED)
+    if not isinstance(raw, bytes):
+        return None
+    at, _, mac = raw.partition(b".")
+    if not at.isdigit() or not hmac.compare_digest(mac, sign(receipts, topic, message_key, value, at)):
+        return None
+    return int(at)
+
+
 def parse_key(text: str, where: str) -> bytes:
     try:
         key = bytes.fromhex(text.strip())

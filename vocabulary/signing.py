@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+from typing import Protocol
 
 
 def signature(key_hex: str, source_id: str, event_id: str, ts: str, kind_or_code: str) -> str:
@@ -14,6 +16,31 @@ def signature(key_hex: str, source_id: str, event_id: str, ts: str, kind_or_code
 
 def signature_matches(key_hex: str, sig: str, source_id: str, event_id: str, ts: str, kind_or_code: str) -> bool:
     return hmac.compare_digest(signature(key_hex, source_id, event_id, ts, kind_or_code), sig.lower())
+
+
+class DeviceEvent(Protocol):
+    """What a device signs: a PanicBeep or an AlarmSignal."""
+
+    @property
+    def sig(self) -> str | None: ...
+    @property
+    def source_id(self) -> str: ...
+    @property
+    def event_id(self) -> str: ...
+    @property
+    def signed_part(self) -> str: ...
+
+
+def signed_by_device(key_hex: str, event: DeviceEvent, raw: bytes) -> bool:
+    """Whether `event`, read from the JSON `raw`, carries its device's valid sig over its ts as sent."""
+    if event.sig is None:
+        return False
+    try:
+        sent_ts = json.loads(raw)["ts"]  # signed as sent, not as we re-format it
+    except (ValueError, KeyError, TypeError):
+        return False
+    return isinstance(sent_ts, str) and signature_matches(
+        key_hex, event.sig, event.source_id, event.event_id, sent_ts, event.signed_part)
 
 
 # Outgoing HTTP deliveries (responders' webhooks, partners' CAP messages), contract section 16:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from streams.admission import Admission
 from streams.ports import Consumed
@@ -72,3 +72,26 @@ def test_a_batch_is_forwarded_per_zone_its_rejections_kept_and_acknowledged_only
     assert [e["beep"]["event_id"] for e in zone_batch["events"]] == ["p1", "p2"], "the duplicate is dropped"
     assert rejected_topic == "events.rejected" and rejected["reason"] == "malformed" and rejected["offset"] == 1
     assert everything.acked == [0, 1, 2, 3]
+
+
+def test_an_event_a_receiver_got_in_time_is_admitted_however_late_admission_reads_it() -> None:
+    received = datetime.now(UTC) - timedelta(minutes=6)  # the workers were 6 minutes behind
+    value = json.dumps(beep(event_id="late", ts=(received - timedelta(seconds=1)).isoformat())).encode()
+    receipts = internal.receipt_key(KEY)
+    at_ms = int(received.timestamp() * 1000)
+    genuine = internal.receipt_headers(receipts, "devices.beeps", b"bpr-1", value, at_ms)
+    forged = internal.receipt_headers(internal.receipt_key(b"x" * 32), "devices.beeps", b"bpr-1", value,
+                                      int(datetime.now(UTC).timestamp() * 1000))
+    another_event = internal.receipt_headers(receipts, "devices.beeps", b"bpr-1", value + b" ", at_ms)
+    batch = [Consumed("devices.beeps", 0, n, 0, b"bpr-1", value, headers)
+             for n, headers in enumerate([genuine, forged, another_event, None])]
+    everything = Everything()
+
+    async def run() -> None:
+        admission = Admission(CITY, SETTINGS, everything, Publisher(everything.send, KEY, 4),  # type: ignore[arg-type]
+                              everything.ack, partitions=4)
+        await admission.handle(batch, "devices.beeps")
+    asyncio.run(run())
+    reasons = [sent["reason"] if topic == "events.rejected" else "admitted" for topic, _, sent in everything.sent]
+    assert reasons == ["admitted", "stale", "stale", "stale"], \
+        "only a receipt signed for this very event counts; a device cannot set its own"
