@@ -92,3 +92,13 @@ async def zone_counts(connection: psycopg.AsyncConnection, zones: Sequence[str],
     row = await cursor.fetchone()
     assert row is not None
     return int(row[0]), int(row[1]), int(row[2]), int(row[3])
+
+
+async def weekly(connection: psycopg.AsyncConnection, start: datetime, end: datetime,
+                 categories: Sequence[str]) -> list[tuple[datetime, str, int]]:
+    """Incidents, located or not, per ISO week (its Monday, UTC) and category."""
+    cursor = await connection.execute(
+        f"""SELECT date_trunc('week', opened_at AT TIME ZONE 'UTC') AS week, category, count(*)
+            FROM alerts WHERE {INCIDENT} GROUP BY 1, 2 ORDER BY 1, 2""",
+        _parameters(start, end, categories))
+    return [(row[0], str(row[1]), int(row[2])) for row in await cursor.fetchall()]
