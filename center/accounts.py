@@ -36,8 +36,7 @@ class Account(BaseModel):
     wearer: str | None = None
     instructions: str | None = None
     contacts: list[ContactView] | None = None  # operators and supervisors only
-    passcode: str | None = None  # operators and supervisors only
-    has_passcode: bool = False
+    has_passcode: bool = False  # the passcode itself only from the audited reveal
 
 
 class PlanStepView(BaseModel):
@@ -81,8 +80,6 @@ def account(city: City, alert: Alert, full: bool) -> Account:
     found.occupants = device.occupants
     found.instructions = device.instructions
     found.has_passcode = device.passcode is not None
-    if full and device.passcode is not None:
-        found.passcode = device.passcode.get_secret_value()
     return found
 
 

@@ -53,7 +53,7 @@ async def record_step(alert_id: str, body: StepBody, center: Running, token: Act
 
 @router.post("/{alert_id}/reveal", response_model=Revealed, responses=documented(401, 403, 404, 409, 503))
 async def reveal_passcode(alert_id: str, center: Running, token: Actor) -> JSONResponse:
-    """The account's passcode, once the reveal is published for the alert's history."""
+    """The account's passcode, once the reveal is published for the alert's history: the only way to it."""
     alert = await center.visible(token, alert_id)
     if alert.status == "resolved":
         raise ApiError(409, "the alert is already resolved")
@@ -62,4 +62,5 @@ async def reveal_passcode(alert_id: str, center: Running, token: Actor) -> JSONR
         raise ApiError(404, "this alert's account has no passcode")
     with publishing("a passcode reveal"):
         updated = await ready(center.desk).submit(alert, "reveal", token)
-    return JSONResponse({"passcode": passcode, "status": "pending" if updated is None else "recorded"})
+    return JSONResponse({"passcode": passcode, "status": "pending" if updated is None else "recorded"},
+                        headers={"Cache-Control": "no-store"})  # no cache keeps it past the reveal

@@ -163,7 +163,8 @@ def test_operators_see_the_whole_account_and_the_steps_outcomes() -> None:
     alert = burglary(center)
     worked = center.act(alert, "step", 10, step="call-home", outcome="done", note="Rosa gave the passcode").alerts[-1]
     plan = accounts.plan(RULES, CITY, worked, full=True)
-    assert plan.account.passcode == PASSCODE and plan.account.contacts is not None
+    assert "passcode" not in plan.account.model_dump() and PASSCODE not in plan.model_dump_json(), "only a reveal"
+    assert plan.account.has_passcode and plan.account.contacts is not None
     assert plan.account.contacts[0].phone == PHONE
     assert [(s.id, s.outcome, s.by, s.note) for s in plan.steps] == [
         ("call-home", "done", "Operator 1", "Rosa gave the passcode"), ("dispatch", None, None, None)]
@@ -174,7 +175,7 @@ def test_responders_and_viewers_never_see_a_phone_or_the_passcode() -> None:
     plan = accounts.plan(RULES, CITY, alert, full=False)
     body = plan.model_dump_json()
     assert PHONE not in body and PASSCODE not in body
-    assert plan.account.contacts is None and plan.account.passcode is None and plan.account.has_passcode
+    assert plan.account.contacts is None and PASSCODE not in plan.model_dump_json() and plan.account.has_passcode
     assert (plan.account.address, plan.account.occupants, plan.account.instructions) == (
         "Av. Cazón 1234, Tigre", "Rosa (82), lives alone", "Gate code 4512.")
 
