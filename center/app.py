@@ -32,6 +32,7 @@ from center.retention import RetentionSettings, sweep_forever
 from center.routes import alerts, cap, checkins, operations, people, plans, reports, silences
 from center.running import Center
 from center.silences import SilenceDesk
+from center.sse import LiveStreamSettings
 from center.views import AlertViews
 from center.webhooks import Webhook
 from vocabulary import internal
@@ -69,6 +70,7 @@ def create_app(
     security: KafkaSecurity | None = None,
     health: HealthSettings | None = None,
     retention: RetentionSettings | None = None,
+    live_streams: LiveStreamSettings | None = None,
 ) -> FastAPI:
     """The center: `kafka` is "host:port[,host:port]", `redis_url` like "redis://127.0.0.1:6379/0".
 
@@ -82,6 +84,7 @@ def create_app(
     security = security or KafkaSecurity.from_environment()
     health = health or HealthSettings()
     retention = retention or RetentionSettings()
+    streams = live_streams or LiveStreamSettings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -93,9 +96,9 @@ def create_app(
         webhooks = [Webhook(token, client, metrics) for token in tokens.with_webhooks]
         center = Center(
             city=city, tokens=tokens, kafka=kafka, redis=redis, views=views, metrics=metrics,
-            hub=AlertHub(redis, views.channel, metrics),
+            hub=AlertHub(redis, views.channel, metrics, streams.queue, streams.max_per_token, streams.max_total),
             feed=feed,
-            snapshot_dir=snapshot_dir, keepalive_s=keepalive_s, action_wait_s=action_wait_s,
+            snapshot_dir=snapshot_dir, keepalive_s=keepalive_s, live_streams=streams, action_wait_s=action_wait_s,
             silences=SilenceDesk(redis, namespace, secret), rules=rules or Rules(),
             silence_settings=silence_settings or SilenceSettings(), security=security, secret=secret,
             health=HealthWatch(kafka, redis, health, views.offsets, feed.consuming.is_set,

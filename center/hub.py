@@ -22,6 +22,10 @@ log = logging.getLogger("centinela.center.hub")
 Listener = Callable[[Alert], None]
 
 
+class TooManyStreams(Exception):
+    """A live stream over its token's or the process's cap."""
+
+
 class Subscription:
     """One live stream: the changes its token may see, until the client falls behind."""
 
@@ -46,17 +50,25 @@ class Subscription:
 
 
 class AlertHub:
-    def __init__(self, redis: Redis, channel: str, metrics: CenterMetrics, stream_capacity: int = 1000) -> None:
+    def __init__(self, redis: Redis, channel: str, metrics: CenterMetrics, stream_capacity: int = 1000,
+                 max_per_token: int = 5, max_total: int = 500) -> None:
         self._redis = redis
         self._channel = channel
         self._metrics = metrics
         self._capacity = stream_capacity
+        self._max_per_token = max_per_token
+        self._max_total = max_total
         self._subscriptions: set[Subscription] = set()
         self._listeners: list[Listener] = []
         self._waiters: dict[str, list[tuple[int, asyncio.Future[Alert]]]] = {}
         self.listening = asyncio.Event()
 
     def subscribe(self, token: Token) -> Subscription:
+        """A new live stream for `token`; TooManyStreams over a cap."""
+        if len(self._subscriptions) >= self._max_total:
+            raise TooManyStreams(f"this center already serves {self._max_total} live streams")
+        if sum(s.token.token == token.token for s in self._subscriptions) >= self._max_per_token:
+            raise TooManyStreams(f"this token already holds {self._max_per_token} live streams")
         subscription = Subscription(token, self._capacity)
         self._subscriptions.add(subscription)
         self._metrics.sse_clients.set(len(self._subscriptions))

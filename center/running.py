@@ -26,6 +26,7 @@ from center.health import HealthWatch
 from center.hub import AlertHub
 from center.metrics import CenterMetrics
 from center.silences import SilenceDesk
+from center.sse import LiveStreamSettings
 from center.views import AlertViews
 from vocabulary.events import Alert
 from vocabulary.kafka_security import KafkaSecurity
@@ -48,6 +49,7 @@ class Center:
     feed: AlertFeed
     snapshot_dir: Path | None
     keepalive_s: float
+    live_streams: LiveStreamSettings
     action_wait_s: float
     silences: SilenceDesk
     silence_settings: SilenceSettings

@@ -12,6 +12,7 @@ from alert_rules.rules import Rules, SilenceSettings
 from center.app import create_app
 from center.health import HealthSettings
 from center.retention import RetentionSettings
+from center.sse import LiveStreamSettings
 from commission.reports import CommissionSettings
 from vocabulary.listening import bind
 
@@ -28,11 +29,13 @@ async def serve(
     health: HealthSettings | None = None,
     retention: RetentionSettings | None = None,
     commission_settings: CommissionSettings | None = None,
+    live_streams: LiveStreamSettings | None = None,
 ) -> None:
     """Serve until cancelled or until uvicorn is told to exit; raises Unavailable first if its port is taken."""
     sock = bind(host, port, "the center")
     app = create_app(city, kafka, redis_url, snapshot_dir, rules=rules, silence_settings=silence_settings,
-                     health=health, retention=retention, commission_settings=commission_settings)
+                     health=health, retention=retention, commission_settings=commission_settings,
+                     live_streams=live_streams)
     server = uvicorn.Server(
         uvicorn.Config(
             app,

@@ -18,6 +18,7 @@ from alert_rules.city import Beeper, Camera, City, Panel, Token, Zone
 from alert_rules.partners import CapSettings, Partner
 from alert_rules.rules import Rules, SilenceSettings
 from center.retention import RetentionSettings
+from center.sse import LiveStreamSettings
 from commission.interventions import Intervention
 from commission.open_data import OpenDataSettings
 from receivers.settings import IngestSettings
@@ -41,6 +42,7 @@ MAPPING_SECTIONS: dict[str, type[BaseModel]] = {
     "retention": RetentionSettings,
     "ingest": IngestSettings,
     "silences": SilenceSettings,
+    "live_streams": LiveStreamSettings,
     "cap": CapSettings,
     "open_data": OpenDataSettings,
 }
@@ -57,6 +59,7 @@ class Config:
     retention: RetentionSettings
     ingest: IngestSettings
     silences: SilenceSettings
+    live_streams: LiveStreamSettings
     cap: CapSettings
     open_data: OpenDataSettings
     interventions: list[Intervention]

@@ -6,9 +6,10 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
-from center.errors import documented
+from center.errors import ApiError, documented
+from center.hub import TooManyStreams
 from center.running import Reader, Running
-from center.sse import HEADERS, alert_events
+from center.sse import LiveStream, alert_events
 
 router = APIRouter(prefix="/api")
 
@@ -57,9 +58,11 @@ async def city_outline(center: Running, token: Reader) -> CityOutline:
 @router.get(
     "/stream",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}, **documented(401)},
+    responses={200: {"content": {"text/event-stream": {}}}, **documented(401, 429)},
 )
 async def stream(center: Running, token: Reader) -> StreamingResponse:
-    return StreamingResponse(
-        alert_events(center.hub, token, center.keepalive_s), media_type="text/event-stream", headers=HEADERS
-    )
+    try:
+        subscription = center.hub.subscribe(token)
+    except TooManyStreams as error:
+        raise ApiError(429, str(error)) from None
+    return LiveStream(alert_events(center.hub, subscription, center.keepalive_s), center.live_streams.send_timeout_s)

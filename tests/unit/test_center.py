@@ -17,10 +17,10 @@ from prometheus_client import generate_latest
 from alert_rules.city import City, Token
 from center.auth import Tokens, require_actor
 from center.errors import ApiError
-from center.hub import AlertHub
+from center.hub import AlertHub, TooManyStreams
 from center.metrics import CenterMetrics
 from center.snapshots import snapshot_file
-from center.sse import alert_event
+from center.sse import LiveStream, alert_event, alert_events
 from center.views import index_pair, qualifies, queue_score
 from center.webhooks import Webhook
 from vocabulary.errors import Unavailable, UsageError
@@ -256,3 +256,42 @@ def test_webhook_gives_up_after_its_attempts() -> None:
     metrics = asyncio.run(scenario())
     assert attempts == 3
     assert metrics.webhook_deliveries.labels(role="responder", outcome="failed")._value.get() == 1  # type: ignore[attr-defined]
+
+
+def test_live_streams_are_capped_per_token_and_in_total() -> None:
+    hub = AlertHub(None, "changes", CenterMetrics(), max_per_token=2, max_total=3)  # type: ignore[arg-type]
+    first, _ = hub.subscribe(OPERATOR), hub.subscribe(OPERATOR)
+    with pytest.raises(TooManyStreams, match="this token already holds 2"):
+        hub.subscribe(OPERATOR)
+    hub.subscribe(VIEWER)
+    with pytest.raises(TooManyStreams, match="already serves 3"):
+        hub.subscribe(PATROL)
+    hub.unsubscribe(first)
+    hub.subscribe(PATROL)  # a closed stream frees its place
+
+
+def test_a_client_that_stops_reading_is_dropped_after_the_send_timeout() -> None:
+    async def scenario() -> None:
+        hub = AlertHub(None, "changes", CenterMetrics())  # type: ignore[arg-type]
+        subscription = hub.subscribe(OPERATOR)
+        response = LiveStream(alert_events(hub, subscription, keepalive_s=0.01), send_timeout_s=0.2)
+        sent: list[object] = []
+        stuck = asyncio.Event()
+
+        async def send(message: object) -> None:  # the client's window is full after the first writes
+            sent.append(message)
+            if len(sent) > 2:
+                await stuck.wait()
+
+        async def receive() -> dict[str, str]:
+            await stuck.wait()
+            return {"type": "http.disconnect"}
+
+        started = time.monotonic()
+        await asyncio.wait_for(response({"type": "http", "asgi": {"spec_version": "2.4"}}, receive, send), 5)
+        assert time.monotonic() - started < 2 and response.timed_out
+        for n in range(5000):  # what is published later is not kept for it
+            hub.publish(alert(alert_id=f"a-{n}"))
+        assert subscription not in hub._subscriptions and subscription.changes.qsize() == 0
+
+    asyncio.run(scenario())
