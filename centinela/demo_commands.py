@@ -19,6 +19,8 @@ import yaml
 
 from centinela.commands import DEFAULT_HTTP, load, run_system
 from centinela.device_links import ReceiverSink, wait_for_ingestion
+from centinela.history_commands import import_demo_history
+from deploy.postgres import DEFAULT_PORT as POSTGRES_PORT
 from deploy.simulate import DEMO_CITY, checkins_soon
 from vocabulary.errors import Unavailable, UsageError
 
@@ -228,6 +230,7 @@ def run_demo(args: argparse.Namespace) -> int:
         "tokens   " + ", ".join(f"{t.role} {t.token}" for t in config.city.tokens),
         f"demo     scenario {args.scenario}, {args.rate:g} background events/s; simulator log: {data}/simulator.log",
     ])
+    import_demo_history(data, POSTGRES_PORT, directory)  # a year of history for the Reports view, at the first start
     if args.duration is not None:
         stopper = threading.Timer(args.duration, os.kill, (os.getpid(), signal.SIGTERM))
         stopper.daemon = True
