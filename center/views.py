@@ -44,6 +44,7 @@ end
 _APPLY = _PURGE + """
 local ns, alert_id, version, body, score = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
 local resolved_at, partition, next_offset, pair, cutoff = ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
+local keep = tonumber(ARGV[11])
 if partition ~= '' then
   local known = tonumber(redis.call('HGET', ns .. 'offsets', partition) or '-1')
   if tonumber(next_offset) > known then redis.call('HSET', ns .. 'offsets', partition, next_offset) end
@@ -52,8 +53,18 @@ if resolved_at ~= '' and tonumber(resolved_at) < tonumber(cutoff) then
   purge(ns, alert_id)  -- a replayed alert resolved before the retention: it leaves, as the sweep would do
   return 0
 end
-redis.call('HSETNX', ns .. 'history:' .. alert_id, ARGV[3], body)
 local current = redis.call('HGET', ns .. 'versions', alert_id)
+local newest = math.max(version, tonumber(current or '0'))
+local history = ns .. 'history:' .. alert_id
+if version > newest - keep then  -- the newest `keep` versions only: a flood cannot grow it without end
+  redis.call('HSETNX', history, ARGV[3], body)
+  redis.call('HDEL', history, tostring(version - keep))
+  if redis.call('HLEN', history) > keep then  -- versions skipped: sweep what is older than the newest `keep`
+    for _, kept in ipairs(redis.call('HKEYS', history)) do
+      if tonumber(kept) <= newest - keep then redis.call('HDEL', history, kept) end
+    end
+  end
+end
 if current and tonumber(current) >= version then return 0 end
 redis.call('HSET', ns .. 'versions', alert_id, version)
 redis.call('HSET', ns .. 'alerts', alert_id, body)
@@ -87,6 +98,7 @@ return #ids
 """
 
 PRIORITIES = range(1, 6)
+HISTORY_KEEP = 500  # versions of one alert kept in its Redis history, the newest (the topic keeps them all)
 INDEXED_LAYOUT = b"2"  # alerts indexed by (zone, category), resolved ones by resolution time
 
 
@@ -128,8 +140,10 @@ class AlertViews:
     brings back one resolved longer ago).
     """
 
-    def __init__(self, redis: Redis, namespace: str = "centinela:center:", retention_s: float = 30 * 86400) -> None:
+    def __init__(self, redis: Redis, namespace: str = "centinela:center:", retention_s: float = 30 * 86400,
+                 history_keep: int = HISTORY_KEEP) -> None:
         self.redis = redis
+        self.history_keep = history_keep
         self.namespace = namespace
         self.retention_s = retention_s
         self.channel = namespace + "changes"
@@ -156,6 +170,7 @@ class AlertViews:
             "" if consumed is None else consumed.offset + 1,
             index_pair(alert.zone_id, alert.category),
             now - self.retention_s,
+            self.history_keep,
         ]
 
     async def apply(self, alert: Alert, consumed: Consumed | None = None) -> bool:

@@ -42,6 +42,7 @@ class Dc09Server:
         self._publish = publish
         self._clock = clock
         self._connections = 0
+        self._per_address: Counter[str] = Counter()
         self._tcp: asyncio.Server | None = None
         self._udp: asyncio.DatagramTransport | None = None
         self._datagram_tasks: set[asyncio.Task[None]] = set()
@@ -84,7 +85,11 @@ class Dc09Server:
             self.counts["failed"] += 1
             return None
         self.counts[outcome.kind] += 1
-        if outcome.kind != "ACK":
+        if outcome.limited:
+            self.counts["rate_limited"] += 1
+        if outcome.kind == "DUH":  # anyone can send these: counted, and logged only when asked for
+            log.debug("receivers: DC-09 DUH: %s", outcome.detail)
+        elif outcome.kind != "ACK":
             log.info("receivers: DC-09 %s: %s", outcome.kind, outcome.detail)
         return outcome.answer
 
@@ -101,15 +106,25 @@ class Dc09Server:
             return False
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self._connections >= self.settings.dc09_max_connections:
+        peer = writer.get_extra_info("peername")
+        address = str(peer[0]) if isinstance(peer, tuple) and peer else "?"
+        if (self._connections >= self.settings.dc09_max_connections
+                or self._per_address[address] >= self.settings.dc09_max_per_address):
             self.counts["refused"] += 1
             writer.close()
             return
         self._connections += 1
+        self._per_address[address] += 1
         framer = Framer(max_buffer=self.settings.dc09_max_buffer_bytes)
+        loop = asyncio.get_running_loop()
+        idle_until = loop.time() + self.settings.dc09_idle_s  # moved only by a complete frame, not by a byte
         try:
-            while data := await asyncio.wait_for(reader.read(READ_BYTES), self.settings.dc09_idle_s):
-                for body in framer.feed(data):
+            while data := await asyncio.wait_for(reader.read(READ_BYTES), max(0.0, idle_until - loop.time())):
+                dropped = framer.dropped
+                bodies = framer.feed(data)
+                if bodies or framer.dropped > dropped:
+                    idle_until = loop.time() + self.settings.dc09_idle_s
+                for body in bodies:
                     answer = await self.answer(body)
                     if answer is not None:
                         writer.write(answer)
@@ -124,6 +139,9 @@ class Dc09Server:
             log.exception("receivers: DC-09 connection failed")
         finally:
             self._connections -= 1
+            self._per_address[address] -= 1
+            if not self._per_address[address]:
+                del self._per_address[address]
             self.counts["dropped"] += framer.dropped
             writer.close()
 

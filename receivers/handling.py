@@ -7,6 +7,7 @@ publish `Outcome.event` and send `Outcome.answer` only once the broker acknowled
 from __future__ import annotations
 
 import hashlib
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,6 +33,7 @@ class Outcome:
     event: AlarmSignal | None = None
     poll: str | None = None
     detail: str = ""  # why, for the logs; never a key or a body
+    limited: bool = False  # NAKed for the panel's rate
 
     @property
     def kind(self) -> str:
@@ -42,9 +44,10 @@ class Outcome:
 class FrameHandler:
     """Turns frames into outcomes for the configured panels, found by their account."""
 
-    def __init__(self, panels: Iterable[Panel], pad: dc09.Pad = dc09.random_pad) -> None:
+    def __init__(self, panels: Iterable[Panel], pad: dc09.Pad = dc09.random_pad, per_panel_per_min: int = 120) -> None:
         self._by_account = {(panel.account or panel.id).upper(): panel for panel in panels}
         self._pad = pad
+        self._rate = PanelRate(per_panel_per_min)
         self._last_poll: dict[str, datetime] = {}
 
     def handle(self, body: bytes, now: datetime) -> Outcome:
@@ -87,6 +90,8 @@ class FrameHandler:
             now - timedelta(seconds=PAST_S) <= content.timestamp <= now + timedelta(seconds=FUTURE_S)
         ):
             return Outcome(dc09.nak(now), detail=f"timestamp {content.timestamp.isoformat()} out of the window")
+        if not self._rate.allow(panel.id, now):  # the panel retransmits later; nothing is lost
+            return Outcome(dc09.nak(now), detail=f"panel {panel.id} is over its rate", limited=True)
         ack = dc09.ack(message, account, now, panel.dc09_key, self._pad)
         if message.id == "NULL":
             last = self._last_poll.get(panel.id)
@@ -128,6 +133,23 @@ def event_id_of(panel: Panel, message: Message, content: dc09.Content) -> str:
         inside = f"{panel.id}|{message.id}|{content.body}|{content.timestamp.isoformat()}"
         return "dc09-" + _digest(inside)[:40]
     return "dc09-" + _digest(f"{panel.id}|{message.sequence}|{message.id}|{content.body}")[:40]
+
+
+class PanelRate:
+    """At most `per_minute` frames answered per panel in any sliding minute, by the frames' receipt time."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._seen: dict[str, deque[datetime]] = {}
+
+    def allow(self, panel_id: str, now: datetime) -> bool:
+        seen = self._seen.setdefault(panel_id, deque())
+        while seen and seen[0] <= now - timedelta(minutes=1):
+            seen.popleft()
+        if len(seen) >= self.per_minute:
+            return False
+        seen.append(now)
+        return True
 
 
 def alarm_signal(panel: Panel, event_id: str, ts: datetime, signal: Signal) -> AlarmSignal:

@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 from vocabulary import progress
 
 log = logging.getLogger("centinela.receivers")
-REPLIES = ("ACK", "NAK", "DUH")
+REPLIES = ("ACK", "NAK", "DUH", "rate_limited")  # rate_limited: the NAKs for a panel's rate (among NAK)
 REPORT_EVERY_S = 5.0
 
 

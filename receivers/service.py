@@ -39,7 +39,8 @@ async def serve(city: City, settings: IngestSettings, window: Window, kafka: str
     the internal key, so that admission measures its age from when it was received."""
     ingest_socket = bind(*ingest, "ingestion")
     publisher = Publisher(kafka, internal.receipt_key(internal_key), security)
-    server = Dc09Server(FrameHandler(city.panels), publisher.publish, settings)
+    server = Dc09Server(FrameHandler(city.panels, per_panel_per_min=settings.dc09_per_panel_per_min),
+                        publisher.publish, settings)
     reporting = asyncio.create_task(report_replies(server.counts, redis_url)) if redis_url else None
     try:
         await server.start(*dc09)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import socket
 from collections.abc import Awaitable, Callable
 
@@ -135,3 +136,66 @@ def test_idle_and_overflowing_connections_are_closed() -> None:
         assert await exchange(server.port, FRAME) == [b'"ACK"0001R0L0#1234[]']
 
     run(scenario, dc09_idle_s=0.5, dc09_max_buffer_bytes=1024)
+
+
+def test_connections_over_the_limit_of_one_address_are_closed() -> None:
+    async def scenario(server: Dc09Server, broker: Broker) -> None:
+        kept = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(2)]
+        third = await asyncio.open_connection("127.0.0.1", server.port)
+        assert await asyncio.wait_for(third[0].read(), 5) == b""  # closed at once: 127.0.0.1 holds two
+        kept[1][1].write(FRAME)
+        assert dc09.Framer().feed(await kept[1][0].read(4096)) == [b'"ACK"0001R0L0#1234[]']
+        for _, writer in kept:
+            writer.close()
+        await asyncio.sleep(0.1)
+        assert await exchange(server.port, FRAME) == [b'"ACK"0001R0L0#1234[]'], "a closed connection frees its place"
+        assert server.counts["refused"] == 1
+
+    run(scenario, dc09_max_per_address=2)
+
+
+def test_a_connection_that_trickles_bytes_without_completing_a_frame_is_closed_when_idle() -> None:
+    async def scenario(server: Dc09Server, broker: Broker) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        started = asyncio.get_running_loop().time()
+        closed = asyncio.create_task(reader.read())
+        for byte in FRAME[:-1]:  # one byte every 0.1 s: never a whole frame within dc09_idle_s
+            if closed.done():
+                break
+            writer.write(bytes([byte]))
+            await asyncio.sleep(0.1)
+        assert await asyncio.wait_for(closed, 5) == b""
+        assert asyncio.get_running_loop().time() - started < 2 and server.counts["idle"] == 1
+
+    run(scenario, dc09_idle_s=0.8)
+
+
+def test_frames_beyond_a_panels_rate_are_nakked_and_counted() -> None:
+    async def scenario(server: Dc09Server, broker: Broker) -> None:
+        frames = [dc09.frame(f'"ADM-CID"000{n}R0L0#1234[#1234|1130 01 015]') for n in range(1, 5)]
+        answers = await exchange(server.port, b"".join(frames), answers=4)
+        assert [dc09.answer_kind(b"\n" + a) for a in answers] == ["ACK", "ACK", "ACK", "NAK"]
+        assert len(broker.taken) == 3 and server.counts["rate_limited"] == 1
+
+    async def main() -> None:
+        broker = Broker()
+        settings = IngestSettings(dc09_per_panel_per_min=3)
+        server = Dc09Server(FrameHandler(PANELS, per_panel_per_min=3), broker.publish, settings)
+        await server.start("127.0.0.1", 0)
+        try:
+            await asyncio.wait_for(scenario(server, broker), 20)
+        finally:
+            await server.close()
+
+    asyncio.run(main())
+
+
+def test_duh_is_logged_at_debug_and_counted(caplog: pytest.LogCaptureFixture) -> None:
+    async def scenario(server: Dc09Server, broker: Broker) -> None:
+        unknown = dc09.frame('"ADM-CID"0001R0L0#9999[#9999|1130 01 015]')
+        assert [dc09.answer_kind(b"\n" + a) for a in await exchange(server.port, unknown * 3, answers=3)] == ["DUH"] * 3
+        assert server.counts["DUH"] == 3
+
+    with caplog.at_level(logging.INFO, logger="centinela.receivers"):
+        run(scenario)
+    assert not [r for r in caplog.records if "DUH" in r.getMessage()], "nothing at INFO for what anyone can send"
