@@ -18,7 +18,7 @@ from center.accounts import Plan
 from center.errors import ApiError, documented
 from center.routes.alerts import ACTION_RESPONSES, act
 from center.running import Actor, Reader, Running, publishing, ready
-from vocabulary.events import Alert, Id, StepOutcomeName
+from vocabulary.events import Alert, Id, StepOutcomeName, Text
 
 router = APIRouter(prefix="/api/alerts")
 
@@ -27,7 +27,7 @@ class StepBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
     step: Id
     outcome: StepOutcomeName
-    note: Annotated[str, Field(max_length=4000)] = ""
+    note: Annotated[Text, Field(max_length=4000)] = ""  # as resolve's: a lone surrogate is 422
 
 
 class Revealed(BaseModel):

@@ -98,6 +98,7 @@ def work_a_burglary(center: RunningCenter, stack: Stack) -> None:
             (operator, f"{path}/steps", {"step": "call-keyholder", "outcome": "done"}, 404),  # tigre-norte's plan
             (operator, "/api/alerts/intrusion-0000/steps", {"step": "call-home", "outcome": "done"}, 404),
             (viewer, f"{path}/reveal", None, 403),
+            (operator, f"{path}/steps", {"step": "call-home", "outcome": "done", "note": "\ud800"}, 422),
         ]
         for client, url, body, status in bad:
             answer = client.post(url, json=body)

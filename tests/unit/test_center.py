@@ -295,3 +295,12 @@ def test_a_client_that_stops_reading_is_dropped_after_the_send_timeout() -> None
         assert subscription not in hub._subscriptions and subscription.changes.qsize() == 0
 
     asyncio.run(scenario())
+
+
+def test_a_step_note_with_a_lone_surrogate_is_refused_as_resolve_notes_are() -> None:
+    from pydantic import ValidationError
+
+    from center.routes.plans import StepBody
+    with pytest.raises(ValidationError):  # FastAPI answers 422, not a 500 when the action is encoded
+        StepBody.model_validate_json(b'{"step": "call-home", "outcome": "done", "note": "\\ud800"}')
+    assert StepBody.model_validate_json(b'{"step": "call-home", "outcome": "done", "note": "\\u00f1"}').note == "ñ"
