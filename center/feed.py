@@ -14,6 +14,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from center.metrics import CenterMetrics
+from center.partitions import partitions_of
 from center.views import AlertViews, Consumed
 from vocabulary import internal
 from vocabulary.events import Alert
@@ -98,13 +99,10 @@ class AlertFeed:
             await consumer.stop()
 
     async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
-        while True:
-            if self._topic in await consumer.topics():
-                numbers = consumer.partitions_for_topic(self._topic) or set()
-                if numbers:
-                    return [TopicPartition(self._topic, p) for p in sorted(numbers)]
+        while not (found := await partitions_of(consumer, [self._topic])):
             log.info("waiting for topic %s", self._topic)
             await asyncio.sleep(1)
+        return found
 
     async def _store(self, partition: int, messages: list[ConsumerRecord[bytes, bytes]]) -> None:
         snapshots: list[tuple[Alert, Consumed | None]] = []

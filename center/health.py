@@ -25,6 +25,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import BaseModel, ConfigDict, Field
 from redis.asyncio import Redis
 
+from center.partitions import partitions_of
 from history import progress as history_progress
 from partners import outbox
 from vocabulary import progress, topics
@@ -187,9 +188,9 @@ class BrokerOffsets:
     async def sample(self) -> BrokerSample:
         """Per lane, its input partitions; and the end offsets of `alerts`."""
         ends_client = await self._connect()
-        await ends_client.topics()  # a fresh look: a restarted broker has other partitions
-        inputs = {lane: _partitions(ends_client, names) for lane, names in progress.LANE_INPUTS.items()}
-        alerts = _partitions(ends_client, [topics.ALERTS])
+        inputs = {lane: await partitions_of(ends_client, map(topics.named, names))
+                  for lane, names in progress.LANE_INPUTS.items()}
+        alerts = await partitions_of(ends_client, [topics.named(topics.ALERTS)])
         every = [tp for tps in inputs.values() for tp in tps] + alerts
         ends = await ends_client.end_offsets(every) if every else {}
         lanes = {}
@@ -212,11 +213,6 @@ async def _started(client: AIOKafkaConsumer) -> AIOKafkaConsumer:
         await client.stop()
         raise
     return client
-
-
-def _partitions(client: AIOKafkaConsumer, names: Iterable[str]) -> list[TopicPartition]:
-    return [TopicPartition(topics.named(name), p)
-            for name in names for p in sorted(client.partitions_for_topic(topics.named(name)) or ())]
 
 
 class HealthWatch:

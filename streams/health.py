@@ -109,7 +109,9 @@ def stall_reason(record: Mapping[str, str], started_at: float, now: float, stall
             return f"has written no progress record in {now - started_at:.0f} s"
         return None
     silent = now - float(record["checked_at"])
-    if silent > stall_s:
+    # A report is due every CHECK_S and waits for the consumer's thread (a fetch the broker holds): judge
+    # silence only past a full period beyond stall_s.
+    if silent > stall_s + CHECK_S:
         return f"has not reported its progress for {silent:.0f} s"
     waiting = int(record["waiting"])
     if waiting and record.get("holding") != "1":

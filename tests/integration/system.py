@@ -22,6 +22,7 @@ import httpx
 import redis
 from kafka import KafkaProducer
 
+from deploy.broker import Cluster
 from deploy.stack import free_port
 from tests.integration.alerts import beep
 from vocabulary import progress
@@ -63,8 +64,8 @@ class System:
     def __enter__(self) -> System:
         env = {**os.environ, "CENTINELA_HTTP": f"127.0.0.1:{self.http_port}",
                "CENTINELA_DC09": f"127.0.0.1:{free_port()}", "CENTINELA_INGEST": f"127.0.0.1:{free_port()}"}
-        for name in ("CENTINELA_KAFKA", "CENTINELA_REDIS"):
-            env.pop(name, None)
+        for name in [name for name in env if name.startswith(("CENTINELA_KAFKA", "CENTINELA_REDIS"))]:
+            env.pop(name)
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "centinela", "up", "--config", str(self.config), "--data", str(self.data),
@@ -120,12 +121,16 @@ class System:
     def send_panic(self, device: str = "bpr-a") -> str:
         """A panic beep, produced with a fresh client (the broker may have restarted); its event id."""
         event = beep(device)
-        producer = KafkaProducer(bootstrap_servers=self.kafka, linger_ms=0, **KafkaSecurity.from_environment().producer())
+        producer = KafkaProducer(bootstrap_servers=self.kafka, linger_ms=0, **self.security("device").producer())
         try:
             producer.send("devices.beeps", key=device.encode(), value=json.dumps(event).encode()).get(15)
         finally:
             producer.close()
         return str(event["event_id"])
+
+    def security(self, role: str) -> KafkaSecurity:
+        """How a client of `role` logs in to this system's embedded broker."""
+        return Cluster.used(self.data).security(role)
 
     def alert_of(self, event_id: str) -> dict[str, Any] | None:
         answer = self.http.get("/api/alerts", params={"status": "all"}, headers=OPERATOR)

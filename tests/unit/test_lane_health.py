@@ -47,5 +47,7 @@ def test_a_new_assignment_or_a_wait_on_purpose_is_not_a_stall() -> None:
 
 def test_a_lane_that_stops_reporting_or_never_reports_is_stalled() -> None:
     assert "reported" in str(stall_reason(record(0, applied_at=0, checked_at=100), 0, now=140, stall_s=STALL_S))
+    assert stall_reason(record(0, applied_at=0, checked_at=109), 0, now=140, stall_s=STALL_S) is None, \
+        "a report a little late (its consumer thread was in a fetch) is not a stall"
     assert stall_reason({}, started_at=100, now=100 + STALL_S, stall_s=STALL_S) is None, "it may still be joining"
     assert stall_reason({}, started_at=100, now=101 + STALL_S + STARTUP_S, stall_s=STALL_S) is not None
