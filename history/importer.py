@@ -18,7 +18,7 @@ import psycopg
 from pydantic import ValidationError
 
 from history.schema import migrate
-from history.store import VersionRow, store, version_row
+from history.store import VersionRow, add_versions, refresh, version_row
 from vocabulary.errors import UsageError
 from vocabulary.events import Alert
 
@@ -71,15 +71,17 @@ def import_stream(connection: psycopg.Connection, stream: IO[bytes], where: str,
     done = Imported()
     rows = read_rows(stream, where)
     with connection.transaction():
+        connection.execute("SET LOCAL work_mem = '256MB'")  # the final refresh sorts every imported version
         while True:
             batch = [row for _, row in _take(rows, BATCH)]
             if not batch:
                 break
-            done.added += store(connection, batch)
+            done.added += add_versions(connection, batch)
             done.lines += len(batch)
             done.seconds = time.monotonic() - began
             if progress:
                 progress(done, stream.tell())
+        refresh(connection)
     done.seconds = time.monotonic() - began
     return done
 

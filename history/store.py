@@ -1,8 +1,8 @@
 """Storing alert versions: one row per (alert_id, version), and the current row of each alert.
 
 A batch goes into a temporary table by COPY, then into `alert_versions` with ON CONFLICT DO
-NOTHING (the same version twice is one row), then the touched alerts' current rows are computed
-again from all their versions: the latest version, and the `updated_at` of the first
+NOTHING (the same version twice is one row); then (after each batch for the writer, once at the
+end for an import) the touched alerts' current rows are computed again from all their versions: the latest version, and the `updated_at` of the first
 (lowest-numbered) version acknowledged, dispatched and resolved (contract section 13). That
 recomputation runs under a table lock, after every earlier batch committed, so two writers (or a
 writer and an import) touching one alert never leave it with a version missing.
@@ -46,9 +46,11 @@ def version_row(alert: Alert, body: str) -> VersionRow:
 
 
 CREATE_INCOMING = "CREATE TEMP TABLE IF NOT EXISTS incoming (LIKE alert_versions) ON COMMIT DELETE ROWS"
+CREATE_TOUCHED = "CREATE TEMP TABLE IF NOT EXISTS touched (alert_id text PRIMARY KEY) ON COMMIT DELETE ROWS"
 COPY_INCOMING = "COPY incoming (alert_id, version, zone_id, priority, category, status, opened_at, updated_at, " \
                 "change, changed_by, source_kind, source_id, disposition, body) FROM STDIN"
 INSERT_VERSIONS = "INSERT INTO alert_versions SELECT * FROM incoming ON CONFLICT (alert_id, version) DO NOTHING"
+TOUCH = "INSERT INTO touched SELECT DISTINCT alert_id FROM incoming ON CONFLICT DO NOTHING"
 LOCK_CURRENT = "LOCK TABLE alerts IN SHARE ROW EXCLUSIVE MODE"
 ACKED = "('acknowledged', 'dispatched', 'resolved')"
 REFRESH_CURRENT = f"""
@@ -57,14 +59,14 @@ INSERT INTO alerts (alert_id, version, zone_id, priority, category, status, open
 SELECT l.alert_id, l.version, l.zone_id, l.priority, l.category, l.status, l.opened_at, l.updated_at, l.source_kind,
        l.source_id, l.disposition, f.ack_at, f.ack_by, f.dispatch_at, f.resolve_at, l.body
 FROM (SELECT DISTINCT ON (v.alert_id) v.*
-      FROM alert_versions v WHERE v.alert_id IN (SELECT alert_id FROM incoming)
+      FROM alert_versions v WHERE v.alert_id IN (SELECT alert_id FROM touched)
       ORDER BY v.alert_id, v.version DESC) AS l
 JOIN (SELECT v.alert_id,
              (array_agg(v.updated_at ORDER BY v.version) FILTER (WHERE v.status IN {ACKED}))[1] AS ack_at,
              (array_agg(v.changed_by ORDER BY v.version) FILTER (WHERE v.status IN {ACKED}))[1] AS ack_by,
              (array_agg(v.updated_at ORDER BY v.version) FILTER (WHERE v.status = 'dispatched'))[1] AS dispatch_at,
              (array_agg(v.updated_at ORDER BY v.version) FILTER (WHERE v.status = 'resolved'))[1] AS resolve_at
-      FROM alert_versions v WHERE v.alert_id IN (SELECT alert_id FROM incoming)
+      FROM alert_versions v WHERE v.alert_id IN (SELECT alert_id FROM touched)
       GROUP BY v.alert_id) AS f USING (alert_id)
 ON CONFLICT (alert_id) DO UPDATE SET
     version = excluded.version, zone_id = excluded.zone_id, priority = excluded.priority,
@@ -75,35 +77,42 @@ ON CONFLICT (alert_id) DO UPDATE SET
 """
 
 
-def store(connection: psycopg.Connection, rows: Iterable[VersionRow]) -> int:
-    """Within the caller's transaction: keep `rows`; returns how many versions were new."""
+def add_versions(connection: psycopg.Connection, rows: Iterable[VersionRow]) -> int:
+    """Within the caller's transaction: keep `rows`, and remember their alerts for `refresh`;
+    returns how many versions were new."""
     connection.execute(CREATE_INCOMING)
+    connection.execute(CREATE_TOUCHED)
     with connection.cursor() as cursor:
         with cursor.copy(COPY_INCOMING) as copy:
             for row in rows:
                 copy.write_row(row)
-        return _settle(cursor)
+        cursor.execute(INSERT_VERSIONS)
+        added = cursor.rowcount
+        cursor.execute(TOUCH)
+        cursor.execute("TRUNCATE incoming")
+        return added
 
 
-def _settle(cursor: psycopg.Cursor) -> int:
-    cursor.execute(INSERT_VERSIONS)
-    added = cursor.rowcount
-    cursor.execute(LOCK_CURRENT)
-    cursor.execute(REFRESH_CURRENT.encode())
-    cursor.execute("TRUNCATE incoming")
-    return added
+def refresh(connection: psycopg.Connection) -> None:
+    """The current rows of every alert touched since the last refresh, from all their versions."""
+    connection.execute(CREATE_TOUCHED)
+    connection.execute(LOCK_CURRENT)
+    connection.execute(REFRESH_CURRENT.encode())
+    connection.execute("TRUNCATE touched")
 
 
 async def store_async(connection: psycopg.AsyncConnection, rows: Iterable[VersionRow]) -> int:
-    """The same as `store`, for the writer's event loop."""
+    """`add_versions` and `refresh` in one, for the writer's event loop."""
     await connection.execute(CREATE_INCOMING)
+    await connection.execute(CREATE_TOUCHED)
     async with connection.cursor() as cursor:
         async with cursor.copy(COPY_INCOMING) as copy:
             for row in rows:
                 await copy.write_row(row)
         await cursor.execute(INSERT_VERSIONS)
         added = cursor.rowcount
+        await cursor.execute(TOUCH)
         await cursor.execute(LOCK_CURRENT)
         await cursor.execute(REFRESH_CURRENT.encode())
-        await cursor.execute("TRUNCATE incoming")
+        await cursor.execute("TRUNCATE incoming, touched")
         return added

@@ -53,7 +53,8 @@ async def _store() -> AsyncIterator[psycopg.AsyncConnection]:
     if not url:
         raise ApiError(503, f"no history store: the center was started without {STORE_ENV}")
     try:
-        connection = await psycopg.AsyncConnection.connect(url, connect_timeout=CONNECT_TIMEOUT_S)
+        connection = await psycopg.AsyncConnection.connect(url, connect_timeout=CONNECT_TIMEOUT_S,
+                                                           options=reports.SESSION_OPTIONS)
     except psycopg.Error as error:
         log.warning("the history store does not answer: %s", redacted(error))
         raise ApiError(503, "the history store (PostgreSQL) is not reachable") from None
