@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import socket
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,11 +26,13 @@ from alert_rules.partners import CapSettings, Partner
 from deploy.stack import free_port
 from partners import outbox as outboxes
 from partners.delivery import Dispatcher, Sender
+from partners.listener import listen
 from partners.outbox import Outbox
 from tests.cap_checks import checked, field
 from tests.partner_receiver import PartnerEndpoint, partner_endpoint
 from tests.redis_server import RedisServer
 from vocabulary.events import Alert
+from vocabulary.signing import delivery_signature
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 KEY = "5a" * 32
@@ -78,7 +82,7 @@ def lifecycle(alert_id: str, ending: str = "real", **changes: Any) -> list[Alert
 async def delivering(url: str, partners: list[Partner], settings: CapSettings = FAST,
                      namespace: str | None = None) -> Any:
     """A dispatcher and one running sender per partner, as `centinela partners` runs them."""
-    redis = Redis.from_url(url)
+    redis = Redis.from_url(url, socket_timeout=5)
     outbox = Outbox(redis, settings, namespace=namespace or f"test-{uuid.uuid4().hex[:8]}:")
     async with httpx.AsyncClient() as client:
         senders = {p.id: Sender(p, settings, outbox, client) for p in partners}
@@ -200,7 +204,7 @@ async def test_a_slow_or_dead_partner_delays_no_other(redis_server: RedisServer)
 async def test_the_queue_survives_a_restart_of_the_sender_and_of_redis(redis_server: RedisServer) -> None:
     with partner_endpoint(KEY) as endpoint:
         down = partner(f"http://127.0.0.1:{free_port()}/cap", token="restart-feed-token-1")
-        redis = Redis.from_url(redis_server.url)
+        redis = Redis.from_url(redis_server.url, socket_timeout=5)
         outbox = Outbox(redis, FAST, namespace="restart:")
         dispatcher = Dispatcher(City(zones=[ZONE], partners=[down]), FAST, outbox)
         for alert in lifecycle("kept-1"):
@@ -218,7 +222,7 @@ async def test_the_queue_survives_a_restart_of_the_sender_and_of_redis(redis_ser
 async def test_the_queue_is_bounded_and_counts_what_it_drops(redis_server: RedisServer) -> None:
     settings = FAST.model_copy(update={"queue_max": 10})
     dead = partner(f"http://127.0.0.1:{free_port()}/cap")
-    redis = Redis.from_url(redis_server.url)
+    redis = Redis.from_url(redis_server.url, socket_timeout=5)
     outbox = Outbox(redis, settings, namespace=f"bounded-{uuid.uuid4().hex[:6]}:")
     dispatcher = Dispatcher(City(zones=[ZONE], partners=[dead]), settings, outbox)
     for n in range(12):
@@ -252,7 +256,7 @@ async def test_a_message_undelivered_too_long_is_dropped_and_the_next_goes(redis
 async def test_the_feed_keeps_24_hours_newest_first_and_bounded(redis_server: RedisServer) -> None:
     settings = FAST.model_copy(update={"feed_max": 10})
     dead = partner(f"http://127.0.0.1:{free_port()}/cap")
-    redis = Redis.from_url(redis_server.url)
+    redis = Redis.from_url(redis_server.url, socket_timeout=5)
     outbox = Outbox(redis, settings, namespace=f"feed-{uuid.uuid4().hex[:6]}:")
     now = time.time()
     clock = iter([now - 90_000, now - 80_000, *(now - 100 + n for n in range(12))])
@@ -265,3 +269,40 @@ async def test_the_feed_keeps_24_hours_newest_first_and_bounded(redis_server: Re
     for envelope in feed:
         checked(envelope.body)
     await redis.aclose()
+
+
+async def test_the_demo_listener_takes_signed_cap_and_refuses_the_rest(redis_server: RedisServer,
+                                                                       tmp_path: Path) -> None:
+    port = free_port()
+    firefighters = partner(f"http://127.0.0.1:{port}/cap")
+    listening = asyncio.create_task(listen(firefighters, "127.0.0.1", port, tmp_path))
+    try:
+        async with httpx.AsyncClient() as client:
+            await eventually(lambda: listening.done() or _accepts(port))
+            async with delivering(redis_server.url, [firefighters]) as (dispatcher, _, _):
+                for alert in lifecycle("heard-1"):
+                    await dispatcher.offer(alert)
+                await eventually(lambda: len(list(tmp_path.glob("*.xml"))) == 4)
+            saved = sorted(tmp_path.glob("*.xml"))
+            assert [p.name for p in saved] == [f"centinela.heard-1.{v}.xml" for v in (1, 2, 3, 4)]
+            for path in saved:
+                checked(path.read_bytes())
+            body = saved[0].read_bytes()
+            stamp = str(int(time.time()))
+            forged = {"Content-Type": "application/cap+xml", "X-Centinela-Timestamp": stamp,
+                      "X-Centinela-Signature": delivery_signature("00" * 32, stamp, body)}
+            assert (await client.post(firefighters.url, content=body, headers=forged)).status_code == 401
+            old = str(int(time.time()) - 3600)
+            replayed = {**forged, "X-Centinela-Timestamp": old,
+                        "X-Centinela-Signature": delivery_signature(KEY, old, body)}
+            assert (await client.post(firefighters.url, content=body, headers=replayed)).status_code == 401
+            fresh = {**forged, "X-Centinela-Signature": delivery_signature(KEY, stamp, b"<x/>")}
+            assert (await client.post(firefighters.url, content=b"<x/>", headers=fresh)).status_code == 400
+    finally:
+        listening.cancel()
+        await asyncio.gather(listening, return_exceptions=True)
+
+
+def _accepts(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
