@@ -23,7 +23,7 @@ import redis
 from kafka import KafkaProducer
 
 from deploy.broker import Cluster
-from deploy.stack import free_port
+from deploy.stack import free_block, free_port
 from tests.integration.alerts import beep
 from vocabulary import progress
 from vocabulary.kafka_security import KafkaSecurity
@@ -50,10 +50,11 @@ def poll(check: Callable[[], T | None], timeout_s: float, what: str, every_s: fl
 class System:
     def __init__(self, tmp: Path, stall_s: float = 5.0) -> None:
         self.config = tmp / "config"
-        shutil.copytree(FAST_CITY, self.config)
+        shutil.copytree(FAST_CITY, self.config, dirs_exist_ok=True)
         (self.config / "operations.yaml").write_text(f"health: {{stall_s: {stall_s}}}\n")
         self.data = tmp / "data"
-        self.broker_port, self.redis_port, self.http_port = free_port(), free_port(), free_port()
+        self.broker_port, self.redis_port, self.http_port = free_block(2), free_port(), free_port()
+        self.dc09_port, self.ingest_port = free_port(), free_port()
         self.kafka = f"127.0.0.1:{self.broker_port}"
         self.base = f"http://127.0.0.1:{self.http_port}"
         self.log = tmp / "up.log"
@@ -63,7 +64,7 @@ class System:
 
     def __enter__(self) -> System:
         env = {**os.environ, "CENTINELA_HTTP": f"127.0.0.1:{self.http_port}",
-               "CENTINELA_DC09": f"127.0.0.1:{free_port()}", "CENTINELA_INGEST": f"127.0.0.1:{free_port()}"}
+               "CENTINELA_DC09": f"127.0.0.1:{self.dc09_port}", "CENTINELA_INGEST": f"127.0.0.1:{self.ingest_port}"}
         for name in [name for name in env if name.startswith(("CENTINELA_KAFKA", "CENTINELA_REDIS"))]:
             env.pop(name)
         with self.log.open("ab") as out:
