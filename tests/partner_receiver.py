@@ -27,6 +27,7 @@ class Received:
 class PartnerEndpoint:
     key_hex: str
     answers: list[int] = field(default_factory=list)  # the next answers, in order; then 200
+    only: bytes = b""  # the answers go only to bodies that hold these bytes (others get 200)
     delay_s: float = 0.0
     received: list[Received] = field(default_factory=list)
     url: str = ""
@@ -44,15 +45,16 @@ class PartnerEndpoint:
 
 
 @contextmanager
-def partner_endpoint(key_hex: str, answers: list[int] | None = None, delay_s: float = 0.0) -> Iterator[PartnerEndpoint]:
-    endpoint = PartnerEndpoint(key_hex, list(answers or []), delay_s)
+def partner_endpoint(key_hex: str, answers: list[int] | None = None, delay_s: float = 0.0,
+                     only: bytes = b"") -> Iterator[PartnerEndpoint]:
+    endpoint = PartnerEndpoint(key_hex, list(answers or []), only, delay_s)
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             time.sleep(endpoint.delay_s)
             with endpoint.lock:
-                status = endpoint.answers.pop(0) if endpoint.answers else 200
+                status = endpoint.answers.pop(0) if endpoint.answers and endpoint.only in body else 200
                 timestamp = self.headers.get("X-Centinela-Timestamp", "")
                 signature = self.headers.get("X-Centinela-Signature", "")
                 endpoint.received.append(Received(body, self.headers.get("Content-Type", ""), timestamp, signature,
