@@ -8,6 +8,9 @@ Imported alerts are history only: nothing here touches Kafka, Redis or the live 
 
 from __future__ import annotations
 
+import contextlib
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -67,25 +70,53 @@ def import_file(url: str, path: Path, progress: Progress | None = None) -> Impor
 
 def import_stream(connection: psycopg.Connection, stream: IO[bytes], where: str,
                   progress: Progress | None = None) -> Imported:
+    """Read and check the lines in a thread while PostgreSQL stores the previous batch (two cores busy, not one)."""
     began = time.monotonic()
     done = Imported()
-    rows = read_rows(stream, where)
-    with connection.transaction():
-        connection.execute("SET LOCAL work_mem = '256MB'")  # the final refresh sorts every imported version
-        while True:
-            batch = [row for _, row in _take(rows, BATCH)]
-            if not batch:
-                break
-            done.added += add_versions(connection, batch)
-            done.lines += len(batch)
-            done.seconds = time.monotonic() - began
-            if progress:
-                progress(done, stream.tell())
-        refresh(connection)
+    batches: queue.Queue[list[VersionRow] | BaseException] = queue.Queue(maxsize=2)
+    stop = threading.Event()
+    reader = threading.Thread(target=_read_batches, args=(stream, where, batches, stop), name="import-reader",
+                              daemon=True)
+    reader.start()
+    try:
+        with connection.transaction():
+            connection.execute("SET LOCAL work_mem = '256MB'")  # the final refresh groups every imported version
+            while (batch := batches.get()) != []:
+                if isinstance(batch, BaseException):
+                    raise batch
+                done.added += add_versions(connection, batch)
+                done.lines += len(batch)
+                done.seconds = time.monotonic() - began
+                if progress:
+                    progress(done, stream.tell())
+            refresh(connection)
+    finally:
+        stop.set()
+        with contextlib.suppress(queue.Empty):
+            batches.get_nowait()  # a reader blocked on a full queue sees `stop` next
+        reader.join()
     done.seconds = time.monotonic() - began
     return done
 
 
+def _read_batches(stream: IO[bytes], where: str, batches: queue.Queue[list[VersionRow] | BaseException],
+                  stop: threading.Event) -> None:
+    """Batches of rows, then [] at the end, or the error (BadLine) that stops the import."""
+    def put(item: list[VersionRow] | BaseException) -> bool:
+        while not stop.is_set():
+            try:
+                batches.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    rows = read_rows(stream, where)
+    try:
+        while put(batch := [row for _, row in _take(rows, BATCH)]) and batch:
+            pass
+    except BaseException as error:  # handed to the importing thread, which rolls back and raises it
+        put(error)
 def _take(rows: Iterator[tuple[int, VersionRow]], count: int) -> Iterator[tuple[int, VersionRow]]:
     for _ in range(count):
         found = next(rows, None)

@@ -35,7 +35,8 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         CREATE INDEX alert_versions_actions ON alert_versions (alert_id) INCLUDE (changed_by, change)
             WHERE change IN ('acknowledged', 'dispatched', 'resolved', 'step');
 
-        -- one row per alert: its latest version, and when it was first acknowledged, dispatched, resolved
+        -- one row per alert: its latest version (its body is that version's), and when it was first
+        -- acknowledged, dispatched, resolved
         CREATE TABLE alerts (
             alert_id    text        PRIMARY KEY,
             version     integer     NOT NULL,
@@ -52,7 +53,6 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
             ack_by      text,
             dispatch_at timestamptz,
             resolve_at  timestamptz,
-            body        jsonb       NOT NULL,
             -- the reports' times, in seconds from opening
             ack_s       float8 GENERATED ALWAYS AS (extract(epoch FROM ack_at - opened_at)::float8) STORED,
             dispatch_s  float8 GENERATED ALWAYS AS (extract(epoch FROM dispatch_at - opened_at)::float8) STORED,

@@ -55,25 +55,23 @@ LOCK_CURRENT = "LOCK TABLE alerts IN SHARE ROW EXCLUSIVE MODE"
 ACKED = "('acknowledged', 'dispatched', 'resolved')"
 REFRESH_CURRENT = f"""
 INSERT INTO alerts (alert_id, version, zone_id, priority, category, status, opened_at, updated_at, source_kind,
-                    source_id, disposition, ack_at, ack_by, dispatch_at, resolve_at, body)
+                    source_id, disposition, ack_at, ack_by, dispatch_at, resolve_at)
 SELECT l.alert_id, l.version, l.zone_id, l.priority, l.category, l.status, l.opened_at, l.updated_at, l.source_kind,
-       l.source_id, l.disposition, f.ack_at, f.ack_by, f.dispatch_at, f.resolve_at, l.body
-FROM (SELECT DISTINCT ON (v.alert_id) v.*
-      FROM alert_versions v WHERE v.alert_id IN (SELECT alert_id FROM touched)
-      ORDER BY v.alert_id, v.version DESC) AS l
-JOIN (SELECT v.alert_id,
+       l.source_id, l.disposition, f.ack_at, f.ack_by, f.dispatch_at, f.resolve_at
+FROM (SELECT v.alert_id, max(v.version) AS version,
              (array_agg(v.updated_at ORDER BY v.version) FILTER (WHERE v.status IN {ACKED}))[1] AS ack_at,
              (array_agg(v.changed_by ORDER BY v.version) FILTER (WHERE v.status IN {ACKED}))[1] AS ack_by,
              (array_agg(v.updated_at ORDER BY v.version) FILTER (WHERE v.status = 'dispatched'))[1] AS dispatch_at,
              (array_agg(v.updated_at ORDER BY v.version) FILTER (WHERE v.status = 'resolved'))[1] AS resolve_at
       FROM alert_versions v WHERE v.alert_id IN (SELECT alert_id FROM touched)
-      GROUP BY v.alert_id) AS f USING (alert_id)
+      GROUP BY v.alert_id) AS f
+JOIN alert_versions l ON l.alert_id = f.alert_id AND l.version = f.version
 ON CONFLICT (alert_id) DO UPDATE SET
     version = excluded.version, zone_id = excluded.zone_id, priority = excluded.priority,
     category = excluded.category, status = excluded.status, opened_at = excluded.opened_at,
     updated_at = excluded.updated_at, source_kind = excluded.source_kind, source_id = excluded.source_id,
     disposition = excluded.disposition, ack_at = excluded.ack_at, ack_by = excluded.ack_by,
-    dispatch_at = excluded.dispatch_at, resolve_at = excluded.resolve_at, body = excluded.body
+    dispatch_at = excluded.dispatch_at, resolve_at = excluded.resolve_at
 """
 
 
