@@ -1,4 +1,5 @@
-"""What the commission's statistics read from the history's current alerts (history's `alerts` table).
+"""What the commission's statistics read from the history: each alert's current row (`alerts`) and, for
+its location, its latest version's snapshot (`alert_versions`).
 
 An incident (contract section 14) is an alert of the requested categories whose `opened_at` is in
 [from, to) and whose latest version's disposition is neither `false_alarm` nor `test`; located
@@ -17,9 +18,11 @@ import numpy as np
 import numpy.typing as npt
 import psycopg
 
-INCIDENT = """opened_at >= %(start)s AND opened_at < %(end)s AND category = ANY(%(categories)s)
-    AND (disposition IS NULL OR disposition NOT IN ('false_alarm', 'test'))"""
-LOCATED = "jsonb_typeof(body->'location') = 'object'"
+# The current row `a` of each alert and its latest version `v`, which holds the snapshot's body.
+LATEST = "alerts a JOIN alert_versions v ON v.alert_id = a.alert_id AND v.version = a.version"
+INCIDENT = """a.opened_at >= %(start)s AND a.opened_at < %(end)s AND a.category = ANY(%(categories)s)
+    AND (a.disposition IS NULL OR a.disposition NOT IN ('false_alarm', 'test'))"""
+LOCATED = "jsonb_typeof(v.body->'location') = 'object'"
 _HEADER = 19  # PGCOPY signature, flags and header extension length
 
 
@@ -42,10 +45,10 @@ def _parameters(start: datetime, end: datetime, categories: Sequence[str]) -> di
 
 async def located(connection: psycopg.AsyncConnection, start: datetime, end: datetime,
                   categories: Sequence[str]) -> Located:
-    sql = f"""COPY (SELECT (body->'location'->>'lat')::float8, (body->'location'->>'lon')::float8,
-                           extract(epoch FROM opened_at)::float8, array_position(%(categories)s::text[], category)::float8
-                    FROM alerts WHERE {INCIDENT} AND {LOCATED}
-                      AND body->'location'->>'lat' IS NOT NULL AND body->'location'->>'lon' IS NOT NULL)
+    sql = f"""COPY (SELECT l.lat, l.lon, extract(epoch FROM a.opened_at)::float8,
+                           array_position(%(categories)s::text[], a.category)::float8
+                    FROM {LATEST}, jsonb_to_record(v.body->'location') AS l(lat float8, lon float8)
+                    WHERE {INCIDENT} AND {LOCATED} AND l.lat IS NOT NULL AND l.lon IS NOT NULL)
               TO STDOUT (FORMAT BINARY)"""
     chunks: list[bytes] = []
     async with connection.cursor() as cursor, cursor.copy(sql, _parameters(start, end, categories)) as copy:
@@ -73,7 +76,7 @@ def _float_columns(data: bytes, count: int) -> npt.NDArray[np.float64]:
 async def unlocated(connection: psycopg.AsyncConnection, start: datetime, end: datetime,
                     categories: Sequence[str]) -> int:
     cursor = await connection.execute(
-        f"SELECT count(*) FROM alerts WHERE {INCIDENT} AND NOT coalesce({LOCATED}, false)",
+        f"SELECT count(*) FROM {LATEST} WHERE {INCIDENT} AND NOT coalesce({LOCATED}, false)",
         _parameters(start, end, categories))
     row = await cursor.fetchone()
     return int(row[0]) if row else 0
@@ -87,7 +90,7 @@ async def zone_counts(connection: psycopg.AsyncConnection, zones: Sequence[str],
                    count(*) FILTER (WHERE treated AND opened_at >= %(middle)s),
                    count(*) FILTER (WHERE NOT treated AND opened_at < %(middle)s),
                    count(*) FILTER (WHERE NOT treated AND opened_at >= %(middle)s)
-            FROM (SELECT opened_at, zone_id = ANY(%(zones)s) AS treated FROM alerts WHERE {INCIDENT}) AS incidents""",
+            FROM (SELECT opened_at, zone_id = ANY(%(zones)s) AS treated FROM alerts a WHERE {INCIDENT}) AS incidents""",
         {**_parameters(start, end, categories), "middle": middle, "zones": list(zones)})
     row = await cursor.fetchone()
     assert row is not None
@@ -99,6 +102,6 @@ async def weekly(connection: psycopg.AsyncConnection, start: datetime, end: date
     """Incidents, located or not, per ISO week (its Monday, UTC) and category."""
     cursor = await connection.execute(
         f"""SELECT date_trunc('week', opened_at AT TIME ZONE 'UTC') AS week, category, count(*)
-            FROM alerts WHERE {INCIDENT} GROUP BY 1, 2 ORDER BY 1, 2""",
+            FROM alerts a WHERE {INCIDENT} GROUP BY 1, 2 ORDER BY 1, 2""",
         _parameters(start, end, categories))
     return [(row[0], str(row[1]), int(row[2])) for row in await cursor.fetchall()]
