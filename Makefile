@@ -46,12 +46,14 @@ lint: setup
 test: setup lint
 	$(PY) -m pytest
 
-# Kill-and-restart and rebalance rounds under CPU hogs, `up` under lane kills, and the broker SIGKILLed
-# under `up` (~40 min); ROUNDS=n, REBALANCE_ROUNDS=n, UP_SECONDS=n, BROKER_ROUNDS=n to change.
+# Kill-and-restart and rebalance rounds under CPU hogs, `up` under lane kills, the broker SIGKILLed under
+# `up`, and the cluster's leading node SIGKILLed (~60 min); ROUNDS=n, REBALANCE_ROUNDS=n, UP_SECONDS=n,
+# BROKER_ROUNDS=n, FAILOVER_KILLS=n to change.
 soak: setup
 	$(PY) tests/soak/soak_streams.py
 	$(PY) tests/soak/soak_up.py
 	$(PY) tests/soak/soak_broker.py
+	$(PY) tests/soak/soak_failover.py
 
 demo: setup videos
 	$(PY) -m centinela demo

@@ -11,6 +11,9 @@ and frame-to-ACK latency, against a bare produce round trip measured in the same
 3. The baseline: a bare AIOKafkaProducer in this process, CONNECTIONS tasks each awaiting
    send_and_wait of an AlarmSignal-sized value, then the next; FRAMES in all.
 
+The broker is the embedded Apache Kafka (SASL/SCRAM-SHA-512, ACLs): the receiver and the
+baseline's producer both log in as role `receiver` and produce with acks=all, idempotent.
+
 The load generator shares the 2 cores with the receiver and the broker, as the baseline's
 producer shares them with the broker.
 
@@ -37,6 +40,7 @@ from receivers import dc09  # noqa: E402
 from receivers.dc09 import Framer  # noqa: E402
 from tests.bench._report import percentile, progress_for, report  # noqa: E402
 from vocabulary import topics  # noqa: E402
+from vocabulary.kafka_security import KafkaSecurity  # noqa: E402
 
 FRAMES = int(os.environ.get("BENCH_RECEIVERS_FRAMES", "20000"))
 SOLO = 600  # frames, one at a time: the latency of an unloaded receiver
@@ -100,12 +104,12 @@ async def through_receiver(port: int, connections: list[list[int]], share: int) 
     return time.perf_counter() - began, latencies, kinds
 
 
-async def bare_produce(kafka: str, tasks: int, total: int) -> tuple[float, list[float]]:
+async def bare_produce(kafka: str, security: KafkaSecurity, tasks: int, total: int) -> tuple[float, list[float]]:
     from aiokafka import AIOKafkaProducer
 
     value = (b'{"event_id":"dc09-0123456789abcdef0123456789abcdef01234567","panel_id":"p0001",'
              b'"ts":"2026-11-28T12:00:00.000Z","qualifier":1,"code":130,"group":1,"zone":15}')
-    producer = AIOKafkaProducer(bootstrap_servers=kafka, acks="all", linger_ms=1)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka, linger_ms=1, **security.producer())
     await producer.start()
     latencies: list[float] = []
     share = total // tasks
@@ -146,7 +150,9 @@ def main() -> None:
         config.mkdir()
         write_city(config)
         dc09_port, ingest_port = free_port(), free_port()
-        env = {**os.environ, "CENTINELA_KAFKA": stack.kafka, "CENTINELA_DC09": f"127.0.0.1:{dc09_port}",
+        assert stack.cluster is not None, "the bench starts its own broker"
+        security = stack.cluster.security("receiver")
+        env = {**os.environ, **stack.environment("receiver"), "CENTINELA_DC09": f"127.0.0.1:{dc09_port}",
                "CENTINELA_INGEST": f"127.0.0.1:{ingest_port}"}
         log = (Path(tmp) / "receiver.log").open("wb")
         receiver = subprocess.Popen([sys.executable, "-m", "centinela", "receiver", "--config", str(config)],
@@ -154,13 +160,13 @@ def main() -> None:
         try:
             wait_for_port(ingest_port, receiver)  # ingestion serves once the producer is connected
             progress("warming up")
-            asyncio.run(bare_produce_warmup(stack.kafka))
+            asyncio.run(bare_produce_warmup(stack.kafka, security))
             asyncio.run(through_receiver(dc09_port, EACH_ALONE, 1))
             progress(f"unloaded: {SOLO} frames over one connection, {SOLO} produce round trips from one task")
-            _, solo_base = asyncio.run(bare_produce(stack.kafka, 1, SOLO))
+            _, solo_base = asyncio.run(bare_produce(stack.kafka, security, 1, SOLO))
             _, solo_rx, solo_kinds = asyncio.run(through_receiver(dc09_port, [[0, 1, 2]], SOLO))
             progress(f"baseline: bare produce round trips, {FRAMES} over {CONNECTIONS} tasks")
-            base_s, base_latencies = asyncio.run(bare_produce(stack.kafka, CONNECTIONS, FRAMES))
+            base_s, base_latencies = asyncio.run(bare_produce(stack.kafka, security, CONNECTIONS, FRAMES))
             progress(f"receiver: {FRAMES} frames over {CONNECTIONS} TCP connections")
             rx_s, rx_latencies, kinds = asyncio.run(through_receiver(dc09_port, EACH_ALONE, FRAMES // CONNECTIONS))
         finally:
@@ -173,7 +179,8 @@ def main() -> None:
         kinds[kind] = kinds.get(kind, 0) + count
     report("receivers", {
         "frames": sent, "unloaded frames": len(solo_rx), "connections": CONNECTIONS, "mix": "1/3 ADM-CID, 1/3 SIA-DCS, 1/3 *SIA-DCS (AES-128)",
-        "broker": "embedded Tansu (memory), acks=all", "partitions": PARTITIONS,
+        "broker": "embedded Apache Kafka 4.3 (KRaft, 1 node, SASL/SCRAM-SHA-512, ACLs), same machine",
+        "producers": "the receiver's and the baseline's: role `receiver`, acks=all, idempotent", "partitions": PARTITIONS,
         "load generator": "this process (asyncio), sharing the cores",
     }, {
         "answers": dict(sorted(kinds.items())),
@@ -194,11 +201,11 @@ def main() -> None:
     })
 
 
-async def bare_produce_warmup(kafka: str) -> None:
+async def bare_produce_warmup(kafka: str, security: KafkaSecurity) -> None:
     """Topics' metadata and the broker's first writes, outside every timing."""
     from aiokafka import AIOKafkaProducer
 
-    producer = AIOKafkaProducer(bootstrap_servers=kafka)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka, **security.producer())
     await producer.start()
     try:
         for n in range(50):

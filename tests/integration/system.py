@@ -48,14 +48,15 @@ def poll(check: Callable[[], T | None], timeout_s: float, what: str, every_s: fl
 
 
 class System:
-    def __init__(self, tmp: Path, stall_s: float = 5.0) -> None:
+    def __init__(self, tmp: Path, stall_s: float = 5.0, brokers: int = 1) -> None:
         self.config = tmp / "config"
         shutil.copytree(FAST_CITY, self.config, dirs_exist_ok=True)
         (self.config / "operations.yaml").write_text(f"health: {{stall_s: {stall_s}}}\n")
         self.data = tmp / "data"
-        self.broker_port, self.redis_port, self.http_port = free_block(2), free_port(), free_port()
+        self.brokers = brokers
+        self.broker_port, self.redis_port, self.http_port = free_block(2 * brokers), free_port(), free_port()
         self.dc09_port, self.ingest_port = free_port(), free_port()
-        self.kafka = f"127.0.0.1:{self.broker_port}"
+        self.kafka = ",".join(f"127.0.0.1:{self.broker_port + n}" for n in range(brokers))
         self.base = f"http://127.0.0.1:{self.http_port}"
         self.log = tmp / "up.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -70,7 +71,8 @@ class System:
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "centinela", "up", "--config", str(self.config), "--data", str(self.data),
-                 "--broker-port", str(self.broker_port), "--redis-port", str(self.redis_port)],
+                 "--broker-port", str(self.broker_port), "--redis-port", str(self.redis_port),
+                 "--brokers", str(self.brokers)],
                 env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             )
         return self

@@ -18,10 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from tests.integration.devices import check_counted_once, install_devices
 from tests.integration.system import System
 from tests.integration.test_broker_durability import (
-    check_counted_once,
-    install_devices,
     kill_the_broker_while_devices_send,
 )
 from vocabulary import internal

@@ -25,7 +25,7 @@ def test_lag_counts_from_what_was_handled_else_from_the_consumers_position() -> 
 
 def test_an_end_offset_below_what_was_handled_is_no_lag() -> None:
     progress = LaneProgress("evaluate", now=0.0)
-    progress.handled([message(0, 9)], now=1.0)  # Tansu may report the end of a partition too low
+    progress.handled([message(0, 9)], now=1.0)  # a broker may report the end of a partition too low
     assert progress.record({("devices.beeps", 0): 8}, {}, now=2.0)["waiting"] == "0"
 
 

@@ -137,9 +137,9 @@ def test_data_directories_and_their_files_are_their_owners_alone(tmp_path: Path)
         assert stat.S_IMODE(data.stat().st_mode) == 0o700 and stat.S_IMODE((data / "tables").stat().st_mode) == 0o700
         assert stat.S_IMODE((data / "center.log").stat().st_mode) == 0o600
         assert stat.S_IMODE((data / "tables" / "db").stat().st_mode) == 0o600
-        with private_log(data / "tansu.log") as log:
+        with private_log(data / "broker-1.log") as log:
             log.write(b"line\n")
-        assert stat.S_IMODE((data / "tansu.log").stat().st_mode) == 0o600
+        assert stat.S_IMODE((data / "broker-1.log").stat().st_mode) == 0o600
         assert secret_file(data / "redis.password", lambda: "first") == "first"
         assert secret_file(data / "redis.password", lambda: "second") == "first"
         assert stat.S_IMODE((data / "redis.password").stat().st_mode) == 0o600
