@@ -20,6 +20,7 @@ from vocabulary.listening import parse_address
 
 DEFAULT_KAFKA_PORT = 9092
 DEFAULT_REDIS_PORT = 6390  # not 6379, so a system Redis is never mistaken for ours
+DEFAULT_POSTGRES_PORT = 5433  # not 5432, so a system PostgreSQL is never mistaken for ours
 DEFAULT_HTTP = "127.0.0.1:8080"
 # Camera work (video analysis, motion admission) yields the CPU to panics and alarms: measured
 # under a 5,000 events/s motion flood, beep-to-alert p50 fell from ~700 ms at niceness 5 to ~75-240 ms.
@@ -36,6 +37,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
                     help="the embedded broker's client port (its controller listens on the next free one)")
     up.add_argument("--brokers", type=int, default=1, choices=(1, 3), help="embedded Kafka nodes (3: a cluster)")
     up.add_argument("--redis-port", type=int, default=DEFAULT_REDIS_PORT, help="the embedded Redis's port")
+    up.add_argument("--postgres-port", type=int, default=DEFAULT_POSTGRES_PORT, help="the embedded PostgreSQL's port")
     up.set_defaults(run=run_up)
 
     broker = sub.add_parser("broker", help="run the embedded broker alone (Apache Kafka, as `up` runs it)")
@@ -190,7 +192,8 @@ def run_until_signal(main: Coroutine[Any, Any, None]) -> int:
 
 def run_up(args: argparse.Namespace) -> int:
     return run_system(load(args.config), workers=args.workers, partitions=args.partitions, data=Path(args.data),
-                      broker_port=args.broker_port, redis_port=args.redis_port, brokers=args.brokers)
+                      broker_port=args.broker_port, redis_port=args.redis_port, brokers=args.brokers,
+                      postgres_port=args.postgres_port)
 
 
 def run_broker(args: argparse.Namespace) -> int:
@@ -238,7 +241,8 @@ def run_credentials(args: argparse.Namespace) -> int:
 
 def run_system(config: Config, workers: int, partitions: int, data: Path,
                extra: list[tuple[str, list[str], str]] | None = None, banner: str = "",
-               broker_port: int = DEFAULT_KAFKA_PORT, redis_port: int = DEFAULT_REDIS_PORT, brokers: int = 1) -> int:
+               broker_port: int = DEFAULT_KAFKA_PORT, redis_port: int = DEFAULT_REDIS_PORT, brokers: int = 1,
+               postgres_port: int = DEFAULT_POSTGRES_PORT) -> int:
     """Start the stack, workers, center, receiver and cameras (and `extra` commands, each with the Kafka
     role it logs in as), all supervised:
     each is restarted whenever it dies, the embedded broker and Redis included; stop all on a signal."""
@@ -257,10 +261,10 @@ def run_system(config: Config, workers: int, partitions: int, data: Path,
     ensure_free(http_host, http_port, "center (CENTINELA_HTTP)")
     for host, port, what in receiver_ports():
         ensure_free(host, port, what)
-    servers = stack.supervised(kafka_port=broker_port, redis_port=redis_port)
+    servers = stack.supervised(kafka_port=broker_port, redis_port=redis_port, postgres_port=postgres_port)
     snapshots = data / "snapshots"
     snapshots.mkdir(parents=True, exist_ok=True)
-    env = {"CENTINELA_REDIS": stack.redis_url, "CENTINELA_HTTP": http,
+    env = {"CENTINELA_REDIS": stack.redis_url, "CENTINELA_POSTGRES": stack.postgres_url, "CENTINELA_HTTP": http,
            "CENTINELA_CONFIG": str(config.directory.resolve())}
     if not os.environ.get(internal.KEY_ENV):  # else the configured key is inherited
         env[internal.KEY_FILE_ENV] = str(internal.ensure_key_file(data))
@@ -271,6 +275,8 @@ def run_system(config: Config, workers: int, partitions: int, data: Path,
         (f"worker-{n + 1}", [*worker, "--web-port", str(free_port())], "worker") for n in range(workers)]
     commands.append(("center", [*centinela, "center", "--snapshots", str(snapshots)], "center"))
     commands.append(("receiver", [*centinela, "receiver"], "receiver"))  # DC-09 and HTTP ingestion (section 7)
+    commands.append(("history", [*centinela, "history"], "history"))  # alerts into PostgreSQL (section 13)
+    commands.append(("partners", [*centinela, "partners"], "partners"))  # CAP 1.2 to the agencies (section 16)
     if any(camera.source is not None for camera in config.city.cameras):
         commands.append(("cameras", [*centinela, "cameras", "run", "--kafka", stack.kafka,
                                      "--snapshots", str(snapshots)], "camera"))
@@ -286,6 +292,8 @@ def run_system(config: Config, workers: int, partitions: int, data: Path,
                                            f"  (embedded Apache Kafka, {brokers} node{'s' if brokers > 1 else ''}, "
                                            f"data in {data}/kafka)"))
         print(f"redis    {redacted(stack.redis_url)}" + ("" if os.environ.get("CENTINELA_REDIS") else f"  (embedded, data in {data})"))
+        print(f"postgres {redacted(stack.postgres_url)}" + ("" if os.environ.get("CENTINELA_POSTGRES") else
+                                                          f"  (embedded, data in {data}/postgres)"))
         for name, argv, role in commands:
             niceness = CAMERA_NICENESS if name == "cameras" else 0
             supervisor.start(Child(name, argv, {**env, **stack.environment(role), "CENTINELA_PROCESS_NAME": name},

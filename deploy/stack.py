@@ -187,6 +187,7 @@ class Stack:
 
     kafka: str = ""
     redis_url: str = ""
+    postgres_url: str = ""
     partitions: int = 4
     brokers: int = 1
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="centinela-")))
@@ -199,6 +200,7 @@ class Stack:
         stack = cls(
             kafka=os.environ.get("CENTINELA_KAFKA", ""),
             redis_url=os.environ.get("CENTINELA_REDIS", ""),
+            postgres_url=os.environ.get("CENTINELA_POSTGRES", ""),
             partitions=partitions,
             brokers=brokers,
         )
@@ -258,8 +260,9 @@ class Stack:
     def _redis_url(self, port: int) -> str:
         return f"redis://:{redis_password(self.workdir)}@{LOOPBACK}:{port}/0"
 
-    def supervised(self, kafka_port: int, redis_port: int) -> list[Child]:
-        """Redis and the broker's nodes as children for a supervisor, when the environment names none.
+    def supervised(self, kafka_port: int, redis_port: int, postgres_port: int | None = None) -> list[Child]:
+        """Redis, the broker's nodes and (with `postgres_port`) PostgreSQL as children for a supervisor,
+        when the environment names none.
 
         Once every node answers, each role's user and ACLs and the topics are made (idempotent:
         a node restarted after a crash finds them in its own log).
@@ -273,6 +276,14 @@ class Stack:
             self.redis_url = self._redis_url(redis_port)
             children.append(Child("redis", redis_argv(redis_port, self.workdir / "redis"), {}, self.workdir / "redis.log",
                                   ready=lambda: _answers(LOOPBACK, redis_port)))
+        if postgres_port is not None and not self.postgres_url:
+            from deploy import postgres
+
+            ensure_free(LOOPBACK, postgres_port, "postgres (--postgres-port)")
+            postgres.ensure_initialised(self.workdir)
+            url = self.postgres_url = postgres.postgres_url(postgres_port, self.workdir)
+            children.append(Child("postgres", postgres.postgres_argv(postgres_port, self.workdir), {},
+                                  self.workdir / "postgres.log", ready=lambda: postgres.answers(url)))
         if not self.kafka:
             cluster = self._embed_broker(kafka_port)
 
