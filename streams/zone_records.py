@@ -9,9 +9,9 @@ partition's stored position is still the one this worker started from, so a work
 lost its partitions in a rebalance (or was paused past its session) cannot overwrite what
 their new owner saved.
 
-Redis, not the broker, keeps this because the embedded broker forgets its topics at every
-restart and does not compact; a real Kafka cluster would do, but one store for both is
-simpler and is what a test can check.
+Redis keeps both, rather than a compacted changelog topic beside the consumer's offsets,
+because one store can write a state and its position in one atomic step; with two, a crash
+between them would apply an event twice or lose it.
 """
 
 from __future__ import annotations

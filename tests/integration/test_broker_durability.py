@@ -52,11 +52,24 @@ def test_what_receivers_acknowledged_survives_a_sigkill_of_the_broker(tmp_path: 
         assert back_s < 60
 
 
+def gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
 def test_a_second_up_on_the_same_data_finds_its_alerts_topics_and_offsets(tmp_path: Path) -> None:
     system = System(tmp_path, stall_s=30)
     with system:
         first = system.wait_ready()
         before = system.wait_alert(first)
+        broker = system.running("broker").pid or 0
+        assert system.process is not None
+        system.process.kill()  # `up` SIGKILLed: nothing it started may outlive it
+        system.process.wait()
+        poll(lambda: gone(broker), 15, "the broker gone with up")
     system = System(tmp_path, stall_s=30)  # the same data directory, other ports
     with system:
         poll(lambda: system.health()[0] == 200, 120, "/healthz 200 after the restart")
