@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from alert_rules.checkins import CheckIn
@@ -37,26 +37,19 @@ class CheckinList(BaseModel):
     checkins: list[Checkin]
 
 
-def _day(text: str | None) -> date:
-    if text is None:
-        return datetime.now(UTC).date()
-    try:
-        if DATE.match(text):
-            return date.fromisoformat(text)
-    except ValueError:
-        pass
-    raise ApiError(422, f"date must be a calendar date as YYYY-MM-DD, not {text!r}")
-
-
 @router.get("/checkins", response_model=CheckinList, responses=documented(401, 403, 422))
 async def checkins(
     center: Running,
     token: Reader,
-    date: Annotated[str | None, Query(description="YYYY-MM-DD, each device's date in its zone; default today (UTC)")] = None,
+    request: Request,
+    date: Annotated[date | None, Query(description="YYYY-MM-DD, each device's date in its zone; default today (UTC)")] = None,
 ) -> CheckinList:
     if token.role == "responder":
         raise ApiError(403, "the responder role may not read the check-in list")
-    day = _day(date)
+    given = request.query_params.get("date")
+    if given is not None and not DATE.match(given):  # pydantic would also take "0" or a time of day
+        raise ApiError(422, f"date must be a calendar date as YYYY-MM-DD, not {given!r}")
+    day = date or datetime.now(UTC).date()
     city = center.city
     rows = await checkin_days.read(center.redis, day)
     scheduled: list[tuple[Literal["panel", "beeper"], str, str, CheckIn]] = [
