@@ -19,6 +19,7 @@ from alert_rules.city import City
 from alert_rules.rules import Rules
 from streams.admit import AdmissionSettings
 from streams.faust_adapter import FaustLane, install_admission, install_evaluation
+from streams.fetching import FETCH_MAX_WAIT_MS, MOTION_FETCH_MAX_WAIT_MS, use_prompt_fetches
 from streams.lanes import Lane
 from streams.producing import use_idempotent_producers
 from vocabulary import internal, topics
@@ -28,6 +29,7 @@ from vocabulary.kafka_security import KafkaSecurity
 def create_app(city: City, rules: Rules, admission_settings: AdmissionSettings, kafka: str, redis_url: str,
                web_port: int, partitions: int, lane: Lane) -> faust.App:
     use_idempotent_producers()
+    use_prompt_fetches(MOTION_FETCH_MAX_WAIT_MS if lane == "motion" else FETCH_MAX_WAIT_MS)
     secret = internal.key_from_environment()
     app = faust.App(
         topics.named(f"centinela-{lane}"),  # two systems on one broker keep their groups apart
