@@ -16,6 +16,7 @@ from alert_rules.city import Camera, City, Panel
 from deploy.simulate import AC_LOSS, TEST_CODE, Outgoing, Traffic, is_silent
 from vocabulary.errors import UsageError
 
+SENIOR_WATCH = 641  # Contact ID: the panel's own inactivity timer ran out (a welfare alert)
 Build = Callable[[Traffic, datetime], list[Outgoing]]
 
 
@@ -71,7 +72,7 @@ def every_category(city: City) -> list[Step]:
     if camera is None:
         raise ScenarioError("every-category needs a camera (for motion)")
     busy = {camera.zone, _panic_camera(city).zone}
-    duress, medical, fire, tamper, trouble = _alarm_panels(city, 5, avoid=busy)
+    duress, medical, fire, tamper, trouble, watch = _alarm_panels(city, 6, avoid=busy)
 
     def motion(phase: str, area_pct: float) -> Build:
         return lambda traffic, now: [traffic.motion(camera, phase, f"sim-{traffic.run_tag}-motion", now, area_pct)]
@@ -91,6 +92,7 @@ def every_category(city: City) -> list[Step]:
         *burglary(city, offset_s=5, avoid=busy),
         Step(6, "tamper", signal(tamper, 144)),
         Step(7, "AC power lost", signal(trouble, AC_LOSS)),
+        Step(8, "senior watch: nobody stirred at home", signal(watch, SENIOR_WATCH)),
         Step(40, "AC power restored", signal(trouble, AC_LOSS, qualifier=3)),
     ]
 
@@ -118,7 +120,7 @@ def _alarm_panels(city: City, count: int, avoid: set[str]) -> list[Panel]:
     """`count` different speaking panels outside the `avoid` zones, taken from zone after zone."""
     by_zone: dict[str, list[Panel]] = {}
     for panel in city.panels:
-        if panel.zone not in avoid and not is_silent(panel):
+        if panel.zone not in avoid and not is_silent(panel) and panel.checkin is None:  # seniors keep their day
             by_zone.setdefault(panel.zone, []).append(panel)
     interleaved = [p for rank in range(max(map(len, by_zone.values()), default=0))
                    for panels in by_zone.values() if rank < len(panels) for p in [panels[rank]]]

@@ -21,7 +21,7 @@ from tests.processes import alive, descendants
 
 pytestmark = pytest.mark.e2e
 
-CATEGORIES = {"panic", "duress", "medical", "fire", "intrusion", "motion", "tamper", "trouble", "supervision"}
+CATEGORIES = {"panic", "duress", "medical", "fire", "intrusion", "motion", "tamper", "trouble", "supervision", "welfare"}
 OPERATOR = "demo-operator"
 PANIC_ZONE, PANIC_CAMERA = "tigre-norte", "cam-avenida"  # the bundled city's second camera, where the panic is
 
