@@ -1,26 +1,23 @@
-"""An alert's way from the `alerts` topic to an operator's live stream, at two feed fetch waits.
+"""An alert's way from the `alerts` topic to an operator's live stream, against a bare reader of `alerts`.
 
 The center reads `alerts` with one consumer (center/feed.py), stores each snapshot in Redis
-and fans it out to the live streams. Tansu answers a fetch as soon as a look at its storage
-finds data and otherwise looks again after half the time that remains of the fetch wait, so
-an alert that lands between two looks waits for the next one. Until round 2, session 5 the
-feed let the broker hold its fetches 100 ms; it now uses the lanes' wait
-(`vocabulary.topics.FETCH_MAX_WAIT_MS`, 20 ms unless CENTINELA_FETCH_MAX_WAIT_MS says
-otherwise). The baseline is 100 ms, measured in the same run; each condition runs in a
-process of its own (the wait is read when the center starts) on a fresh broker and Redis.
+and fans it out to the live streams. The baseline, measured on the same alerts in the same
+run, is a bare aiokafka consumer (no group, every partition, default fetch settings like the
+feed's) reading `alerts` directly: the ratio of the two delays is what the center adds.
 
-For each: the delay from the alert's acknowledgement by the broker (it is on `alerts`) to its
-arrival on an operator's live stream, one alert every 30 to 70 ms; and what the feed's polling
-costs the broker with nothing to read.
+One alert every 30 to 70 ms is published as the worker publishes it (signed, acks=all,
+idempotent, role `worker`); each delay runs from just before the produce call to the alert's
+arrival on the live stream (SSE) or at the bare reader (role `center`, as the feed logs in).
+Before that, each process's CPU share with nothing to read (the feed's idle polling).
 
 Run from the repository root: .venv/bin/python tests/bench/bench_center.py
-BENCH_CENTER_ALERTS changes the number of alerts per condition (default 300).
+BENCH_CENTER_ALERTS changes the number of alerts (default 300).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-import multiprocessing
 import os
 import random
 import sys
@@ -37,8 +34,6 @@ from tests.bench._report import percentile, progress_for, report
 
 ALERTS = int(os.environ.get("BENCH_CENTER_ALERTS", "300"))
 IDLE_S = 10.0
-BASELINE_MS = 100  # the feed's fetch wait until round 2, session 5
-WAIT_ENV = "CENTINELA_FETCH_MAX_WAIT_MS"
 
 progress = progress_for("bench_center")
 
@@ -63,8 +58,37 @@ def read_stream(url: str, token: str, arrived: dict[str, float], ready: threadin
                 return
 
 
-def one_condition(alerts: int, results: Any) -> None:
-    """In a process of its own, with the fetch wait in its environment: the figures, put on `results`."""
+def read_alerts(kafka: str, security: Any, partitions: int, arrived: dict[str, float], ready: threading.Event,
+                stop: threading.Event) -> None:
+    """The baseline: a bare aiokafka consumer at the end of every partition of `alerts`."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    from vocabulary import topics
+
+    async def read() -> None:
+        consumer = AIOKafkaConsumer(bootstrap_servers=kafka, enable_auto_commit=False, auto_offset_reset="latest",
+                                    **security.client())
+        await consumer.start()
+        try:
+            name = topics.named(topics.ALERTS)
+            assigned = [TopicPartition(name, p) for p in range(partitions)]
+            consumer.assign(assigned)
+            await consumer.seek_to_end(*assigned)
+            for tp in assigned:
+                await consumer.position(tp)
+            ready.set()
+            while not stop.is_set():
+                for records in (await consumer.getmany(timeout_ms=200)).values():
+                    now = time.monotonic()
+                    for record in records:
+                        arrived.setdefault(json.loads(record.value)["alert_id"], now)
+        finally:
+            await consumer.stop()
+
+    asyncio.run(read())
+
+
+def main() -> int:
     from kafka import KafkaProducer
 
     from deploy.stack import Stack
@@ -72,83 +96,77 @@ def one_condition(alerts: int, results: Any) -> None:
     from tests.integration.support import send_signed
     from vocabulary import internal, topics
 
+    os.environ.setdefault(internal.KEY_ENV, "5e" * 32)
     key = internal.key_from_environment()
-    with tempfile.TemporaryDirectory(prefix="centinela-bench-center-") as work, \
-            Stack(workdir=Path(work)) as stack, \
-            running_center(sample_city(), stack.kafka, stack.redis_url, keepalive_s=0.5) as center:
-        broker = next(s.process.pid for s in stack.services if s.name.startswith("broker") and s.process)
-        meter = CpuMeter({"broker (Tansu)": broker, "center and the bench's reader": os.getpid()})
-        meter.start()
-        time.sleep(IDLE_S)
-        idle = meter.shares()
+    progress("starting Apache Kafka and Redis, then the center (role `center`)")
+    with tempfile.TemporaryDirectory(prefix="centinela-bench-center-") as work, Stack(workdir=Path(work)) as stack:
+        assert stack.cluster is not None
+        center_security = stack.cluster.security("center")
+        with running_center(sample_city(), stack.kafka, stack.redis_url, keepalive_s=0.5,
+                            security=center_security) as center:
+            broker = next(s.process.pid for s in stack.services if s.name.startswith("broker") and s.process)
+            meter = CpuMeter({"broker (java)": broker, "center and the bench's readers": os.getpid()})
+            progress(f"{IDLE_S:.0f} s idle: what the feed's polling costs with nothing to read")
+            meter.start()
+            time.sleep(IDLE_S)
+            idle = meter.shares()
 
-        arrived: dict[str, float] = {}
-        ready, stop = threading.Event(), threading.Event()
-        reader = threading.Thread(target=read_stream, args=(center.url, OPERATOR, arrived, ready, stop), daemon=True)
-        reader.start()
-        if not ready.wait(10):
-            raise RuntimeError("the live stream did not connect")
-        producer = KafkaProducer(bootstrap_servers=stack.kafka, linger_ms=0)
-        rng, acked = random.Random(1), {}
-        meter.start()
-        for n in range(alerts):
-            alert = make_alert(rng.choice(["north", "south"]))
-            body, zone = alert.model_dump_json().encode(), alert.zone_id.encode()
-            send_signed(producer, topics.ALERTS, zone, body, key).get(10)
-            acked[alert.alert_id] = time.monotonic()
-            if n % 100 == 99:
-                progress(f"fetch wait {topics.FETCH_MAX_WAIT_MS} ms: {n + 1}/{alerts} alerts published")
-            time.sleep(rng.uniform(0.03, 0.07))
-        deadline = time.monotonic() + 10
-        while len(arrived.keys() & acked.keys()) < len(acked) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        busy = meter.shares()
-        stop.set()
-        producer.close(5)
-        reader.join(5)
-    delays = [1000 * (arrived[a] - at) for a, at in acked.items() if a in arrived]
-    results.put({"fetch_wait_ms": topics.FETCH_MAX_WAIT_MS, "alerts": len(acked), "arrived": len(delays),
-                 **summary(delays), "cpu_idle_pct_of_a_core": idle, "cpu_publishing_pct_of_a_core": busy})
+            streamed: dict[str, float] = {}
+            bare: dict[str, float] = {}
+            stop = threading.Event()
+            readers = []
+            for target, args in ((read_stream, (center.url, OPERATOR, streamed)),
+                                 (read_alerts, (stack.kafka, center_security, stack.partitions, bare))):
+                ready = threading.Event()
+                thread = threading.Thread(target=target, args=(*args, ready, stop), daemon=True)
+                thread.start()
+                if not ready.wait(15):
+                    raise SystemExit(f"bench_center: {target.__name__} did not start")
+                readers.append(thread)
+            producer = KafkaProducer(bootstrap_servers=stack.kafka, linger_ms=0,
+                                     **stack.cluster.security("worker").producer())
+            rng, sent = random.Random(1), {}
+            meter.start()
+            for n in range(ALERTS):
+                alert = make_alert(rng.choice(["north", "south"]))
+                body, zone = alert.model_dump_json().encode(), alert.zone_id.encode()
+                sent[alert.alert_id] = time.monotonic()
+                send_signed(producer, topics.ALERTS, zone, body, key).get(10)
+                if n % 100 == 99:
+                    progress(f"{n + 1}/{ALERTS} alerts published")
+                time.sleep(rng.uniform(0.03, 0.07))
+            deadline = time.monotonic() + 10
+            while (len(streamed.keys() & sent.keys()) < len(sent) or len(bare.keys() & sent.keys()) < len(sent)) \
+                    and time.monotonic() < deadline:
+                time.sleep(0.05)
+            busy = meter.shares()
+            stop.set()
+            producer.close(5)
+            for thread in readers:
+                thread.join(5)
 
-
-def measure(wait_ms: int) -> dict[str, Any]:
-    context = multiprocessing.get_context("spawn")
-    results = context.Queue()
-    before = os.environ.get(WAIT_ENV)
-    os.environ[WAIT_ENV] = str(wait_ms)  # the child reads it when it imports the center
-    try:
-        child = context.Process(target=one_condition, args=(ALERTS, results))
-        child.start()
-    finally:
-        if before is None:
-            del os.environ[WAIT_ENV]
-        else:
-            os.environ[WAIT_ENV] = before
-    figures = results.get(timeout=IDLE_S + ALERTS * 0.1 + 120)
-    child.join(30)
-    return figures  # type: ignore[no-any-return]
-
-
-def main() -> int:
-    from vocabulary.topics import FETCH_MAX_WAIT_MS
-
-    conditions = [BASELINE_MS, FETCH_MAX_WAIT_MS]
-    figures: dict[str, Any] = {}
-    for wait_ms in conditions:
-        progress(f"feed fetch wait {wait_ms} ms: a fresh broker and Redis, {IDLE_S:.0f} s idle, then {ALERTS} alerts")
-        figures[f"fetch_wait_{wait_ms}_ms"] = measure(wait_ms)
-    base, now = figures[f"fetch_wait_{BASELINE_MS}_ms"], figures[f"fetch_wait_{FETCH_MAX_WAIT_MS}_ms"]
-    figures["p50_ratio_to_baseline"] = round(now["p50_ms"] / base["p50_ms"], 2)
-    figures["p99_ratio_to_baseline"] = round(now["p99_ms"] / base["p99_ms"], 2)
-    broker_idle = [f["cpu_idle_pct_of_a_core"]["broker (Tansu)"] for f in (base, now)]
-    figures["broker_idle_pct_of_a_core_baseline_then_now"] = broker_idle
+    both = [a for a in sent if a in streamed and a in bare]
+    center_ms = [1000 * (streamed[a] - sent[a]) for a in both]
+    bare_ms = [1000 * (bare[a] - sent[a]) for a in both]
+    added_ms = [1000 * (streamed[a] - bare[a]) for a in both]
+    figures: dict[str, Any] = {
+        "alerts": len(sent), "on_live_stream": len(streamed.keys() & sent.keys()), "read_bare": len(bare.keys() & sent.keys()),
+        "baseline_bare_reader": summary(bare_ms), "center_live_stream": summary(center_ms),
+        "added_by_center": summary(added_ms),
+    }
+    figures["p50_ratio_to_baseline"] = round(figures["center_live_stream"]["p50_ms"] / figures["baseline_bare_reader"]["p50_ms"], 2)
+    figures["p99_ratio_to_baseline"] = round(figures["center_live_stream"]["p99_ms"] / figures["baseline_bare_reader"]["p99_ms"], 2)
+    figures["cpu_idle_pct_of_a_core"] = idle
+    figures["cpu_publishing_pct_of_a_core"] = busy
+    progress(f"live stream p99 {figures['center_live_stream']['p99_ms']} ms, bare reader p99 "
+             f"{figures['baseline_bare_reader']['p99_ms']} ms")
     report("center", {
-        "path": "alert acknowledged on `alerts` -> center feed -> Redis -> operator's live stream (SSE)",
-        "baseline": f"feed fetch wait {BASELINE_MS} ms (until round 2, session 5)",
-        "now": f"feed fetch wait {FETCH_MAX_WAIT_MS} ms (vocabulary.topics.FETCH_MAX_WAIT_MS)",
-        "alerts per condition": ALERTS, "pace": "one every 30-70 ms (uniform)",
-        "broker": "Tansu (memory storage), fresh for each condition, same machine",
-        "producer": "kafka-python, linger 0, each send awaited",
+        "path": "alert produced to `alerts` -> center feed -> Redis -> operator's live stream (SSE)",
+        "baseline": "a bare aiokafka consumer of `alerts` (no group, default fetch settings), same alerts, same run",
+        "alerts": ALERTS, "pace": "one every 30-70 ms (uniform)",
+        "broker": "embedded Apache Kafka 4.3 (KRaft, 1 node, SASL/SCRAM-SHA-512, ACLs), same machine",
+        "producer": "kafka-python as role `worker`, linger 0, acks=all, idempotent, each send awaited",
+        "readers": "the center's feed and the bare reader log in as role `center`",
     }, figures)
     return 0
 
