@@ -3,13 +3,12 @@ its location, its latest version's snapshot (`alert_versions`).
 
 An incident (contract section 14) is an alert of the requested categories whose `opened_at` is in
 [from, to) and whose latest version's disposition is neither `false_alarm` nor `test`; located
-when that version has a `location`. Located incidents come out by binary COPY straight into numpy
-arrays: a million rows without a million Python tuples.
+when that version has a `location`. Located incidents come out as one binary value per column, read
+straight into numpy arrays.
 """
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,7 +22,6 @@ LATEST = "alerts a JOIN alert_versions v ON v.alert_id = a.alert_id AND v.versio
 INCIDENT = """a.opened_at >= %(start)s AND a.opened_at < %(end)s AND a.category = ANY(%(categories)s)
     AND (a.disposition IS NULL OR a.disposition NOT IN ('false_alarm', 'test'))"""
 LOCATED = "jsonb_typeof(v.body->'location') = 'object'"
-_HEADER = 19  # PGCOPY signature, flags and header extension length
 
 
 @dataclass(frozen=True)
@@ -45,32 +43,21 @@ def _parameters(start: datetime, end: datetime, categories: Sequence[str]) -> di
 
 async def located(connection: psycopg.AsyncConnection, start: datetime, end: datetime,
                   categories: Sequence[str]) -> Located:
-    sql = f"""COPY (SELECT l.lat, l.lon, extract(epoch FROM a.opened_at)::float8,
-                           array_position(%(categories)s::text[], a.category)::float8
-                    FROM {LATEST}, jsonb_to_record(v.body->'location') AS l(lat float8, lon float8)
-                    WHERE {INCIDENT} AND {LOCATED} AND l.lat IS NOT NULL AND l.lon IS NOT NULL)
-              TO STDOUT (FORMAT BINARY)"""
-    chunks: list[bytes] = []
-    async with connection.cursor() as cursor, cursor.copy(sql, _parameters(start, end, categories)) as copy:
-        async for chunk in copy:
-            chunks.append(bytes(chunk))
-    columns = _float_columns(b"".join(chunks), 4)
-    micros = (columns[:, 2] * 1e6).round().astype(np.int64)
+    # Each column comes as one bytea of big-endian values: a million rows in four values, not a million tuples.
+    sql = f"""SELECT string_agg(float8send(l.lat), ''::bytea), string_agg(float8send(l.lon), ''::bytea),
+                     string_agg(int8send((extract(epoch FROM a.opened_at) * 1000000)::int8), ''::bytea),
+                     string_agg(int2send(array_position(%(categories)s::text[], a.category)::int2), ''::bytea)
+              FROM {LATEST}, jsonb_to_record(v.body->'location') AS l(lat float8, lon float8)
+              WHERE {INCIDENT} AND {LOCATED} AND l.lat IS NOT NULL AND l.lon IS NOT NULL"""
+    async with connection.cursor(binary=True) as cursor:
+        await cursor.execute(sql, _parameters(start, end, categories))
+        row = await cursor.fetchone()
+    lat, lon, micros, codes = row if row and row[0] is not None else (b"", b"", b"", b"")
     names = list(categories)
-    return Located(lat=columns[:, 0].copy(), lon=columns[:, 1].copy(),
-                   opened_at=micros.astype("datetime64[us]"),
-                   category=[names[int(i) - 1] for i in columns[:, 3].tolist()])
-
-
-def _float_columns(data: bytes, count: int) -> npt.NDArray[np.float64]:
-    """Rows of `count` non-null float8 fields from PostgreSQL's binary COPY format."""
-    if not data:
-        return np.zeros((0, count))
-    (extension,) = struct.unpack_from(">I", data, 15)
-    body = data[_HEADER + extension: -2]  # the trailer is a field count of -1
-    row = np.dtype([("fields", ">i2"), *((f"f{i}", [("length", ">i4"), ("value", ">f8")]) for i in range(count))])
-    rows = np.frombuffer(body, dtype=row)
-    return np.stack([rows[f"f{i}"]["value"].astype(np.float64) for i in range(count)], axis=1)
+    return Located(lat=np.frombuffer(lat, dtype=">f8").astype(np.float64),
+                   lon=np.frombuffer(lon, dtype=">f8").astype(np.float64),
+                   opened_at=np.frombuffer(micros, dtype=">i8").astype(np.int64).astype("datetime64[us]"),
+                   category=[names[code - 1] for code in np.frombuffer(codes, dtype=">i2").tolist()])
 
 
 async def unlocated(connection: psycopg.AsyncConnection, start: datetime, end: datetime,
