@@ -1,6 +1,7 @@
 """How the simulator's devices reach Centinela the way real ones do (contract section 7):
 alarm panels speak SIA DC-09 to the receiver, over TCP or UDP, some encrypted, those with a
-short supervision polling with NULL; beepers with a key POST to ingestion. Camera motion
+short supervision polling with NULL; beepers with a key, and panels with a key that may not send
+clear DC-09 frames (no `dc09_key`, no `dc09_clear`), POST to ingestion. Camera motion
 and beepers without a key publish to Kafka, as detectors and beeper gateways do.
 """
 
@@ -88,9 +89,9 @@ def dc09_frame(panel: Panel, value: dict[str, object], sequence: int, now_text: 
     else:
         kind, data = "ADM-CID", f"{qualifier}{code:03d} {group:02d} {zone:03d}"
     header = f"{sequence:04d}R1L1#{account}"
-    if panel.dc09_key:
-        return dc09.frame(f'"*{kind}"{header}[{dc09.encrypt(panel.dc09_key, data + "]" + now_text)}')
     body = f"#{account}|{data}" if data else ""
+    if panel.dc09_key:  # the account inside the encryption too: it is the one the key vouches for
+        return dc09.frame(f'"*{kind}"{header}[{dc09.encrypt(panel.dc09_key, body + "]" + now_text)}')
     return dc09.frame(f'"{kind}"{header}[{body}]{now_text}')
 
 
@@ -115,9 +116,13 @@ class ReceiverSink:
 
     def send(self, message: Outgoing) -> None:
         if message.topic == topics.ALARMS and message.key in self._panels:
-            self._send_dc09(message)
+            panel = self._panels[message.key][1]
+            if panel.key and not panel.dc09_key and not panel.dc09_clear:  # its clear DC-09 frames would get DUH
+                self._post(message, "alarms")
+            else:
+                self._send_dc09(message)
         elif message.topic == topics.BEEPS and self._beeper_keys.get(message.key):
-            self._post(message)
+            self._post(message, "beeps")
         else:
             self._kafka.send(message)
             self.counts["kafka"] += 1
@@ -143,8 +148,8 @@ class ReceiverSink:
         if kind != "ACK":
             self.refused += 1
 
-    def _post(self, message: Outgoing) -> None:
-        status = post_json(f"{self._ingest_url}/v1/beeps", message.value)
+    def _post(self, message: Outgoing, path: str) -> None:
+        status = post_json(f"{self._ingest_url}/v1/{path}", message.value)
         self.counts[f"http {status or 'unreachable'}"] += 1
         if status != 202:
             self.refused += 1

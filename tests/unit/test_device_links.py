@@ -16,7 +16,7 @@ NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
 PANELS = [
     Panel(id="clear", zone="z", account="1001"),
     Panel(id="aes", zone="z", account="1002", dc09_key="ab" * 24),
-    Panel(id="odd", zone="z", account="foc1007", key="6b6579"),
+    Panel(id="odd", zone="z", account="foc1007", key="6b6579", dc09_clear=True),
 ]
 
 
