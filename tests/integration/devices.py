@@ -47,6 +47,11 @@ class Acknowledged:
     def note(self) -> None:
         self.times.append(time.monotonic())
 
+    def merged(self, later: Acknowledged) -> Acknowledged:
+        """This and a later run of the same devices, as one."""
+        return Acknowledged(self.frames + later.frames, self.beeps + later.beeps, self.times + later.times,
+                            self.retries + later.retries)
+
 
 @dataclass
 class Senders:
@@ -54,6 +59,7 @@ class Senders:
 
     system: System
     count: int | None = None
+    first_sequence: int = 1  # a panel numbers its frames on from here (a later run of the same panel)
     acked: Acknowledged = field(default_factory=Acknowledged)
     finish: threading.Event = field(default_factory=threading.Event)
     abandon: threading.Event = field(default_factory=threading.Event)
@@ -80,9 +86,10 @@ class Senders:
         return not self.finish.is_set() and (self.count is None or sent < self.count)
 
     def _panel(self) -> None:
-        framer, connection, sequence = Framer(), None, 0
-        while self._more(sequence):
-            sequence += 1
+        framer, connection, sent = Framer(), None, 0
+        while self._more(sent):
+            sequence = self.first_sequence + sent
+            sent += 1
             wire = dc09.frame(f'"ADM-CID"{sequence % 10000:04d}R1L1#2001[#2001|1120 01 001]')
             while not self.abandon.is_set():
                 try:

@@ -41,6 +41,7 @@ def kill_the_broker_while_devices_send(system: System, per_device: int = 30) -> 
     return acked, back_s
 
 
+@pytest.mark.timeout(240)
 def test_what_receivers_acknowledged_survives_a_sigkill_of_the_broker(tmp_path: Path) -> None:
     system = System(tmp_path, stall_s=30)
     install_devices(system)
@@ -60,6 +61,7 @@ def gone(pid: int) -> bool:
     return False
 
 
+@pytest.mark.timeout(240)
 def test_a_second_up_on_the_same_data_finds_its_alerts_topics_and_offsets(tmp_path: Path) -> None:
     system = System(tmp_path, stall_s=30)
     with system:
