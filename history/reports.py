@@ -88,26 +88,28 @@ def _seconds(value: float | None) -> float | None:
     return None if value is None else float(value)  # one type per array: YAML gives ints and floats
 
 
-# The period's alerts with their times in seconds, their zone's time zone and their escalation deadline.
+# The period's alerts (the zone and category filters apply only where given).
 PERIOD_ALERTS = """
-WITH zone_tz AS (SELECT * FROM unnest(%(tz_zones)s::text[], %(tz_names)s::text[]) AS t(zone_id, tz)),
-     zone_deadline AS (SELECT * FROM unnest(%(dl_zones)s::text[], %(dl_priorities)s::int[], %(dl_seconds)s::float8[])
-                       AS d(zone_id, priority, seconds)),
-     default_deadline AS (SELECT * FROM unnest(%(default_priorities)s::int[], %(default_seconds)s::float8[])
-                          AS d(priority, seconds)),
-     period AS (
-        SELECT a.alert_id, a.zone_id, a.priority, a.category, a.status, a.disposition, a.opened_at,
-               a.source_kind, a.source_id, a.ack_by,
-               a.ack_s, a.dispatch_s, a.resolve_s,
-               coalesce(t.tz, 'UTC') AS tz,
-               CASE WHEN zd.zone_id IS NOT NULL THEN zd.seconds ELSE dd.seconds END AS deadline_s
-        FROM alerts a
-        LEFT JOIN zone_tz t ON t.zone_id = a.zone_id
-        LEFT JOIN zone_deadline zd ON zd.zone_id = a.zone_id AND zd.priority = a.priority
-        LEFT JOIN default_deadline dd ON dd.priority = a.priority
-        WHERE a.opened_at >= %(start)s AND a.opened_at < %(end)s
-          AND (%(zone)s::text IS NULL OR a.zone_id = %(zone)s)
-          AND (%(category)s::text IS NULL OR a.category = %(category)s))
+WITH period AS (
+    SELECT alert_id, zone_id, priority, category, status, disposition, opened_at, source_kind, source_id, ack_by,
+           ack_s, dispatch_s, resolve_s
+    FROM alerts
+    WHERE opened_at >= %(start)s AND opened_at < %(end)s
+      AND (%(zone)s::text IS NULL OR zone_id = %(zone)s)
+      AND (%(category)s::text IS NULL OR category = %(category)s))
+"""
+# Each zone's escalation deadline per priority: the zone's own, else the city's for a zone no longer configured.
+DEADLINES = """,
+zone_deadline AS (SELECT * FROM unnest(%(dl_zones)s::text[], %(dl_priorities)s::int[], %(dl_seconds)s::float8[])
+                  AS d(zone_id, priority, seconds)),
+default_deadline AS (SELECT * FROM unnest(%(default_priorities)s::int[], %(default_seconds)s::float8[])
+                     AS d(priority, seconds)),
+judged AS (
+    SELECT p.priority, p.ack_s, p.dispatch_s, p.resolve_s,
+           CASE WHEN zd.zone_id IS NOT NULL THEN zd.seconds ELSE dd.seconds END AS deadline_s
+    FROM period p
+    LEFT JOIN zone_deadline zd ON zd.zone_id = p.zone_id AND zd.priority = p.priority
+    LEFT JOIN default_deadline dd ON dd.priority = p.priority)
 """
 
 
@@ -117,12 +119,12 @@ def _percentiles(column: str) -> str:
             f"round(max({column})::numeric, 3)::float8 AS {column}_max")
 
 
-BY_PRIORITY = PERIOD_ALERTS + f"""
+BY_PRIORITY = PERIOD_ALERTS + DEADLINES + f"""
 SELECT priority, count(*) AS alerts, count(ack_s) AS acknowledged,
        {_percentiles('ack_s')}, {_percentiles('dispatch_s')}, {_percentiles('resolve_s')},
        count(*) FILTER (WHERE deadline_s IS NOT NULL) AS with_deadline,
        count(*) FILTER (WHERE ack_s <= deadline_s) AS within
-FROM period GROUP BY priority ORDER BY priority
+FROM judged GROUP BY priority ORDER BY priority
 """
 
 BY_ZONE = PERIOD_ALERTS + """
@@ -139,8 +141,14 @@ SELECT count(*) FILTER (WHERE status = 'resolved' AND disposition = 'real') AS r
 FROM period
 """
 
-BY_HOUR = PERIOD_ALERTS + """
-SELECT extract(hour FROM opened_at AT TIME ZONE tz)::int AS hour, count(*) AS alerts FROM period GROUP BY 1
+# Counted per zone and UTC quarter hour first (every zone's offset is a whole number of quarter hours),
+# so each zone's time zone is applied to a few thousand buckets rather than to every alert.
+BY_HOUR = PERIOD_ALERTS + """,
+zone_tz AS (SELECT * FROM unnest(%(tz_zones)s::text[], %(tz_names)s::text[]) AS t(zone_id, tz)),
+buckets AS (SELECT zone_id, to_timestamp(floor(extract(epoch FROM opened_at) / 900) * 900) AS quarter, count(*) AS n
+            FROM period GROUP BY 1, 2)
+SELECT extract(hour FROM b.quarter AT TIME ZONE coalesce(t.tz, 'UTC'))::int AS hour, sum(b.n)::int AS alerts
+FROM buckets b LEFT JOIN zone_tz t ON t.zone_id = b.zone_id GROUP BY 1
 """
 
 FALSE_ALARMS = PERIOD_ALERTS + """
