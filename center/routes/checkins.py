@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
@@ -42,15 +42,15 @@ async def checkins(
     center: Running,
     token: Reader,
     request: Request,
-    date: Annotated[date | None, Query(description="YYYY-MM-DD, each device's date in its zone; default today (UTC)")] = None,
+    date: Annotated[date | None, Query(description="YYYY-MM-DD, each device's date in its zone; default today in the city")] = None,
 ) -> CheckinList:
     if token.role == "responder":
         raise ApiError(403, "the responder role may not read the check-in list")
     given = request.query_params.get("date")
     if given is not None and not DATE.match(given):  # pydantic would also take "0" or a time of day
         raise ApiError(422, f"date must be a calendar date as YYYY-MM-DD, not {given!r}")
-    day = date or datetime.now(UTC).date()
     city = center.city
+    day = date or datetime.now(ZoneInfo(city.zones[0].timezone if city.zones else "UTC")).date()
     rows = await checkin_days.read(center.redis, day)
     scheduled: list[tuple[Literal["panel", "beeper"], str, str, CheckIn]] = [
         *(("panel", p.id, p.zone, p.checkin) for p in city.panels if p.checkin and p.checkin.scheduled(day)),

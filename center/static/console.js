@@ -650,7 +650,6 @@ function localDate(when = new Date()) {
 }
 
 function openCheckins() {
-  if (!$("checkins-date").value) $("checkins-date").value = localDate();
   loadCheckins();
   state.checkinsTimer = setInterval(loadCheckins, CHECKINS_REFRESH_MS);
 }
@@ -661,28 +660,36 @@ function checkinState(c) {
   return ["waiting", Date.now() >= Date.parse(c.due) ? "due, in grace" : "waiting"];
 }
 
+// HH:MM on the zone's clock, whose offset that day is the one `due` carries (the browser may be elsewhere)
+function zoneTime(iso, due) {
+  const offset = due.match(/([+-])(\d{2}):(\d{2})$/);
+  const minutes = offset ? (offset[1] === "-" ? -1 : 1) * (Number(offset[2]) * 60 + Number(offset[3])) : 0;
+  return new Date(Date.parse(iso) + minutes * 60000).toISOString().slice(11, 16);
+}
+
 async function loadCheckins() {
-  const day = $("checkins-date").value || localDate();
+  const day = $("checkins-date").value;   // empty: the center's today, in the city's time zone
   let list;
   try {
-    list = (await api(`/api/checkins?date=${encodeURIComponent(day)}`)).body.checkins;
+    const { body } = await api(`/api/checkins${day ? `?date=${encodeURIComponent(day)}` : ""}`);
+    $("checkins-date").value = body.date;
+    list = body.checkins;
   } catch (error) {
     if (error instanceof Unauthorized) return signOut();
     $("checkins-message").textContent = `could not load the check-ins: ${error.message}`;
     return;
   }
   $("checkins-message").textContent = "";
-  const time = (iso) => new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
   const states = list.map(checkinState);
   $("checkin-rows").replaceChildren(...list.map((c, n) => {
     const [kind, text] = states[n];
     const link = el("button", { type: "button", class: "alert-link" }, "open alert");
     link.addEventListener("click", () => openAlert(c.alert_id));
     return el("tr", { class: `checkin-${kind}`, dataset: { deviceId: c.device_id, state: kind } },
-      el("td", { title: c.due }, time(c.due)), el("td", { title: c.deadline, class: "muted" }, time(c.deadline)),
+      el("td", { title: c.due }, zoneTime(c.due, c.due)), el("td", { title: c.deadline, class: "muted" }, zoneTime(c.deadline, c.due)),
       el("td", {}, `${c.kind} ${c.device_id}`), el("td", {}, c.zone_id),
       el("td", { class: "checkin-state" }, text),
-      el("td", {}, c.checked_in_at ? time(c.checked_in_at) : "—"),
+      el("td", { title: c.checked_in_at || "" }, c.checked_in_at ? zoneTime(c.checked_in_at, c.due) : "—"),
       el("td", {}, c.alert_id ? link : ""));
   }));
   $("checkins-empty").hidden = list.length > 0;
