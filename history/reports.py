@@ -141,14 +141,10 @@ SELECT count(*) FILTER (WHERE status = 'resolved' AND disposition = 'real') AS r
 FROM period
 """
 
-# Counted per zone and UTC quarter hour first (every zone's offset is a whole number of quarter hours),
-# so each zone's time zone is applied to a few thousand buckets rather than to every alert.
 BY_HOUR = PERIOD_ALERTS + """,
-zone_tz AS (SELECT * FROM unnest(%(tz_zones)s::text[], %(tz_names)s::text[]) AS t(zone_id, tz)),
-buckets AS (SELECT zone_id, to_timestamp(floor(extract(epoch FROM opened_at) / 900) * 900) AS quarter, count(*) AS n
-            FROM period GROUP BY 1, 2)
-SELECT extract(hour FROM b.quarter AT TIME ZONE coalesce(t.tz, 'UTC'))::int AS hour, sum(b.n)::int AS alerts
-FROM buckets b LEFT JOIN zone_tz t ON t.zone_id = b.zone_id GROUP BY 1
+zone_tz AS (SELECT * FROM unnest(%(tz_zones)s::text[], %(tz_names)s::text[]) AS t(zone_id, tz))
+SELECT extract(hour FROM p.opened_at AT TIME ZONE coalesce(t.tz, 'UTC'))::int AS hour, count(*) AS alerts
+FROM period p LEFT JOIN zone_tz t ON t.zone_id = p.zone_id GROUP BY 1
 """
 
 FALSE_ALARMS = PERIOD_ALERTS + """
