@@ -116,8 +116,9 @@ class Sender:
             self.wake.clear()
             head = await self.outbox.head(pid)
             if head is None:
-                try:
-                    await asyncio.wait_for(self.wake.wait(), IDLE_LOOK_S)
+                try:  # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that comes as it times out
+                    async with asyncio.timeout(IDLE_LOOK_S):
+                        await self.wake.wait()
                 except TimeoutError:
                     pass
                 continue

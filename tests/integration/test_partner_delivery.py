@@ -7,11 +7,12 @@ offered snapshots directly.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import socket
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,15 +35,19 @@ from tests.redis_server import RedisServer
 from vocabulary.events import Alert
 from vocabulary.signing import delivery_signature
 
-pytestmark = [pytest.mark.integration, pytest.mark.anyio]
+pytestmark = pytest.mark.integration
 KEY = "5a" * 32
 ZONE = Zone(id="centro", name="Tigre Centro", polygon=[[-58.60, -34.44], [-58.56, -34.44], [-58.55, -34.425]])
 FAST = CapSettings(sender="cot@tigre.gob.ar", retry_first_s=0.05, retry_max_s=0.2, timeout_s=1.0)
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
+def synchronous(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    """Each test in an event loop of its own (asyncio.run), closed with it."""
+    @functools.wraps(test)
+    def run(*args: Any, **kwargs: Any) -> None:
+        asyncio.run(test(*args, **kwargs))
+
+    return run
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +128,7 @@ def assert_references_chain(roots: list[Any]) -> None:
             [field(before, "sender") or "", field(before, "identifier") or "", field(before, "sent") or ""])
 
 
+@synchronous
 async def test_a_lifecycle_is_alert_then_updates_in_order_each_referencing_the_previous(redis_server: RedisServer) -> None:
     with partner_endpoint(KEY) as endpoint:
         firefighters = partner(endpoint.url)
@@ -143,6 +149,7 @@ async def test_a_lifecycle_is_alert_then_updates_in_order_each_referencing_the_p
             assert counts[f"{firefighters.id}|delivered"] == 4
 
 
+@synchronous
 async def test_a_false_alarm_ends_with_a_cancel(redis_server: RedisServer) -> None:
     with partner_endpoint(KEY) as endpoint:
         async with delivering(redis_server.url, [partner(endpoint.url)]) as (dispatcher, _, _):
@@ -155,6 +162,7 @@ async def test_a_false_alarm_ends_with_a_cancel(redis_server: RedisServer) -> No
             assert_references_chain(roots)
 
 
+@synchronous
 async def test_a_partner_answering_500_three_times_gets_everything_in_order(redis_server: RedisServer) -> None:
     with partner_endpoint(KEY, answers=[500, 500, 500]) as endpoint:
         firefighters = partner(endpoint.url)
@@ -170,6 +178,7 @@ async def test_a_partner_answering_500_three_times_gets_everything_in_order(redi
             assert (counts[f"{firefighters.id}|retried"], counts[f"{firefighters.id}|delivered"]) == (3, 4)
 
 
+@synchronous
 async def test_filters_and_following_an_alert_to_its_end(redis_server: RedisServer) -> None:
     with partner_endpoint(KEY) as endpoint:
         async with delivering(redis_server.url, [partner(endpoint.url)]) as (dispatcher, _, _):
@@ -183,6 +192,7 @@ async def test_filters_and_following_an_alert_to_its_end(redis_server: RedisServ
             assert [field(r, "identifier") for r in documents(endpoint)] == ["centinela.mine.1", "centinela.mine.2"]
 
 
+@synchronous
 async def test_a_slow_or_dead_partner_delays_no_other(redis_server: RedisServer) -> None:
     settings = FAST.model_copy(update={"timeout_s": 0.3, "retry_first_s": 5.0})
     with partner_endpoint(KEY, delay_s=3.0) as slow, partner_endpoint(KEY) as quick:
@@ -201,6 +211,7 @@ async def test_a_slow_or_dead_partner_delays_no_other(redis_server: RedisServer)
             assert report.level == "degraded" and report.queued == 4 and report.oldest_queued_at is not None
 
 
+@synchronous
 async def test_the_queue_survives_a_restart_of_the_sender_and_of_redis(redis_server: RedisServer) -> None:
     with partner_endpoint(KEY) as endpoint:
         down = partner(f"http://127.0.0.1:{free_port()}/cap", token="restart-feed-token-1")
@@ -219,6 +230,7 @@ async def test_the_queue_survives_a_restart_of_the_sender_and_of_redis(redis_ser
             assert [field(r, "msgType") for r in documents(endpoint)] == ["Alert", "Update", "Update", "Update"]
 
 
+@synchronous
 async def test_the_queue_is_bounded_and_counts_what_it_drops(redis_server: RedisServer) -> None:
     settings = FAST.model_copy(update={"queue_max": 10})
     dead = partner(f"http://127.0.0.1:{free_port()}/cap")
@@ -233,6 +245,7 @@ async def test_the_queue_is_bounded_and_counts_what_it_drops(redis_server: Redis
     await redis.aclose()
 
 
+@synchronous
 async def test_a_message_undelivered_too_long_is_dropped_and_the_next_goes(redis_server: RedisServer) -> None:
     settings = FAST.model_copy(update={"give_up_s": 1.0})
     with partner_endpoint(KEY, answers=[503] * 1000) as endpoint:
@@ -253,6 +266,7 @@ async def test_a_message_undelivered_too_long_is_dropped_and_the_next_goes(redis
             assert delivered[-1] == "centinela.fresh-1.1"
 
 
+@synchronous
 async def test_the_feed_keeps_24_hours_newest_first_and_bounded(redis_server: RedisServer) -> None:
     settings = FAST.model_copy(update={"feed_max": 10})
     dead = partner(f"http://127.0.0.1:{free_port()}/cap")
@@ -271,6 +285,7 @@ async def test_the_feed_keeps_24_hours_newest_first_and_bounded(redis_server: Re
     await redis.aclose()
 
 
+@synchronous
 async def test_the_demo_listener_takes_signed_cap_and_refuses_the_rest(redis_server: RedisServer,
                                                                        tmp_path: Path) -> None:
     port = free_port()
