@@ -63,7 +63,8 @@ partners:
 
 @contextmanager
 def partners_process(stack: Stack, config: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    env = {**os.environ, "CENTINELA_KAFKA": stack.kafka, "CENTINELA_REDIS": stack.redis_url}
+    # As `up` runs it: the broker's `partners` principal, whose ACLs allow reading alerts in its group, no more.
+    env = {**os.environ, **stack.environment("partners"), "CENTINELA_REDIS": stack.redis_url}
     with log.open("ab") as out:
         process = subprocess.Popen([sys.executable, "-m", "centinela", "partners", "--config", str(config)],
                                    env=env, stdout=out, stderr=subprocess.STDOUT)
