@@ -32,6 +32,7 @@ class Located:
     lon: npt.NDArray[np.float64]
     opened_at: npt.NDArray[np.datetime64]
     category: list[str]
+    unlocated: int = 0  # incidents of the same query without a location
 
     def __len__(self) -> int:
         return len(self.lat)
@@ -43,30 +44,29 @@ def _parameters(start: datetime, end: datetime, categories: Sequence[str]) -> di
 
 async def located(connection: psycopg.AsyncConnection, start: datetime, end: datetime,
                   categories: Sequence[str]) -> Located:
+    """The located incidents, and how many incidents have no location, in one pass over the history."""
     # Each column comes as one bytea of big-endian values: a million rows in four values, not a million tuples.
-    sql = f"""SELECT string_agg(float8send(l.lat), ''::bytea), string_agg(float8send(l.lon), ''::bytea),
-                     string_agg(int8send((extract(epoch FROM a.opened_at) * 1000000)::int8), ''::bytea),
+    sql = f"""SELECT string_agg(float8send(l.lat), ''::bytea) FILTER (WHERE l.lat IS NOT NULL AND l.lon IS NOT NULL),
+                     string_agg(float8send(l.lon), ''::bytea) FILTER (WHERE l.lat IS NOT NULL AND l.lon IS NOT NULL),
+                     string_agg(int8send((extract(epoch FROM a.opened_at) * 1000000)::int8), ''::bytea)
+                         FILTER (WHERE l.lat IS NOT NULL AND l.lon IS NOT NULL),
                      string_agg(int2send(array_position(%(categories)s::text[], a.category)::int2), ''::bytea)
-              FROM {LATEST}, jsonb_to_record(v.body->'location') AS l(lat float8, lon float8)
-              WHERE {INCIDENT} AND {LOCATED} AND l.lat IS NOT NULL AND l.lon IS NOT NULL"""
+                         FILTER (WHERE l.lat IS NOT NULL AND l.lon IS NOT NULL),
+                     count(*) FILTER (WHERE l.lat IS NULL OR l.lon IS NULL)
+              FROM {LATEST},
+                   jsonb_to_record(CASE WHEN {LOCATED} THEN v.body->'location' END) AS l(lat float8, lon float8)
+              WHERE {INCIDENT}"""
     async with connection.cursor(binary=True) as cursor:
         await cursor.execute(sql, _parameters(start, end, categories))
         row = await cursor.fetchone()
-    lat, lon, micros, codes = row if row and row[0] is not None else (b"", b"", b"", b"")
+    assert row is not None
+    lat, lon, micros, codes = (value or b"" for value in row[:4])
     names = list(categories)
     return Located(lat=np.frombuffer(lat, dtype=">f8").astype(np.float64),
                    lon=np.frombuffer(lon, dtype=">f8").astype(np.float64),
                    opened_at=np.frombuffer(micros, dtype=">i8").astype(np.int64).astype("datetime64[us]"),
-                   category=[names[code - 1] for code in np.frombuffer(codes, dtype=">i2").tolist()])
-
-
-async def unlocated(connection: psycopg.AsyncConnection, start: datetime, end: datetime,
-                    categories: Sequence[str]) -> int:
-    cursor = await connection.execute(
-        f"SELECT count(*) FROM {LATEST} WHERE {INCIDENT} AND NOT coalesce({LOCATED}, false)",
-        _parameters(start, end, categories))
-    row = await cursor.fetchone()
-    return int(row[0]) if row else 0
+                   category=[names[code - 1] for code in np.frombuffer(codes, dtype=">i2").tolist()],
+                   unlocated=int(row[4]))
 
 
 async def zone_counts(connection: psycopg.AsyncConnection, zones: Sequence[str], start: datetime, middle: datetime,

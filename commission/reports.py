@@ -48,9 +48,9 @@ class StudyAreas:
 async def hotspot_test(connection: psycopg.AsyncConnection, area: StudyArea, start: datetime, end: datetime,
                        categories: Sequence[str]) -> Hotspots:
     found = await queries.located(connection, start, end, categories)
-    missing = await queries.unlocated(connection, start, end, categories)
     # The statistics run in a thread: the center's event loop keeps serving live alerts meanwhile.
-    return await asyncio.to_thread(lambda: hotspots(area, locate(found.lat, found.lon, area.resolution), missing))
+    return await asyncio.to_thread(lambda: hotspots(area, locate(found.lat, found.lon, area.resolution),
+                                                    found.unlocated))
 
 
 def hotspot_geojson(result: Hotspots) -> dict[str, Any]:
