@@ -117,9 +117,18 @@ def private_log(path: Path) -> BinaryIO:
     return os.fdopen(descriptor, "ab")
 
 
+DATA_MARK = ".centinela-data"  # in a data directory Centinela made itself
+
+
 def make_private(directory: Path) -> None:
-    """`directory` and everything in it for its owner alone: folders 0700, files 0600."""
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """A data directory Centinela made (new, or marked by an earlier start), and everything in it,
+    for its owner alone: folders 0700, files 0600. A directory it did not make (`--data .`,
+    `--data ~`) is left as it is; what Centinela writes there is made private as it is written."""
+    if not directory.exists():
+        directory.mkdir(mode=0o700, parents=True)
+        (directory / DATA_MARK).touch(mode=0o600)
+    if not (directory / DATA_MARK).is_file():
+        return
     directory.chmod(0o700)
     for root, folders, files in os.walk(directory):
         for name in folders:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from deploy.stack import make_private, private_log, secret_file
+from deploy.stack import DATA_MARK, make_private, private_log, secret_file
 from deploy.supervisor import Child
 from detectors.sources import FrameSource, SourceError
 from vocabulary import internal
@@ -130,10 +130,11 @@ def test_data_directories_and_their_files_are_their_owners_alone(tmp_path: Path)
     old = os.umask(0o022)
     try:
         data = tmp_path / "data"
-        (data / "tables").mkdir(parents=True)
+        make_private(data)  # made here: Centinela's own, marked as such
+        (data / "tables").mkdir()
         (data / "center.log").write_text("from an older run")
         (data / "tables" / "db").write_text("x")
-        make_private(data)
+        make_private(data)  # a later start makes all of it private again
         assert stat.S_IMODE(data.stat().st_mode) == 0o700 and stat.S_IMODE((data / "tables").stat().st_mode) == 0o700
         assert stat.S_IMODE((data / "center.log").stat().st_mode) == 0o600
         assert stat.S_IMODE((data / "tables" / "db").stat().st_mode) == 0o600
@@ -162,3 +163,19 @@ def test_the_key_file_is_whole_or_absent_even_if_writing_it_fails(tmp_path: Path
     assert list(tmp_path.iterdir()) == [], "no empty or partial key file for the next start to trust"
     monkeypatch.undo()
     assert len(internal.parse_key(internal.ensure_key_file(tmp_path).read_text(), "test")) == 32
+
+
+def test_a_data_directory_centinela_did_not_make_is_left_as_it_is(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        home = tmp_path / "home"
+        (home / "projects").mkdir(parents=True)
+        (home / "notes.txt").write_text("the user's own")
+        home.chmod(0o755)
+        make_private(home)  # --data ~ or --data .
+        assert stat.S_IMODE(home.stat().st_mode) == 0o755
+        assert stat.S_IMODE((home / "projects").stat().st_mode) == 0o755
+        assert stat.S_IMODE((home / "notes.txt").stat().st_mode) == 0o644
+        assert not (home / DATA_MARK).exists()
+    finally:
+        os.umask(old)
