@@ -40,6 +40,12 @@ REPORT_S = 1.0
 RETRY_S = 1.0
 
 
+def stopping() -> bool:
+    """This task was told to stop, even if a library turned the CancelledError into another error or ate it."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 def group() -> str:
     return topics.named(GROUP)
 
@@ -105,6 +111,8 @@ class Sender:
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # Redis away: the queue is still there when it is back
+                if stopping():
+                    raise asyncio.CancelledError from error
                 self.failing = f"its queue cannot be read ({type(error).__name__})"
                 log.warning("partner %s: %s; retrying", self.partner.id, self.failing)
                 await asyncio.sleep(RETRY_S)
@@ -113,6 +121,8 @@ class Sender:
         pid = self.partner.id
         delay = self.settings.retry_first_s
         while True:
+            if stopping():
+                raise asyncio.CancelledError
             self.wake.clear()
             head = await self.outbox.head(pid)
             if head is None:
@@ -149,6 +159,8 @@ class Sender:
             answer = await self._client.post(self.partner.url, content=body, headers=headers,
                                              timeout=self.settings.timeout_s)
         except httpx.HTTPError as error:
+            if stopping():
+                raise asyncio.CancelledError from error
             return type(error).__name__
         return None if answer.is_success else f"HTTP {answer.status_code}"
 
@@ -180,6 +192,8 @@ class AlertReader:
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # broker or Redis away: resume from the committed offsets
+                if stopping():
+                    raise asyncio.CancelledError from error
                 self.consuming.clear()
                 log.warning("alerts reader interrupted (%s); resuming from the committed offsets", type(error).__name__)
                 await asyncio.sleep(RETRY_S)
