@@ -128,7 +128,7 @@ class AlertFeed:
 
     def _authentic(self, message: Any) -> Alert | None:
         """The snapshot, when Centinela wrote it; else None (its version is never compared)."""
-        if not internal.verify(self._secret, ALERTS, message.key, message.value, message.headers):
+        if not internal.verify(self._secret, ALERTS, message.key, message.value, message.headers, message.partition):
             return None
         try:
             return Alert.model_validate_json(message.value)

@@ -162,6 +162,7 @@ def run_lanes(args: argparse.Namespace, redis_url: str, stall_s: float) -> int:
 def run_center(args: argparse.Namespace) -> int:
     from center.health import HealthSettings as CenterHealth
     from center.service import serve
+    from commission.reports import CommissionSettings
 
     config = load(args.config)
     kafka, redis_url = running_servers("the center")
@@ -170,7 +171,8 @@ def run_center(args: argparse.Namespace) -> int:
     return run_until_signal(serve(
         config.city, kafka, redis_url, host, port, snapshot_dir=args.snapshots, rules=config.rules,
         silence_settings=config.silences, health=CenterHealth(stall_s=config.health.stall_s),
-        retention=config.retention))
+        retention=config.retention, live_streams=config.live_streams,
+        commission_settings=CommissionSettings(config.interventions, config.open_data)))
 
 
 def run_until_signal(main: Coroutine[Any, Any, None]) -> int:

@@ -32,6 +32,7 @@ CONTROLLER = "controller"  # the nodes' own principal on the controller listener
 MECHANISM = "SCRAM-SHA-512"
 SCRAM_ITERATIONS = 4096
 # Sized for a 2-core machine (measured in docs/operations.md): a fixed heap, G1 with short pauses.
+MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 JVM_OPTIONS = ("-Xms512m", "-Xmx512m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
                "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true")
 
@@ -147,6 +148,10 @@ class Cluster:
             "super.users": f"User:{ADMIN};User:{CONTROLLER}",
             "log.dirs": str(self.directory / f"node-{node.node_id}"),
             "auto.create.topics.enable": "false",
+            # An oversized input is admission's to refuse, with its raw bytes on events.rejected: the broker
+            # takes what the workers' producers send (32 MiB requests; streams/admit.py keeps 16 MiB raw).
+            "message.max.bytes": MAX_MESSAGE_BYTES,
+            "replica.fetch.max.bytes": MAX_MESSAGE_BYTES,
             "default.replication.factor": self.replication,
             "min.insync.replicas": self.min_insync,
             "offsets.topic.replication.factor": self.replication,
