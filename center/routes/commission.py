@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 
 from alert_rules.city import Token
 from center.errors import ApiError, documented
+from center.routes.reports import FromQuery, ToQuery
 from center.running import Reader
 from commission import reports
 from commission.interventions import DEFAULT_CATEGORIES
@@ -99,7 +100,7 @@ def _instant(name: str, text: str | None) -> datetime:
 @router.get("/api/reports/hotspots", responses={200: {"content": {GEOJSON: {}}}, **documented(401, 403, 422, 503)})
 async def hotspots(
     _: Analyst, desk: Desk,
-    start: Annotated[str | None, Query(alias="from")] = None, end: Annotated[str | None, Query(alias="to")] = None,
+    start: FromQuery = None, end: ToQuery = None,
     category: Categories = None, resolution: Resolution = reports.DEFAULT_RESOLUTION,
 ) -> JSONResponse:
     """Getis-Ord Gi* per H3 cell of the zones, with Benjamini–Hochberg at q = 0.05: a GeoJSON FeatureCollection."""
@@ -113,7 +114,7 @@ async def hotspots(
 @router.get("/api/reports/trends", responses=documented(401, 403, 422, 503))
 async def trends(
     _: Analyst, desk: Desk, weeks: Weeks = reports.DEFAULT_WEEKS,
-    end: Annotated[str | None, Query(alias="to")] = None, category: Categories = None,
+    end: ToQuery = None, category: Categories = None,
     resolution: Resolution = reports.DEFAULT_RESOLUTION,
 ) -> dict[str, Any]:
     """Mann–Kendall per study cell with at least 10 incidents in the complete ISO weeks before `to`."""
@@ -146,8 +147,7 @@ async def interventions(_: Analyst, desk: Desk) -> dict[str, Any]:
 
 @router.get("/open/incidents.geojson", responses={200: {"content": {GEOJSON: {}}}, **documented(404, 422, 503)})
 async def open_incidents(
-    request: Request, start: Annotated[str | None, Query(alias="from")] = None,
-    end: Annotated[str | None, Query(alias="to")] = None,
+    request: Request, start: FromQuery = None, end: ToQuery = None,
 ) -> JSONResponse:
     """Counts per H3 cell, ISO week and category, only from `open_data.min_count` up; no token."""
     desk = _desk(request)

@@ -27,6 +27,7 @@ from vocabulary.redaction import redacted
 log = logging.getLogger("centinela.center.reports")
 router = APIRouter(prefix="/api/reports")
 STORE_ENV = "CENTINELA_POSTGRES"
+JSON_OR_CSV: dict[int | str, dict[str, Any]] = {200: {"content": {"application/json": {}, "text/csv": {}}}}  # ?format=csv
 CONNECT_TIMEOUT_S = 3
 Format = Literal["json", "csv"]
 
@@ -78,12 +79,14 @@ async def _answer(fmt: Format, compute: Callable[[psycopg.AsyncConnection], Awai
     return JSONResponse(report)
 
 
-FromQuery = Annotated[str | None, Query(alias="from", description="RFC 3339; default: 30 days before `to`")]
-ToQuery = Annotated[str | None, Query(description="RFC 3339, excluded; default: now")]
+DATE_TIME = {"format": "date-time"}  # RFC 3339, in the OpenAPI document too
+FromQuery = Annotated[str | None, Query(alias="from", description="RFC 3339; default: 30 days before `to`",
+                                        json_schema_extra=DATE_TIME)]
+ToQuery = Annotated[str | None, Query(description="RFC 3339, excluded; default: now", json_schema_extra=DATE_TIME)]
 FormatQuery = Annotated[Format, Query(description="json (default) or csv")]
 
 
-@router.get("/response", responses=documented(401, 403, 422, 503))
+@router.get("/response", responses={**JSON_OR_CSV, **documented(401, 403, 422, 503)})
 async def response(center: Running, token: ReportReader, start: FromQuery = None, to: ToQuery = None,
                    zone: str | None = None, category: str | None = None, format: FormatQuery = "json") -> Response:
     period = _period(start, to)
@@ -92,7 +95,7 @@ async def response(center: Running, token: ReportReader, start: FromQuery = None
                          reports.response_csv, "response")
 
 
-@router.get("/false-alarms", responses=documented(401, 403, 422, 503))
+@router.get("/false-alarms", responses={**JSON_OR_CSV, **documented(401, 403, 422, 503)})
 async def false_alarms(center: Running, token: ReportReader, start: FromQuery = None, to: ToQuery = None,
                        min_alerts: Annotated[int, Query(ge=0)] = 3, format: FormatQuery = "json") -> Response:
     period = _period(start, to)
@@ -101,7 +104,7 @@ async def false_alarms(center: Running, token: ReportReader, start: FromQuery = 
                          reports.false_alarms_csv, "false-alarms")
 
 
-@router.get("/operators", responses=documented(401, 403, 422, 503))
+@router.get("/operators", responses={**JSON_OR_CSV, **documented(401, 403, 422, 503)})
 async def operators(center: Running, token: ReportReader, start: FromQuery = None, to: ToQuery = None,
                     format: FormatQuery = "json") -> Response:
     period = _period(start, to)

@@ -27,8 +27,10 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def center(stack) -> Iterator[RunningCenter]:  # type: ignore[no-untyped-def]
-    with running_center(sample_city(), stack.kafka, stack.redis_url, action_wait_s=0.2) as running:
+def center(stack, postgres: str) -> Iterator[RunningCenter]:  # type: ignore[no-untyped-def]
+    with pytest.MonkeyPatch.context() as environment, \
+            running_center(sample_city(), stack.kafka, stack.redis_url, action_wait_s=0.2) as running:
+        environment.setenv("CENTINELA_POSTGRES", postgres)  # the reports read the history
         publisher = AlertPublisher(stack.kafka)
         publisher.publish(make_alert("north", alert_id="fuzz-1"), make_alert("south", alert_id="fuzz-2"))
         publisher.close()
