@@ -100,7 +100,7 @@ def day(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Day]
     """ck-ok disarms before the deadline, ckb-miss sends only heartbeats, ck-late a test and then,
     after her alert opened, a disarm; ck-watch sends 641 through DC-09 and ck-latch 642 over Kafka."""
     tmp = tmp_path_factory.mktemp("checkins")
-    timezone, by, deadline = schedule_ahead(lead_s=60)
+    timezone, by, deadline = schedule_ahead(lead_s=30)
     checkin = f'checkin: {{by: "{by}", grace_min: 1}}'
     config = write_city(tmp / "city", "zone-welfare", timezone, f"""
 panels:
@@ -220,7 +220,7 @@ def test_the_console_lists_the_day_and_opens_the_missed_senior_s_alert(day: Day)
 
 
 def test_a_worker_killed_before_the_deadline_fires_it_once_after_a_restart(stack: Stack, tmp_path: Path) -> None:
-    timezone, by, deadline = schedule_ahead(lead_s=50)
+    timezone, by, deadline = schedule_ahead(lead_s=30)
     checkin = f'checkin: {{by: "{by}", grace_min: 1}}'
     config = write_city(tmp_path / "city", "zone-welfare-kill", timezone, f"""
 panels:
