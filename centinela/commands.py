@@ -242,7 +242,7 @@ def run_credentials(args: argparse.Namespace) -> int:
 
 
 def run_system(config: Config, workers: int, partitions: int, data: Path,
-               extra: list[tuple[str, list[str], str]] | None = None, banner: str = "",
+               extra: list[tuple[str, list[str], str | None]] | None = None, banner: str = "",
                broker_port: int = DEFAULT_KAFKA_PORT, redis_port: int = DEFAULT_REDIS_PORT, brokers: int = 1,
                postgres_port: int = DEFAULT_POSTGRES_PORT) -> int:
     """Start the stack, workers, center, receiver and cameras (and `extra` commands, each with the Kafka
@@ -272,8 +272,8 @@ def run_system(config: Config, workers: int, partitions: int, data: Path,
         env[internal.KEY_FILE_ENV] = str(internal.ensure_key_file(data))
     centinela = [sys.executable, "-m", "centinela"]
     worker = [*centinela, "worker", "--partitions", str(partitions)]
-    # (name, argv, the Kafka role it logs in as)
-    commands: list[tuple[str, list[str], str]] = [
+    # (name, argv, the Kafka role it logs in as, if it uses Kafka)
+    commands: list[tuple[str, list[str], str | None]] = [
         (f"worker-{n + 1}", [*worker, "--web-port", str(free_port())], "worker") for n in range(workers)]
     commands.append(("center", [*centinela, "center", "--snapshots", str(snapshots)], "center"))
     commands.append(("receiver", [*centinela, "receiver"], "receiver"))  # DC-09 and HTTP ingestion (section 7)
@@ -298,7 +298,8 @@ def run_system(config: Config, workers: int, partitions: int, data: Path,
                                                           f"  (embedded, data in {data}/postgres)"))
         for name, argv, role in commands:
             niceness = CAMERA_NICENESS if name == "cameras" else 0
-            supervisor.start(Child(name, argv, {**env, **stack.environment(role), "CENTINELA_PROCESS_NAME": name},
+            kafka = stack.environment(role) if role else {}
+            supervisor.start(Child(name, argv, {**env, **kafka, "CENTINELA_PROCESS_NAME": name},
                                    data / f"{name}.log", niceness=niceness))
         print(f"workers  {workers}")
         print(f"center   http://{http_host}:{http_port}/")

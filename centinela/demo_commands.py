@@ -235,7 +235,11 @@ def run_demo(args: argparse.Namespace) -> int:
         stopper = threading.Timer(args.duration, os.kill, (os.getpid(), signal.SIGTERM))
         stopper.daemon = True
         stopper.start()
-    return run_system(config, workers=1, partitions=4, data=data, extra=[("simulator", simulator, "device")], banner=banner)
+    # The firefighters' end of CAP delivery (deploy/city/partners.yaml): it checks and logs what it gets.
+    firefighters = [sys.executable, "-m", "centinela", "partners", "listen", "--config", str(directory),
+                    "--partner", "bomberos", "--listen", "127.0.0.1:8091", "--save", str(data / "cap")]
+    return run_system(config, workers=1, partitions=4, data=data, banner=banner,
+                      extra=[("simulator", simulator, "device"), ("firefighters", firefighters, None)])
 
 
 def demo_config(target: Path) -> tuple[Path, list[str]]:

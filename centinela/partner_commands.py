@@ -22,7 +22,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         "listen", help="receive one partner's CAP messages, check their signatures and log them (demos, rehearsals)")
     listen.add_argument("--config", help="configuration directory (else CENTINELA_CONFIG)")
     listen.add_argument("--partner", help="the partner's id (default: the only one configured)")
-    listen.add_argument("--listen", default="127.0.0.1:8090", metavar="HOST:PORT", help="where to listen")
+    listen.add_argument("--listen", default="127.0.0.1:8091", metavar="HOST:PORT", help="where to listen")
     listen.add_argument("--save", type=Path, help="keep each document received as DIR/<identifier>.xml")
     listen.set_defaults(run=run_listen)
 
