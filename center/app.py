@@ -29,12 +29,13 @@ from center.health import Component, HealthSettings, HealthWatch
 from center.hub import AlertHub
 from center.metrics import CenterMetrics
 from center.retention import RetentionSettings, sweep_forever
-from center.routes import alerts, cap, checkins, operations, people, plans, reports, silences
+from center.routes import alerts, cap, checkins, commission, operations, people, plans, reports, silences
 from center.running import Center
 from center.silences import SilenceDesk
 from center.sse import LiveStreamSettings
 from center.views import AlertViews
 from center.webhooks import Webhook
+from commission.reports import CommissionSettings, StudyAreas
 from vocabulary import internal
 from vocabulary.http_limits import BodyLimit
 from vocabulary.kafka_security import KafkaSecurity
@@ -70,6 +71,7 @@ def create_app(
     security: KafkaSecurity | None = None,
     health: HealthSettings | None = None,
     retention: RetentionSettings | None = None,
+    commission_settings: CommissionSettings | None = None,
     live_streams: LiveStreamSettings | None = None,
 ) -> FastAPI:
     """The center: `kafka` is "host:port[,host:port]", `redis_url` like "redis://127.0.0.1:6379/0".
@@ -123,10 +125,11 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.tokens = tokens
+    app.state.commission = commission.CommissionDesk(StudyAreas(city.zones), commission_settings or CommissionSettings())
     errors.install(app)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit, headers=SECURITY_HEADERS)  # outermost: a large body is refused before anything reads it
-    for module in (alerts, plans, silences, people, operations, checkins, reports, cap):
+    for module in (alerts, plans, silences, people, operations, checkins, reports, commission, cap):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=operations.STATIC), name="static")
     app.openapi = lambda: _openapi_with_json_errors(app)  # type: ignore[method-assign]  # FastAPI's documented override
@@ -163,7 +166,7 @@ async def _stop(center: Center) -> None:
 async def _connect_kafka(center: Center) -> None:
     """Start the producer and the feed once the broker answers; /healthz says 503 until then."""
     while True:
-        producer = AIOKafkaProducer(bootstrap_servers=center.kafka, linger_ms=0, **center.security.client())
+        producer = AIOKafkaProducer(bootstrap_servers=center.kafka, linger_ms=0, **center.security.producer())
         try:
             await producer.start()
             break

@@ -21,13 +21,14 @@ def build_parser() -> argparse.ArgumentParser:
         history_commands,
         partner_commands,
         receiver_commands,
+        report_commands,
         rules_commands,
     )
 
     parser = argparse.ArgumentParser(prog="centinela", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in (commands, rules_commands, camera_commands, demo_commands, receiver_commands, history_commands,
-                   partner_commands):
+                   report_commands, partner_commands):
         module.add_commands(sub)
     return parser
 

@@ -66,7 +66,7 @@ def connects(stack: Stack, settings: KafkaSecurity) -> bool:
         try:
             await asyncio.wait_for(producer.start(), 20)
             return True
-        except (KafkaConnectionError, KafkaError, asyncio.TimeoutError):
+        except (TimeoutError, KafkaConnectionError, KafkaError):
             return False
         finally:
             await producer.stop()
