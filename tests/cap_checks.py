@@ -9,7 +9,7 @@ from lxml import etree
 from partners.cap import NAMESPACE, SCHEMA
 
 # What the test cities' accounts hold and no partner may ever see (contract sections 8 and 16).
-PRIVATE = ("+54 11 5555 0101", "5555 0101", "girasol", "Rosa (82), lives alone", "Gate code 4512", "Dog in the yard")
+PRIVATE = ("+54 11 5555 0101", "5555 0101", "+54 11 5559 0909", "5559 0909", "girasol", "jacaranda", "Rosa (82), lives alone", "Gate code 4512", "Dog in the yard")
 FORBIDDEN_ELEMENTS = ("instruction", "contact", "note", "addresses")
 
 

@@ -82,7 +82,8 @@ async def _answer(fmt: Format, compute: Callable[[psycopg.AsyncConnection], Awai
 DATE_TIME = {"format": "date-time"}  # RFC 3339, in the OpenAPI document too
 FromQuery = Annotated[str | None, Query(alias="from", description="RFC 3339; default: 30 days before `to`",
                                         json_schema_extra=DATE_TIME)]
-ToQuery = Annotated[str | None, Query(description="RFC 3339, excluded; default: now", json_schema_extra=DATE_TIME)]
+ToQuery = Annotated[str | None, Query(alias="to", description="RFC 3339, excluded; default: now",
+                                      json_schema_extra=DATE_TIME)]
 FormatQuery = Annotated[Format, Query(description="json (default) or csv")]
 
 

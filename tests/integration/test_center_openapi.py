@@ -12,7 +12,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
-from schemathesis.checks import negative_data_rejection
+from schemathesis.checks import negative_data_rejection, positive_data_acceptance
 
 from tests.integration.center_support import (
     OPERATOR,
@@ -48,9 +48,11 @@ def test_api_answers_as_documented(center: RunningCenter, mode: GenerationMode) 
         @settings(max_examples=6, deadline=None, database=None, suppress_health_check=list(HealthCheck))
         def answers_as_documented(case: schemathesis.Case) -> None:
             # Unknown query parameters are ignored on purpose (lenient, like the topics), so the
-            # negative-data check, which expects them refused, does not apply.
+            # negative-data check, which expects them refused, does not apply; and a report period
+            # whose `from` is not before its `to` is 422 by the contract, which no schema can say.
             case.call_and_validate(
-                headers={"Authorization": f"Bearer {OPERATOR}"}, excluded_checks=[negative_data_rejection]
+                headers={"Authorization": f"Bearer {OPERATOR}"},
+                excluded_checks=[negative_data_rejection, positive_data_acceptance],
             )
 
         try:

@@ -47,8 +47,8 @@ panels:
     address: "Av. Cazón 1234, Tigre"
     location: {{lat: -34.4251, lon: -58.5797}}
     occupants: "Rosa (82), lives alone"
-    contacts: [{{name: Laura, relation: daughter, phone: "+54 11 5555 0101"}}]
-    passcode: girasol
+    contacts: [{{name: Laura, relation: daughter, phone: "+54 11 5559 0909"}}]
+    passcode: jacaranda
     instructions: "Gate code 4512. Dog in the yard."
 tokens:
   - {{token: {OPERATOR}, role: operator, name: Operadora CAP}}
@@ -133,7 +133,7 @@ def test_a_panic_acknowledged_dispatched_resolved_is_alert_then_three_updates_de
     wait_until(lambda: len(mine(police, BEEPER)) >= 1, timeout=30)
     act(center, alert_id, "ack")
     act(center, alert_id, "dispatch", {"responder": "Móvil 7"})
-    act(center, alert_id, "resolve", {"disposition": "real", "note": "llamó a +54 11 5555 0101"})
+    act(center, alert_id, "resolve", {"disposition": "real", "note": "llamó a +54 11 5559 0909"})
     documents = wait_until(lambda: four if len(four := mine(police, BEEPER)) >= 4 else None, timeout=30)
     assert [field(d, "msgType") for d in documents] == ["Alert", "Update", "Update", "Update"]
     assert [field(d, "info/certainty") for d in documents] == ["Likely", "Observed", "Observed", "Observed"]
@@ -155,7 +155,7 @@ def test_a_fire_resolved_as_false_alarm_ends_with_a_cancel(
     alert_id = opened_by(center, PANEL)
     wait_until(lambda: len(mine(firefighters, PANEL)) >= 1, timeout=30)
     act(center, alert_id, "ack")
-    act(center, alert_id, "resolve", {"disposition": "false_alarm", "note": "passcode girasol dado"})
+    act(center, alert_id, "resolve", {"disposition": "false_alarm", "note": "passcode jacaranda dado"})
     documents = wait_until(lambda: got if (got := mine(firefighters, PANEL)) and field(got[-1], "msgType") == "Cancel"
                            else None, timeout=30)
     assert [field(d, "msgType") for d in documents] == ["Alert", "Update", "Cancel"]
