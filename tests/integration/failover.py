@@ -26,7 +26,7 @@ from tests.integration.system import OPERATOR, System, poll
 from vocabulary import topics
 
 WATCHED = (topics.BEEPS, topics.ZONE_EVENTS, topics.ALERTS)
-WINDOW_S = 20.0  # after a kill, where the gaps are looked for
+WINDOW_S = 12.0  # after a kill, where the gaps are looked for
 
 
 @dataclass(frozen=True)

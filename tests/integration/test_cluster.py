@@ -50,7 +50,7 @@ def test_three_nodes_survive_losing_the_leader_twice_and_two_workers_take_over_f
         finally:
             admin.close()
         assert all(len(p["replica_nodes"]) == 3 for p in alerts["partitions"]), "replication factor 3"
-        acked, kills = kill_leaders(system, kills=2, spacing_s=(8, 12), rng=random.Random(7))
+        acked, kills = kill_leaders(system, kills=2, spacing_s=(6, 9), rng=random.Random(7))
         for kill in kills:
             print(kill)
         check_counted_once(system, acked)
