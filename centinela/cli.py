@@ -15,6 +15,7 @@ UNEXPECTED = 70  # EX_SOFTWARE: a bug of ours, not something the user did
 
 def build_parser() -> argparse.ArgumentParser:
     from centinela import (
+        broker_commands,
         camera_commands,
         commands,
         demo_commands,
@@ -27,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="centinela", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (commands, rules_commands, camera_commands, demo_commands, receiver_commands, history_commands,
+    for module in (commands, broker_commands, rules_commands, camera_commands, demo_commands, receiver_commands, history_commands,
                    report_commands, partner_commands):
         module.add_commands(sub)
     return parser

@@ -6,9 +6,9 @@ import argparse
 import asyncio
 import json
 import os
-import shlex
 import signal
 import sys
+import tempfile
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
@@ -39,19 +39,6 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     up.add_argument("--redis-port", type=int, default=DEFAULT_REDIS_PORT, help="the embedded Redis's port")
     up.add_argument("--postgres-port", type=int, default=DEFAULT_POSTGRES_PORT, help="the embedded PostgreSQL's port")
     up.set_defaults(run=run_up)
-
-    broker = sub.add_parser("broker", help="run the embedded broker alone (Apache Kafka, as `up` runs it)")
-    broker.add_argument("--data", default=".centinela", help="where the broker keeps its log and credentials")
-    broker.add_argument("--broker-port", type=int, default=DEFAULT_KAFKA_PORT, help="the first node's client port")
-    broker.add_argument("--brokers", type=int, default=1, choices=(1, 3), help="embedded Kafka nodes (3: a cluster)")
-    broker.add_argument("--partitions", type=int, default=4, help="partitions per topic when it creates them")
-    broker.set_defaults(run=run_broker)
-
-    credentials = sub.add_parser("credentials", help="the embedded broker's client settings for a role, as JSON")
-    credentials.add_argument("role", help="device, camera, receiver, worker, center, history, partners or admin")
-    credentials.add_argument("--data", default=".centinela", help="the data directory `up` or `broker` used")
-    credentials.add_argument("--env", action="store_true", help="as CENTINELA_KAFKA... lines for a shell")
-    credentials.set_defaults(run=run_credentials)
 
     worker = sub.add_parser("worker", help="run one stream worker against CENTINELA_KAFKA and CENTINELA_REDIS")
     worker.add_argument("--config", help="configuration directory (else CENTINELA_CONFIG)")
@@ -130,9 +117,10 @@ def run_worker(args: argparse.Namespace) -> int:
 
     # Which partition holds a zone is the broker's count, whatever this worker was told.
     partitions = topic_partitions(kafka, topics.named(topics.ZONE_EVENTS)) or args.partitions
-    app = create_app(config.city, config.rules, config.admission, kafka, redis_url, web_port=args.web_port,
-                     partitions=partitions, lane=args.lane)
-    faust.Worker(app, loglevel="INFO", quiet=True).execute_from_commandline()
+    with tempfile.TemporaryDirectory(prefix=f"centinela-{args.lane}-") as datadir:
+        app = create_app(config.city, config.rules, config.admission, kafka, redis_url, web_port=args.web_port,
+                         partitions=partitions, lane=args.lane, datadir=Path(datadir))
+        faust.Worker(app, loglevel="INFO", quiet=True).execute_from_commandline()
     return 0
 
 
@@ -196,49 +184,6 @@ def run_up(args: argparse.Namespace) -> int:
     return run_system(load(args.config), workers=args.workers, partitions=args.partitions, data=Path(args.data),
                       broker_port=args.broker_port, redis_port=args.redis_port, brokers=args.brokers,
                       postgres_port=args.postgres_port)
-
-
-def run_broker(args: argparse.Namespace) -> int:
-    """The embedded broker alone, supervised as `up` supervises it; its address once it accepts clients."""
-    from deploy.stack import Stack, make_private
-    from deploy.supervisor import Supervisor
-
-    os.umask(0o077)
-    data = Path(args.data).resolve()
-    make_private(data)
-    stack = Stack(partitions=args.partitions, brokers=args.brokers, workdir=data, redis_url="unused")
-    nodes = stack.supervised(kafka_port=args.broker_port, redis_port=0)
-    supervisor = Supervisor()
-    try:
-        for node in nodes:
-            supervisor.start(node)
-        supervisor.wait_until_running(timeout_s=120)
-        print(stack.kafka, flush=True)
-        return supervisor.run_until_signal()
-    finally:
-        supervisor.stop()
-
-
-def run_credentials(args: argparse.Namespace) -> int:
-    from deploy.broker import BrokerError, Cluster
-    from deploy.roles import ROLES
-
-    if args.role not in ROLES:
-        raise UsageError(f"unknown role {args.role!r}; one of {', '.join(ROLES)}")
-    data = Path(args.data).resolve()
-    try:
-        cluster = Cluster.used(data)
-    except BrokerError as error:
-        raise UsageError(str(error)) from None
-    if args.env:
-        for name, value in cluster.environment(args.role).items():
-            print(f"{name}={shlex.quote(value)}")
-        return 0
-    security = cluster.security(args.role)
-    print(json.dumps({"bootstrap": cluster.bootstrap, "security_protocol": security.protocol,
-                      "sasl_mechanism": security.mechanism, "username": security.username,
-                      "password": security.password}))
-    return 0
 
 
 def run_system(config: Config, workers: int, partitions: int, data: Path,
