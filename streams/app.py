@@ -13,6 +13,8 @@ zone.events in 22 ms at 500 events/s, 53 to 100 ms when it shared its loop).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import faust
 
 from alert_rules.city import City
@@ -27,7 +29,7 @@ from vocabulary.kafka_security import KafkaSecurity
 
 
 def create_app(city: City, rules: Rules, admission_settings: AdmissionSettings, kafka: str, redis_url: str,
-               web_port: int, partitions: int, lane: Lane) -> faust.App:
+               web_port: int, partitions: int, lane: Lane, datadir: Path) -> faust.App:
     use_idempotent_producers()
     use_prompt_fetches(MOTION_FETCH_MAX_WAIT_MS if lane == "motion" else FETCH_MAX_WAIT_MS)
     secret = internal.key_from_environment()
@@ -35,6 +37,7 @@ def create_app(city: City, rules: Rules, admission_settings: AdmissionSettings, 
         topics.named(f"centinela-{lane}"),  # two systems on one broker keep their groups apart
         broker=f"kafka://{kafka}",
         autodiscover=False,
+        datadir=datadir,  # Faust makes its table folders here, even though the lanes keep their state in Redis
         # A lane that dies is noticed, and its partitions handed on, within seconds.
         broker_session_timeout=6,
         broker_rebalance_timeout=6,
