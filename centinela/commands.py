@@ -117,10 +117,12 @@ def run_worker(args: argparse.Namespace) -> int:
 
     # Which partition holds a zone is the broker's count, whatever this worker was told.
     partitions = topic_partitions(kafka, topics.named(topics.ZONE_EVENTS)) or args.partitions
-    with tempfile.TemporaryDirectory(prefix=f"centinela-{args.lane}-") as datadir:
-        app = create_app(config.city, config.rules, config.admission, kafka, redis_url, web_port=args.web_port,
-                         partitions=partitions, lane=args.lane, datadir=Path(datadir))
-        faust.Worker(app, loglevel="INFO", quiet=True).execute_from_commandline()
+    # Faust makes empty table folders even though the lanes keep their state in Redis: one shared place, not the cwd.
+    datadir = Path(tempfile.gettempdir()) / f"centinela-faust-{os.getuid()}"
+    datadir.mkdir(mode=0o700, exist_ok=True)
+    app = create_app(config.city, config.rules, config.admission, kafka, redis_url, web_port=args.web_port,
+                     partitions=partitions, lane=args.lane, datadir=datadir)
+    faust.Worker(app, loglevel="INFO", quiet=True).execute_from_commandline()
     return 0
 
 

@@ -37,7 +37,7 @@ def create_app(city: City, rules: Rules, admission_settings: AdmissionSettings, 
         topics.named(f"centinela-{lane}"),  # two systems on one broker keep their groups apart
         broker=f"kafka://{kafka}",
         autodiscover=False,
-        datadir=datadir,  # Faust makes its table folders here, even though the lanes keep their state in Redis
+        datadir=datadir,
         # A lane that dies is noticed, and its partitions handed on, within seconds.
         broker_session_timeout=6,
         broker_rebalance_timeout=6,
