@@ -1,36 +1,30 @@
 """For the security commission (contract section 14): hotspots, trends, interventions, open data.
 
-They read the history in PostgreSQL (CENTINELA_POSTGRES): without it, or while it is down, they
-answer 503. Roles as the history's reports: operators, supervisors and viewers; 403 for responders.
+They read the history in PostgreSQL (center/history_store.py): without it they answer 503. Roles as
+the history's reports: operators, supervisors and viewers; 403 for responders.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import psycopg
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from alert_rules.city import Token
 from center.errors import ApiError, documented
+from center.history_store import history_store
 from center.routes.reports import FromQuery, ToQuery
 from center.running import Reader
 from commission import reports
 from commission.interventions import DEFAULT_CATEGORIES
 from history.reports import Period
-from history.schema import migrate_async
 from vocabulary.errors import UsageError
 from vocabulary.events import Category, format_timestamp, parse_timestamp
 
 router = APIRouter()
-POSTGRES_ENV = "CENTINELA_POSTGRES"
 GEOJSON = "application/geo+json"
-_migrated: set[str] = set()
 
 
 class CommissionDesk:
@@ -45,26 +39,6 @@ class CommissionDesk:
 def _desk(request: Request) -> CommissionDesk:
     desk: CommissionDesk = request.app.state.commission
     return desk
-
-
-@asynccontextmanager
-async def history_store() -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-    """A connection to the history, migrated once per process; 503 without it or when it fails."""
-    url = os.environ.get(POSTGRES_ENV)
-    if not url:
-        raise ApiError(503, f"no history store: {POSTGRES_ENV} is not set")
-    try:
-        connection = await psycopg.AsyncConnection.connect(url, connect_timeout=3, autocommit=True)
-    except psycopg.Error:
-        raise ApiError(503, "the history store is not reachable") from None
-    try:
-        async with connection:
-            if url not in _migrated:
-                await migrate_async(connection)
-                _migrated.add(url)
-            yield connection
-    except psycopg.OperationalError:
-        raise ApiError(503, "the history store is not reachable") from None
 
 
 def _analyst(token: Reader) -> Token:

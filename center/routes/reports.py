@@ -1,15 +1,11 @@
 """The center's reports (contract section 13): response times, false alarms, operators; JSON or CSV.
 
-The history lives in PostgreSQL (CENTINELA_POSTGRES, which `up` sets for the center); without it,
-or while it does not answer, a report is a 503.
+The history lives in PostgreSQL (center/history_store.py): without it, a report is a 503.
 """
 
 from __future__ import annotations
 
-import logging
-import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any, Literal
 
 import psycopg
@@ -18,17 +14,13 @@ from fastapi.responses import JSONResponse, Response
 
 from alert_rules.city import Token
 from center.errors import ApiError, documented
+from center.history_store import history_store
 from center.running import Reader, Running
 from history import reports
-from history.schema import migrate_async
 from vocabulary.errors import UsageError
-from vocabulary.redaction import redacted
 
-log = logging.getLogger("centinela.center.reports")
 router = APIRouter(prefix="/api/reports")
-STORE_ENV = "CENTINELA_POSTGRES"
 JSON_OR_CSV: dict[int | str, dict[str, Any]] = {200: {"content": {"application/json": {}, "text/csv": {}}}}  # ?format=csv
-CONNECT_TIMEOUT_S = 3
 Format = Literal["json", "csv"]
 
 
@@ -48,30 +40,9 @@ def _period(start: str | None, end: str | None) -> reports.Period:
         raise ApiError(422, error.message) from None
 
 
-@asynccontextmanager
-async def _store() -> AsyncIterator[psycopg.AsyncConnection]:
-    url = os.environ.get(STORE_ENV)
-    if not url:
-        raise ApiError(503, f"no history store: the center was started without {STORE_ENV}")
-    try:
-        connection = await psycopg.AsyncConnection.connect(url, connect_timeout=CONNECT_TIMEOUT_S,
-                                                           options=reports.SESSION_OPTIONS)
-    except psycopg.Error as error:
-        log.warning("the history store does not answer: %s", redacted(error))
-        raise ApiError(503, "the history store (PostgreSQL) is not reachable") from None
-    try:
-        await migrate_async(connection)
-        yield connection
-    except psycopg.OperationalError as error:
-        log.warning("the history store failed: %s", redacted(error))
-        raise ApiError(503, "the history store (PostgreSQL) is not reachable") from None
-    finally:
-        await connection.close()
-
-
 async def _answer(fmt: Format, compute: Callable[[psycopg.AsyncConnection], Awaitable[dict[str, Any]]],
                   to_csv: Callable[[Mapping[str, Any]], str], name: str) -> Response:
-    async with _store() as connection:
+    async with history_store() as connection:
         report = await compute(connection)
     if fmt == "csv":
         return Response(to_csv(report), media_type="text/csv; charset=utf-8",
