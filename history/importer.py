@@ -21,7 +21,7 @@ import psycopg
 from pydantic import ValidationError
 
 from history.schema import migrate
-from history.store import VersionRow, add_versions, refresh, version_row
+from history.store import VersionRow, add_versions, encode_rows, refresh, version_row
 from vocabulary.errors import UsageError
 from vocabulary.events import Alert
 
@@ -63,7 +63,8 @@ def import_file(url: str, path: Path, progress: Progress | None = None) -> Impor
         stream = path.open("rb")
     except OSError as error:
         raise UsageError(f"{path}: cannot be read: {error.strerror}") from None
-    with stream, psycopg.connect(url) as connection:
+    # temp_buffers: each batch's temporary table, and the set of alerts touched, stay in memory
+    with stream, psycopg.connect(url, options="-c temp_buffers=256MB") as connection:
         migrate(connection)
         return import_stream(connection, stream, str(path), progress)
 
@@ -73,7 +74,7 @@ def import_stream(connection: psycopg.Connection, stream: IO[bytes], where: str,
     """Read and check the lines in a thread while PostgreSQL stores the previous batch (two cores busy, not one)."""
     began = time.monotonic()
     done = Imported()
-    batches: queue.Queue[list[VersionRow] | BaseException] = queue.Queue(maxsize=2)
+    batches: queue.Queue[tuple[int, bytes] | BaseException] = queue.Queue(maxsize=2)
     stop = threading.Event()
     reader = threading.Thread(target=_read_batches, args=(stream, where, batches, stop), name="import-reader",
                               daemon=True)
@@ -81,11 +82,12 @@ def import_stream(connection: psycopg.Connection, stream: IO[bytes], where: str,
     try:
         with connection.transaction():
             connection.execute("SET LOCAL work_mem = '256MB'")  # the final refresh groups every imported version
-            while (batch := batches.get()) != []:
+            while (batch := batches.get()) != (0, b""):
                 if isinstance(batch, BaseException):
                     raise batch
-                done.added += add_versions(connection, batch)
-                done.lines += len(batch)
+                lines, encoded = batch
+                done.added += add_versions(connection, encoded)
+                done.lines += lines
                 done.seconds = time.monotonic() - began
                 if progress:
                     progress(done, stream.tell())
@@ -99,10 +101,11 @@ def import_stream(connection: psycopg.Connection, stream: IO[bytes], where: str,
     return done
 
 
-def _read_batches(stream: IO[bytes], where: str, batches: queue.Queue[list[VersionRow] | BaseException],
+def _read_batches(stream: IO[bytes], where: str, batches: queue.Queue[tuple[int, bytes] | BaseException],
                   stop: threading.Event) -> None:
-    """Batches of rows, then [] at the end, or the error (BadLine) that stops the import."""
-    def put(item: list[VersionRow] | BaseException) -> bool:
+    """(rows, their COPY data) a batch at a time, then (0, b"") at the end, or the error (BadLine) that
+    stops the import. The COPY data is made here so the importing thread only sends it."""
+    def put(item: tuple[int, bytes] | BaseException) -> bool:
         while not stop.is_set():
             try:
                 batches.put(item, timeout=0.1)
@@ -113,8 +116,10 @@ def _read_batches(stream: IO[bytes], where: str, batches: queue.Queue[list[Versi
 
     rows = read_rows(stream, where)
     try:
-        while put(batch := [row for _, row in _take(rows, BATCH)]) and batch:
-            pass
+        while True:
+            batch = [row for _, row in _take(rows, BATCH)]
+            if not put((len(batch), encode_rows(batch) if batch else b"")) or not batch:
+                break
     except BaseException as error:  # handed to the importing thread, which rolls back and raises it
         put(error)
 def _take(rows: Iterator[tuple[int, VersionRow]], count: int) -> Iterator[tuple[int, VersionRow]]:
