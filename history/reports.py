@@ -25,10 +25,12 @@ from vocabulary.errors import UsageError
 from vocabulary.events import format_timestamp, parse_timestamp
 
 DEFAULT_DAYS = 30
-# For psycopg's connect(): the reports sort a period's times in memory, not on disk.
-SESSION_OPTIONS = "-c work_mem=64MB"
+# For psycopg's connect(): the reports sort a period's times in memory, not on disk, and skip the JIT
+# compile (hundreds of ms a query, more than it saves on a year of alerts).
+SESSION_OPTIONS = "-c work_mem=64MB -c jit=off"
 DISPOSITIONS = ("real", "false_alarm", "test")
 OPERATOR_CHANGES = ("acknowledged", "dispatched", "resolved", "step")
+PRIORITIES = range(1, 6)  # an Alert's priority is 1..5
 
 
 @dataclass(frozen=True)
@@ -74,13 +76,15 @@ class Calendar:
         )
 
     def parameters(self) -> dict[str, Any]:
-        deadlines = sorted(self.deadlines.items())
+        """Deadlines as flat arrays the query indexes by priority: dl_seconds holds PRIORITIES entries per zone
+        of dl_zones, in order (the city's where the zone has none for a priority); default_seconds the city's."""
+        zones = sorted({zone for zone, _ in self.deadlines})
         return {
             "tz_zones": list(self.timezones), "tz_names": list(self.timezones.values()),
-            "dl_zones": [z for (z, _), _ in deadlines], "dl_priorities": [p for (_, p), _ in deadlines],
-            "dl_seconds": [_seconds(s) for _, s in deadlines],
-            "default_priorities": list(self.default_deadlines),
-            "default_seconds": [_seconds(s) for s in self.default_deadlines.values()],
+            "dl_zones": zones,
+            "dl_seconds": [_seconds(self.deadlines[(z, p)] if (z, p) in self.deadlines else self.default_deadlines.get(p))
+                           for z in zones for p in PRIORITIES],
+            "default_seconds": [_seconds(self.default_deadlines.get(p)) for p in PRIORITIES],
         }
 
 
@@ -99,17 +103,14 @@ WITH period AS (
       AND (%(category)s::text IS NULL OR category = %(category)s))
 """
 # Each zone's escalation deadline per priority: the zone's own, else the city's for a zone no longer configured.
+# One small join on the zone, then an array subscript, so the alerts are sorted by priority alone.
 DEADLINES = """,
-zone_deadline AS (SELECT * FROM unnest(%(dl_zones)s::text[], %(dl_priorities)s::int[], %(dl_seconds)s::float8[])
-                  AS d(zone_id, priority, seconds)),
-default_deadline AS (SELECT * FROM unnest(%(default_priorities)s::int[], %(default_seconds)s::float8[])
-                     AS d(priority, seconds)),
+zone_deadline AS (SELECT * FROM unnest(%(dl_zones)s::text[]) WITH ORDINALITY AS d(zone_id, n)),
 judged AS (
-    SELECT p.priority, p.ack_s, p.dispatch_s, p.resolve_s,
-           CASE WHEN zd.zone_id IS NOT NULL THEN zd.seconds ELSE dd.seconds END AS deadline_s
-    FROM period p
-    LEFT JOIN zone_deadline zd ON zd.zone_id = p.zone_id AND zd.priority = p.priority
-    LEFT JOIN default_deadline dd ON dd.priority = p.priority)
+    SELECT p.priority, p.status, p.disposition, p.ack_s, p.dispatch_s, p.resolve_s,
+           CASE WHEN zd.zone_id IS NOT NULL THEN (%(dl_seconds)s::float8[])[(zd.n - 1) * 5 + p.priority]
+                ELSE (%(default_seconds)s::float8[])[p.priority] END AS deadline_s
+    FROM period p LEFT JOIN zone_deadline zd ON zd.zone_id = p.zone_id)
 """
 
 
@@ -123,22 +124,19 @@ BY_PRIORITY = PERIOD_ALERTS + DEADLINES + f"""
 SELECT priority, count(*) AS alerts, count(ack_s) AS acknowledged,
        {_percentiles('ack_s')}, {_percentiles('dispatch_s')}, {_percentiles('resolve_s')},
        count(*) FILTER (WHERE deadline_s IS NOT NULL) AS with_deadline,
-       count(*) FILTER (WHERE ack_s <= deadline_s) AS within
-FROM judged GROUP BY priority ORDER BY priority
-"""
-
-BY_ZONE = PERIOD_ALERTS + """
-SELECT zone_id, count(*) AS alerts,
-       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ack_s)::numeric, 3)::float8 AS ack_p50_s
-FROM period GROUP BY zone_id ORDER BY zone_id
-"""
-
-OUTCOMES = PERIOD_ALERTS + """
-SELECT count(*) FILTER (WHERE status = 'resolved' AND disposition = 'real') AS real,
+       count(*) FILTER (WHERE ack_s <= deadline_s) AS within,
+       count(*) FILTER (WHERE status = 'resolved' AND disposition = 'real') AS real,
        count(*) FILTER (WHERE status = 'resolved' AND disposition = 'false_alarm') AS false_alarm,
        count(*) FILTER (WHERE status = 'resolved' AND disposition = 'test') AS test,
        count(*) FILTER (WHERE status <> 'resolved') AS unresolved
-FROM period
+FROM judged GROUP BY priority ORDER BY priority
+"""
+
+# Grouped by bytes ("C"), not the database's collation: the same groups, sorted faster.
+BY_ZONE = PERIOD_ALERTS + """
+SELECT zone_id COLLATE "C" AS zone_id, count(*) AS alerts,
+       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ack_s)::numeric, 3)::float8 AS ack_p50_s
+FROM period GROUP BY 1 ORDER BY 1
 """
 
 BY_HOUR = PERIOD_ALERTS + """,
@@ -166,8 +164,9 @@ GROUP BY v.changed_by
 """
 
 OPERATOR_ACKS = PERIOD_ALERTS + """
-SELECT ack_by AS name, round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ack_s)::numeric, 3)::float8 AS ack_p50_s
-FROM period WHERE ack_by IS NOT NULL AND ack_by <> 'system' GROUP BY ack_by
+SELECT ack_by COLLATE "C" AS name,
+       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ack_s)::numeric, 3)::float8 AS ack_p50_s
+FROM period WHERE ack_by IS NOT NULL AND ack_by <> 'system' GROUP BY 1
 """
 
 
@@ -209,13 +208,12 @@ async def response(connection: psycopg.AsyncConnection, period: Period, calendar
     parameters = _parameters(period, calendar, zone, category)
     by_priority = await _rows(connection, BY_PRIORITY, parameters)
     by_zone = await _rows(connection, BY_ZONE, parameters)
-    [outcomes] = await _rows(connection, OUTCOMES, parameters)
     by_hour = await _rows(connection, BY_HOUR, parameters)
     return {
         **period.body(),
         "alerts": sum(row["alerts"] for row in by_priority),
         "by_priority": {str(row["priority"]): priority_entry(row) for row in by_priority},
-        "dispositions": {name: outcomes[name] for name in (*DISPOSITIONS, "unresolved")},
+        "dispositions": {name: sum(row[name] for row in by_priority) for name in (*DISPOSITIONS, "unresolved")},
         "by_zone": {row["zone_id"]: {"alerts": row["alerts"], "ack_p50_s": row["ack_p50_s"]} for row in by_zone},
         "by_hour": hours(by_hour),
     }
