@@ -47,7 +47,7 @@ class StudyAreas:
 
 async def hotspot_test(connection: psycopg.AsyncConnection, area: StudyArea, start: datetime, end: datetime,
                        categories: Sequence[str]) -> Hotspots:
-    found = await queries.located(connection, start, end, categories)
+    found = await queries.points(connection, start, end, categories)
     # The statistics run in a thread: the center's event loop keeps serving live alerts meanwhile.
     return await asyncio.to_thread(lambda: hotspots(area, locate(found.lat, found.lon, area.resolution),
                                                     found.unlocated))

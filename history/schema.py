@@ -64,6 +64,13 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
                      source_kind, source_id);
         CREATE INDEX alerts_zone_opened ON alerts (zone_id, opened_at);
     """),
+    (2, "the location of each current alert", """
+        -- the latest version's location (NULL without one), so the commission's maps read only `alerts`
+        ALTER TABLE alerts ADD COLUMN lat float8, ADD COLUMN lon float8;
+        UPDATE alerts a SET lat = (v.body #>> '{location,lat}')::float8, lon = (v.body #>> '{location,lon}')::float8
+        FROM alert_versions v
+        WHERE v.alert_id = a.alert_id AND v.version = a.version AND jsonb_typeof(v.body->'location') = 'object';
+    """),
 )
 
 

@@ -90,9 +90,10 @@ LOCK_CURRENT = "LOCK TABLE alerts IN SHARE ROW EXCLUSIVE MODE"
 ACKED = "('acknowledged', 'dispatched', 'resolved')"
 REFRESH_CURRENT = f"""
 INSERT INTO alerts (alert_id, version, zone_id, priority, category, status, opened_at, updated_at, source_kind,
-                    source_id, disposition, ack_at, ack_by, dispatch_at, resolve_at)
+                    source_id, disposition, ack_at, ack_by, dispatch_at, resolve_at, lat, lon)
 SELECT l.alert_id, l.version, l.zone_id, l.priority, l.category, l.status, l.opened_at, l.updated_at, l.source_kind,
-       l.source_id, l.disposition, f.ack_at, f.ack_by, f.dispatch_at, f.resolve_at
+       l.source_id, l.disposition, f.ack_at, f.ack_by, f.dispatch_at, f.resolve_at,
+       (l.body #>> '{{location,lat}}')::float8, (l.body #>> '{{location,lon}}')::float8
 FROM (SELECT v.alert_id, max(v.version) AS version,
              (array_agg(v.updated_at ORDER BY v.version) FILTER (WHERE v.status IN {ACKED}))[1] AS ack_at,
              (array_agg(v.changed_by ORDER BY v.version) FILTER (WHERE v.status IN {ACKED}))[1] AS ack_by,
@@ -106,7 +107,7 @@ ON CONFLICT (alert_id) DO UPDATE SET
     category = excluded.category, status = excluded.status, opened_at = excluded.opened_at,
     updated_at = excluded.updated_at, source_kind = excluded.source_kind, source_id = excluded.source_id,
     disposition = excluded.disposition, ack_at = excluded.ack_at, ack_by = excluded.ack_by,
-    dispatch_at = excluded.dispatch_at, resolve_at = excluded.resolve_at
+    dispatch_at = excluded.dispatch_at, resolve_at = excluded.resolve_at, lat = excluded.lat, lon = excluded.lon
 """
 
 

@@ -41,6 +41,10 @@ ALERTS: list[tuple[str, str, int, str, tuple[str, str], str, list[Version]]] = [
         (0, "open", "opened", "system", None), (25, "acknowledged", "acknowledged", "Caro", None)]),
 ]
 MOVED = {("A9", 2): "costa"}  # A9's latest version is in costa: the report places it there
+# Where versions were (none elsewhere): the current row keeps its latest version's, so A9 is at its second
+# place and A5, whose latest version has none, is unlocated.
+LOCATIONS = {("A1", n): (-34.41, -58.58) for n in range(1, 5)} | {
+    ("A9", 1): (-34.42, -58.57), ("A9", 2): (-34.4255, -58.5712), ("A5", 1): (-34.43, -58.56)}
 
 
 def snapshots() -> list[dict[str, Any]]:
@@ -56,6 +60,9 @@ def snapshots() -> list[dict[str, Any]]:
                 "count": 1, "event_ids": [f"e-{alert_id}"], "rule": "test", "version": number, "change": change,
                 "changed_by": by, "disposition": disposition, "escalation": 1 if change == "escalated" else 0,
             })
+            if (alert_id, number) in LOCATIONS:
+                lat, lon = LOCATIONS[(alert_id, number)]
+                found[-1]["location"] = {"lat": lat, "lon": lon, "accuracy_m": 10.0}
     return found
 
 

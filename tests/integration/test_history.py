@@ -4,6 +4,7 @@ hand-made history (tests/integration/history_cases.py) whose answers were comput
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
 import subprocess
@@ -17,8 +18,10 @@ import pytest
 
 from centinela.config import load_config
 from history import reports
-from history.schema import MIGRATIONS, migrate
-from tests.integration.history_cases import CITY, FROM, TO, write_history
+from history.schema import CREATE_LEDGER, MIGRATIONS, migrate
+from history.store import add_versions, encode_rows, version_row
+from tests.integration.history_cases import CITY, FROM, LOCATIONS, TO, snapshots, write_history
+from vocabulary.events import Alert
 
 pytestmark = pytest.mark.integration
 
@@ -50,6 +53,17 @@ def imported(postgres: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     yield url
 
 
+def latest_locations() -> dict[str, tuple[float, float] | None]:
+    latest = {alert_id: version for alert_id, version in sorted((s["alert_id"], s["version"]) for s in snapshots())}
+    return {alert_id: LOCATIONS.get((alert_id, version)) for alert_id, version in latest.items()}
+
+
+def current_locations(url: str) -> dict[str, tuple[float, float] | None]:
+    with psycopg.connect(url) as connection:
+        rows = connection.execute("SELECT alert_id, lat, lon FROM alerts").fetchall()
+    return {alert_id: None if lat is None else (lat, lon) for alert_id, lat, lon in rows}
+
+
 def report(url: str, which: str, **options: Any) -> dict[str, Any]:
     config = load_config(CITY)
     calendar = reports.Calendar.of(config.city, config.rules)
@@ -72,6 +86,9 @@ def test_import_keeps_each_version_once_and_a_current_row_per_alert(imported: st
                                 "WHERE alert_id = 'A3'").fetchone()
     assert a9 == (2, "costa", "acknowledged", "Caro")
     assert a3 is not None and a3[0].total_seconds() == 50 and a3[1] == "Ana" and a3[2].total_seconds() == 50
+    # A9 at its second version's place, A5 unlocated (its latest version has no location)
+    assert current_locations(imported) == latest_locations()
+    assert latest_locations()["A9"] == (-34.4255, -58.5712) and latest_locations()["A5"] is None
 
 
 def test_importing_twice_changes_nothing(imported: str, tmp_path: Path) -> None:
@@ -99,6 +116,23 @@ def test_migrations_are_recorded_and_applied_once(imported: str) -> None:
         assert migrate(connection) == []
         applied = [row[0] for row in connection.execute("SELECT version FROM schema_migrations ORDER BY version")]
     assert applied == [m[0] for m in MIGRATIONS]
+
+
+def test_migration_2_gives_current_rows_written_before_it_their_latest_location(postgres: str) -> None:
+    url = fresh_database(postgres)
+    with psycopg.connect(url) as connection:
+        with connection.transaction():  # a history as a release with only migration 1 kept it
+            connection.execute(CREATE_LEDGER)
+            connection.execute(MIGRATIONS[0][2].encode())
+            connection.execute("INSERT INTO schema_migrations (version, name) VALUES (1, %s)", (MIGRATIONS[0][1],))
+            add_versions(connection, encode_rows(version_row(Alert.model_validate(s), json.dumps(s)) for s in snapshots()))
+            connection.execute("""INSERT INTO alerts (alert_id, version, zone_id, priority, category, status, opened_at,
+                                      updated_at, source_kind, source_id, disposition)
+                                  SELECT DISTINCT ON (alert_id) alert_id, version, zone_id, priority, category, status,
+                                      opened_at, updated_at, source_kind, source_id, disposition
+                                  FROM alert_versions ORDER BY alert_id, version DESC""")
+        assert migrate(connection) == [m[0] for m in MIGRATIONS[1:]]
+    assert current_locations(url) == latest_locations()
 
 
 def test_response_report(imported: str) -> None:

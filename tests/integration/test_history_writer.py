@@ -104,7 +104,9 @@ def test_the_writer_killed_at_any_moment_loses_and_doubles_nothing(stack, postgr
         assert sorted(stored(url)) == expected, f"see {log}"
         with psycopg.connect(url) as connection:
             current = connection.execute("SELECT count(*), min(version), max(version) FROM alerts").fetchone()
+            places = connection.execute("SELECT DISTINCT lat, lon FROM alerts").fetchall()
         assert current == (ALERTS, VERSIONS, VERSIONS)
+        assert places == [(-34.425, -58.575)]  # every current row has its latest version's location (make_alert's)
         assert kills >= 2
     finally:
         stop.set()
