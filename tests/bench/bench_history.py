@@ -8,12 +8,18 @@ about 3.5 million versions) over a year.
   into a table of the same columns without keys or indexes. Target: >= 20,000 versions/s.
 - reports: each report over the whole year (the median of 3 runs) against a bare
   `SELECT count(*) FROM alerts`. Target: <= 1 s each.
+- writer: `centinela history`'s HistoryWriter reading BENCH_WRITER_VERSIONS signed versions from
+  `alerts` on an embedded Apache Kafka (deploy/stack.py) into a database of its own, against a bare
+  aiokafka consumer reading the same messages. Each rate runs from the first message (or stored
+  batch) to the last, so the consumer group's join is not counted. Target: >= 5,000 versions/s.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
+import secrets
 import signal
 import statistics
 import subprocess
@@ -26,21 +32,28 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import psycopg
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from kafka import KafkaProducer
 
 from centinela.config import load_config
 from deploy import postgres as embedded
 from deploy.history_demo import generate
 from deploy.simulate import DEMO_CITY
-from deploy.stack import free_port
+from deploy.stack import Stack, free_port
 from history import reports
 from history.importer import BATCH, import_file, read_rows
 from history.schema import migrate
+from history.writer import BATCH as WRITER_BATCH
+from history.writer import HistoryWriter
+from streams.ports import partition_of
 from tests.bench._report import progress_for, report
+from vocabulary import internal, topics
 
 ALERTS = int(os.environ.get("BENCH_ALERTS", "1000000"))
 END = datetime(2026, 12, 1, tzinfo=UTC)
 CHUNK = 50_000  # alerts generated at a time, to keep memory flat
 RUNS = 3
+WRITER_VERSIONS = int(os.environ.get("BENCH_WRITER_VERSIONS", "200000"))
 say = progress_for("bench_history")
 
 
@@ -101,6 +114,99 @@ async def time_reports(url: str) -> dict[str, float]:
     return seconds
 
 
+def produce(stack: Stack, lines: list[bytes], secret: bytes) -> None:
+    """The lines as `alerts` messages, each signed for its zone's partition, as the stream workers send them."""
+    assert stack.cluster is not None
+    producer = KafkaProducer(bootstrap_servers=stack.kafka, linger_ms=20, batch_size=256 * 1024,
+                             **stack.cluster.security("worker").producer())
+    name = topics.named(topics.ALERTS)
+    try:
+        for number, line in enumerate(lines, start=1):
+            key = line.split(b'"zone_id":"', 1)[1].split(b'"', 1)[0]
+            partition = partition_of(key.decode(), stack.partitions)
+            producer.send(name, key=key, value=line, partition=partition,
+                          headers=internal.headers(secret, topics.ALERTS, partition, key, line))
+            if number % 50_000 == 0:
+                say(f"produced {number:,} of {len(lines):,}")
+        producer.flush(120)
+    finally:
+        producer.close(30)
+
+
+async def read_bare(stack: Stack, count: int) -> float:
+    """Seconds from the first message to the last for a bare consumer of every partition of `alerts`."""
+    assert stack.cluster is not None
+    consumer = AIOKafkaConsumer(bootstrap_servers=stack.kafka, enable_auto_commit=False,
+                                **stack.cluster.security("admin").client())
+    await consumer.start()
+    try:
+        assigned = [TopicPartition(topics.named(topics.ALERTS), p) for p in range(stack.partitions)]
+        consumer.assign(assigned)
+        await consumer.seek_to_beginning(*assigned)
+        read, first = 0, 0.0
+        while read < count:
+            for records in (await consumer.getmany(timeout_ms=1000, max_records=2000)).values():
+                first = first or time.perf_counter()
+                read += len(records)
+        return time.perf_counter() - first
+    finally:
+        await consumer.stop()
+
+
+async def run_writer(stack: Stack, url: str, secret: bytes, count: int) -> tuple[float, int]:
+    """Seconds from the writer's first stored batch until all `count` versions are stored, and how many
+    that first batch held."""
+    assert stack.cluster is not None
+    writer = HistoryWriter(stack.kafka, url, secret, stack.cluster.security("history"))
+    task = asyncio.create_task(writer.run())
+    try:
+        began = time.monotonic()
+        while writer.counts.stored == 0:
+            if time.monotonic() - began > 120:
+                raise SystemExit(f"bench_history: the writer stored nothing in 120 s ({writer.counts.problem})")
+            await asyncio.sleep(0.01)
+        first, at_first = time.perf_counter(), writer.counts.stored
+        shown = 0
+        while writer.counts.stored < count:
+            await asyncio.sleep(0.01)
+            if writer.counts.stored // 50_000 > shown:
+                shown = writer.counts.stored // 50_000
+                say(f"writer stored {writer.counts.stored:,} of {count:,}")
+        return time.perf_counter() - first, at_first
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+def writer_rates(url: str, history: Path, work: Path) -> dict[str, object]:
+    """The writer's versions/s from `alerts`, and a bare consumer's of the same messages."""
+    with history.open("rb") as stream:
+        lines = [line.rstrip(b"\n").replace(b'"alert_id":"b', b'"alert_id":"w', 1)
+                 for line in itertools.islice(stream, WRITER_VERSIONS)]
+    count = len(lines)
+    secret = secrets.token_bytes(32)
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("CREATE DATABASE writer")
+    store = psycopg.conninfo.make_conninfo(url, dbname="writer")
+    say("starting Apache Kafka for the writer")
+    with Stack(workdir=work / "stack") as stack:
+        say(f"producing {count:,} signed versions to alerts")
+        produce(stack, lines, secret)
+        bare_s = asyncio.run(read_bare(stack, count))
+        say(f"bare consumer: {count / bare_s:,.0f} messages/s; now the writer")
+        writer_s, at_first = asyncio.run(run_writer(stack, store, secret, count))
+    with psycopg.connect(store) as connection:
+        stored = connection.execute("SELECT count(*) FROM alert_versions").fetchone()
+    assert stored == (count,), (stored, count)
+    writer_rate = (count - at_first) / writer_s
+    return {
+        "writer_versions": count, "writer_versions_per_s": round(writer_rate),
+        "writer_baseline_bare_consumer_per_s": round(count / bare_s),
+        "writer_vs_bare_consumer": round(writer_rate / (count / bare_s), 3),
+        "writer_target_5000_per_s_met": writer_rate >= 5_000,
+    }
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-history-") as folder:
         work = Path(folder)
@@ -129,6 +235,7 @@ def main() -> None:
             say("baseline: the server's own COPY of the same rows")
             copy_s = baseline_copy(url, history, work)
             seconds = asyncio.run(time_reports(url))
+            writer = writer_rates(url, history, work)
         finally:
             server.send_signal(signal.SIGINT)
             server.wait(60)
@@ -146,8 +253,11 @@ def main() -> None:
         figures[f"report_{name}_s"] = round(took, 3)
         figures[f"report_{name}_vs_count"] = round(took / count_s, 1)
         figures[f"report_{name}_target_1s_met"] = took <= 1.0
+    figures.update(writer)
     report("bench_history", {"alerts": ALERTS, "batch": BATCH, "report_runs": RUNS, "postgres": "15, defaults",
-                             "period": "the whole year"}, figures)
+                             "period": "the whole year", "writer_batch": WRITER_BATCH,
+                             "broker": "embedded Apache Kafka 4.3 (KRaft, 1 node, SASL/SCRAM, ACLs), 4 partitions"},
+           figures)
 
 
 if __name__ == "__main__":
