@@ -17,12 +17,15 @@ first run did.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import random
+import secrets
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -34,6 +37,7 @@ from alert_rules.engine import MAX_EVENT_IDS
 from deploy.stack import Stack
 from tests.integration.alerts import Alerts, AlertWatch, beep, find, motion, uid
 from tests.integration.support import Broker, Producer, worker
+from vocabulary import internal
 
 PANICS_EACH = 8
 FRAMES = 3  # camera motion updates per zone after each volley of panics
@@ -209,6 +213,21 @@ def count_healed(workdir: Path, result: Round) -> None:
     """The lanes the round's workers restarted for a stall (their supervisor logs each with a reason)."""
     for log in workdir.glob("*.log"):
         result.healed += sum("; restarting it" in line for line in log.read_text(errors="replace").splitlines())
+
+
+def soak_parser(doc: str, seeded: bool = True) -> argparse.ArgumentParser:
+    """A soak's command line: --workdir, and --seed for the soaks that draw at random."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workdir", type=Path, default=None, help="where the logs go (default: a new temporary folder)")
+    if seeded:
+        parser.add_argument("--seed", type=int, default=int(time.time()))
+    return parser
+
+
+def soak_workdir(given: Path | None, name: str) -> Path:
+    """The soak's folder; and the internal key (section 9) that `up` and the workers inherit."""
+    os.environ.setdefault(internal.KEY_ENV, secrets.token_hex(internal.KEY_BYTES))
+    return given or Path(tempfile.mkdtemp(prefix=f"centinela-soak-{name}-"))
 
 
 @contextmanager

@@ -8,11 +8,8 @@ It prints each round and exits 1 on the first failure.
 
 from __future__ import annotations
 
-import argparse
 import os
-import secrets
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -23,16 +20,14 @@ from tests.integration.system import System
 from tests.integration.test_broker_durability import (
     kill_the_broker_while_devices_send,
 )
-from vocabulary import internal
+from tests.soak.rounds import soak_parser, soak_workdir
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = soak_parser(__doc__, seeded=False)
     parser.add_argument("--rounds", type=int, default=int(os.environ.get("BROKER_ROUNDS", 20)))
-    parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args()
-    os.environ.setdefault(internal.KEY_ENV, secrets.token_hex(internal.KEY_BYTES))  # `up` inherits it
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="centinela-soak-broker-"))
+    workdir = soak_workdir(args.workdir, "broker")
     print(f"soak of the broker's SIGKILL under `centinela up`: {args.rounds} rounds; logs in {workdir}", flush=True)
     started = time.monotonic()
     for number in range(1, args.rounds + 1):

@@ -8,14 +8,10 @@ panic must be counted exactly once. It prints each kill's figures and exits 1 on
 
 from __future__ import annotations
 
-import argparse
 import os
 import random
-import secrets
 import statistics
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -23,17 +19,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.integration.devices import check_counted_once, install_devices
 from tests.integration.failover import kill_leaders, long_grouping
 from tests.integration.system import System
-from vocabulary import internal
+from tests.soak.rounds import soak_parser, soak_workdir
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = soak_parser(__doc__)
     parser.add_argument("--kills", type=int, default=int(os.environ.get("FAILOVER_KILLS", 20)))
-    parser.add_argument("--seed", type=int, default=int(time.time()))
-    parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args()
-    os.environ.setdefault(internal.KEY_ENV, secrets.token_hex(internal.KEY_BYTES))  # `up` inherits it
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="centinela-soak-failover-"))
+    workdir = soak_workdir(args.workdir, "failover")
     print(f"failover soak: up --brokers 3, {args.kills} kills of the leading node every 20-40 s, seed {args.seed}; "
           f"logs in {workdir}", flush=True)
     system = System(workdir, stall_s=30, brokers=3)

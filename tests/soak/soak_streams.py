@@ -11,41 +11,36 @@ passed. Logs of failed rounds are kept under --workdir.
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import random
-import secrets
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from deploy.stack import Stack
-from tests.soak.rounds import Round, cpu_hogs, kill_and_restart, rebalance
-from vocabulary import internal
+from tests.soak.rounds import Round, cpu_hogs, kill_and_restart, rebalance, soak_parser, soak_workdir
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = soak_parser(__doc__)
     parser.add_argument("--rounds", type=int, default=int(os.environ.get("ROUNDS", 30)), help="kill-and-restart rounds")
     parser.add_argument("--rebalance-rounds", type=int, default=int(os.environ.get("REBALANCE_ROUNDS", 5)))
     parser.add_argument("--hogs", type=int, default=2, help="CPU-burning processes beside the stack")
     parser.add_argument("--partitions", type=int, default=4, help="partitions per topic (the workers read the count)")
-    parser.add_argument("--seed", type=int, default=int(time.time()))
-    parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args()
-    os.environ.setdefault(internal.KEY_ENV, secrets.token_hex(internal.KEY_BYTES))  # the workers inherit it
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="centinela-soak-"))
+    workdir = soak_workdir(args.workdir, "streams")
     rng = random.Random(args.seed)
     print(f"soak: {args.rounds} kill rounds, {args.rebalance_rounds} rebalance rounds, {args.hogs} CPU hogs, "
           f"seed {args.seed}, {args.partitions} partitions; {os.cpu_count()} cores, {platform.python_version()}; logs in {workdir}", flush=True)
     results: list[Round] = []
     started = time.monotonic()
     with Stack(partitions=args.partitions, workdir=workdir / "stack") as stack, cpu_hogs(args.hogs):
+        assert stack.cluster is not None
+        os.environ.update(stack.cluster.security("admin").environment())  # the workers and readers log in as it
         plan = [("kill", n) for n in range(args.rounds)] + [("rebalance", n) for n in range(args.rebalance_rounds)]
         for number, (kind, n) in enumerate(plan, 1):
             name = f"s{args.seed % 100000}{kind[0]}{n}"

@@ -16,13 +16,10 @@ It prints each kill as it happens and the result at the end; it exits 1 on any p
 
 from __future__ import annotations
 
-import argparse
 import os
 import random
-import secrets
 import signal
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -32,22 +29,28 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.integration.alerts import AlertWatch
 from tests.integration.system import System
-from tests.soak.rounds import City, Round, all_counted, check, count_healed, send_panics, wait_unless_stalled
-from vocabulary import internal
+from tests.soak.rounds import (
+    City,
+    Round,
+    all_counted,
+    check,
+    count_healed,
+    send_panics,
+    soak_parser,
+    soak_workdir,
+    wait_unless_stalled,
+)
 
 TARGETS = ("worker-1", "worker-1.urgent", "worker-1.evaluate", "worker-1.motion")
 OPERATOR_TOKEN = 'tokens:\n  - {token: "op-secret", role: operator, name: "Operator 1"}\n'  # System's
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = soak_parser(__doc__)
     parser.add_argument("--seconds", type=float, default=float(os.environ.get("UP_SECONDS", 240)))
-    parser.add_argument("--seed", type=int, default=int(time.time()))
-    parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args()
-    os.environ.setdefault(internal.KEY_ENV, secrets.token_hex(internal.KEY_BYTES))  # `up` inherits it
     rng = random.Random(args.seed)
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="centinela-soak-up-"))
+    workdir = soak_workdir(args.workdir, "up")
     city = City.drawn(f"u{args.seed % 100000}", rng)
     city.located.pop(0, None)  # beeper 0 is `up`'s readiness probe, which sends no location
     system = System(workdir, stall_s=10)
@@ -61,6 +64,7 @@ def main() -> int:
     started = time.monotonic()
     with system:
         sent = {f"{city.name}-b0": [system.wait_ready(probe=f"{city.name}-b0")]}
+        os.environ.update(system.security("admin").environment())  # the soak's own readers log in as the admin
         watch = AlertWatch(system, from_start=True)
         next_kill = time.monotonic() + rng.uniform(4, 15)
         try:
