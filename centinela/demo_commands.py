@@ -215,7 +215,11 @@ def run_demo(args: argparse.Namespace) -> int:
         raise UsageError("--rate must be 0 or more")
     if args.duration is not None and args.duration <= 0:
         raise UsageError("--duration must be positive")
+    from deploy.stack import make_private
+
     data = Path(args.data).resolve()
+    os.umask(0o077)  # the demo's copy of the city holds its phones, addresses and passcodes
+    make_private(data)
     directory, missing = demo_config(data / "config")
     config = load(directory)
     if missing:

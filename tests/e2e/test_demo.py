@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -69,6 +70,9 @@ def test_the_demo_shows_every_category_then_stops_cleanly(stack: Stack, tmp_path
         assert opening and all(e.startswith("dc09-") for e in opening), f"panels speak DC-09 to the receiver: {opening}"
         banner = log.read_text()
         assert f"http://127.0.0.1:{port}/" in banner and OPERATOR in banner
+        data = tmp_path / "demo"
+        for private in (data, data / "config", data / "config" / "devices.yaml"):
+            assert stat.S_IMODE(private.stat().st_mode) & 0o077 == 0, f"{private} is readable by others"
 
         children = descendants(demo.pid)
         assert children, "the demo runs its processes as children"
