@@ -60,6 +60,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     demo.add_argument("--rate", type=float, default=2.0, help="background device events per second")
     demo.add_argument("--duration", type=float, help="stop everything after this many seconds (default: until Ctrl-C)")
     demo.add_argument("--data", default=".centinela/demo", help="where Redis, the logs and the demo's config live")
+    demo.add_argument("--postgres-port", type=int, default=POSTGRES_PORT, help="the embedded PostgreSQL's port")
     demo.set_defaults(run=run_demo)
 
 
@@ -234,7 +235,7 @@ def run_demo(args: argparse.Namespace) -> int:
         "tokens   " + ", ".join(f"{t.role} {t.token}" for t in config.city.tokens),
         f"demo     scenario {args.scenario}, {args.rate:g} background events/s; simulator log: {data}/simulator.log",
     ])
-    import_demo_history(data, POSTGRES_PORT, directory)  # a year of history for the Reports view, at the first start
+    import_demo_history(data, args.postgres_port, directory)  # a year of history for the Reports view, at the first start
     if args.duration is not None:
         stopper = threading.Timer(args.duration, os.kill, (os.getpid(), signal.SIGTERM))
         stopper.daemon = True
@@ -242,7 +243,7 @@ def run_demo(args: argparse.Namespace) -> int:
     # The firefighters' end of CAP delivery (deploy/city/partners.yaml): it checks and logs what it gets.
     firefighters = [sys.executable, "-m", "centinela", "partners", "listen", "--config", str(directory),
                     "--partner", "bomberos", "--listen", "127.0.0.1:8091", "--save", str(data / "cap")]
-    return run_system(config, workers=1, partitions=4, data=data, banner=banner,
+    return run_system(config, workers=1, partitions=4, data=data, banner=banner, postgres_port=args.postgres_port,
                       extra=[("simulator", simulator, "device"), ("firefighters", firefighters, None)])
 
 

@@ -47,7 +47,7 @@ def test_the_demo_shows_every_category_then_stops_cleanly(stack: Stack, tmp_path
     with log.open("wb") as out:
         demo = subprocess.Popen(
             [sys.executable, "-m", "centinela", "demo", "--scenario", "every-category", "--duration", "55",
-             "--data", str(tmp_path / "demo")],
+             "--data", str(tmp_path / "demo"), "--postgres-port", str(free_port())],
             env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )
     try:

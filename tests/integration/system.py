@@ -55,7 +55,7 @@ class System:
         self.data = tmp / "data"
         self.brokers = brokers
         self.broker_port, self.redis_port, self.http_port = free_block(2 * brokers), free_port(), free_port()
-        self.dc09_port, self.ingest_port = free_port(), free_port()
+        self.dc09_port, self.ingest_port, self.postgres_port = free_port(), free_port(), free_port()
         self.kafka = ",".join(f"127.0.0.1:{self.broker_port + n}" for n in range(brokers))
         self.base = f"http://127.0.0.1:{self.http_port}"
         self.log = tmp / "up.log"
@@ -72,7 +72,7 @@ class System:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "centinela", "up", "--config", str(self.config), "--data", str(self.data),
                  "--broker-port", str(self.broker_port), "--redis-port", str(self.redis_port),
-                 "--brokers", str(self.brokers)],
+                 "--postgres-port", str(self.postgres_port), "--brokers", str(self.brokers)],
                 env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             )
         return self
