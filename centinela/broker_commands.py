@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 from pathlib import Path
 
-from centinela.commands import DEFAULT_KAFKA_PORT
+from centinela.commands import DEFAULT_KAFKA_PORT, own_data
 from vocabulary.errors import UsageError
 
 
@@ -29,12 +28,10 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 def run_broker(args: argparse.Namespace) -> int:
     """The embedded broker alone, supervised as `up` supervises it; its address once it accepts clients."""
-    from deploy.stack import Stack, make_private
+    from deploy.stack import Stack
     from deploy.supervisor import Supervisor
 
-    os.umask(0o077)
-    data = Path(args.data).resolve()
-    make_private(data)
+    data = own_data(Path(args.data))
     stack = Stack(partitions=args.partitions, brokers=args.brokers, workdir=data, redis_url="unused")
     nodes = stack.supervised(kafka_port=args.broker_port, redis_port=0)
     supervisor = Supervisor()

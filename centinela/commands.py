@@ -78,6 +78,17 @@ def running_servers(who: str) -> tuple[str, str]:
     return kafka, redis_url
 
 
+def own_data(data: Path) -> Path:
+    """`data`, resolved and private to its owner, like everything this process creates from now on
+    (logs, snapshots, the demo's copy of the city with its phones and passcodes)."""
+    from deploy.stack import make_private
+
+    os.umask(0o077)
+    data = data.resolve()
+    make_private(data)
+    return data
+
+
 def http_address() -> tuple[str, int]:
     return parse_address(os.environ.get("CENTINELA_HTTP", DEFAULT_HTTP), "CENTINELA_HTTP")
 
@@ -196,14 +207,12 @@ def run_system(config: Config, workers: int, partitions: int, data: Path,
     role it logs in as), all supervised:
     each is restarted whenever it dies, the embedded broker and Redis included; stop all on a signal."""
     from centinela.receiver_commands import receiver_ports
-    from deploy.stack import Stack, ensure_free, free_port, make_private
+    from deploy.stack import Stack, ensure_free, free_port
     from deploy.supervisor import Child, Supervisor
     from vocabulary import internal
     from vocabulary.redaction import redacted
 
-    os.umask(0o077)  # everything this run creates (logs, snapshots, Redis files) is its owner's alone
-    data = data.resolve()
-    make_private(data)
+    data = own_data(data)
     stack = Stack.from_environment(partitions=partitions, workdir=data, brokers=brokers)
     http_host, http_port = http_address()
     http = f"{http_host}:{http_port}"

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from centinela.commands import DEFAULT_HTTP, load, run_system
+from centinela.commands import DEFAULT_HTTP, load, own_data, run_system
 from centinela.device_links import ReceiverSink, wait_for_ingestion
 from centinela.history_commands import import_demo_history
 from deploy.postgres import DEFAULT_PORT as POSTGRES_PORT
@@ -216,11 +216,7 @@ def run_demo(args: argparse.Namespace) -> int:
         raise UsageError("--rate must be 0 or more")
     if args.duration is not None and args.duration <= 0:
         raise UsageError("--duration must be positive")
-    from deploy.stack import make_private
-
-    data = Path(args.data).resolve()
-    os.umask(0o077)  # the demo's copy of the city holds its phones, addresses and passcodes
-    make_private(data)
+    data = own_data(Path(args.data))  # before the city's copy is written into it
     directory, missing = demo_config(data / "config")
     config = load(directory)
     if missing:
