@@ -104,11 +104,11 @@ WITH period AS (
 """
 # Each zone's escalation deadline per priority: the zone's own, else the city's for a zone no longer configured.
 # One small join on the zone, then an array subscript, so the alerts are sorted by priority alone.
-DEADLINES = """,
+DEADLINES = f""",
 zone_deadline AS (SELECT * FROM unnest(%(dl_zones)s::text[]) WITH ORDINALITY AS d(zone_id, n)),
 judged AS (
     SELECT p.priority, p.status, p.disposition, p.ack_s, p.dispatch_s, p.resolve_s,
-           CASE WHEN zd.zone_id IS NOT NULL THEN (%(dl_seconds)s::float8[])[(zd.n - 1) * 5 + p.priority]
+           CASE WHEN zd.zone_id IS NOT NULL THEN (%(dl_seconds)s::float8[])[(zd.n - 1) * {len(PRIORITIES)} + p.priority]
                 ELSE (%(default_seconds)s::float8[])[p.priority] END AS deadline_s
     FROM period p LEFT JOIN zone_deadline zd ON zd.zone_id = p.zone_id)
 """
