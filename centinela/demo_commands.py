@@ -246,8 +246,9 @@ def run_demo(args: argparse.Namespace) -> int:
 def demo_config(target: Path) -> tuple[Path, list[str]]:
     """Copy the bundled city to `target`, camera sources made absolute; cameras whose video
     is missing lose their source; welfare check-ins fall due a few minutes from now. Returns
-    the directory and the cameras without video."""
+    the directory and the cameras without video; the directory is its owner's alone."""
     target.mkdir(parents=True, exist_ok=True)
+    target.chmod(0o700)  # a copy left by an older demo may be open to all: the city's phones and passcodes are here
     missing: list[str] = []
     zones = yaml.safe_load((DEMO_CITY / "zones.yaml").read_text(encoding="utf-8"))["zones"]
     timezones = {zone["id"]: zone.get("timezone", "UTC") for zone in zones}
