@@ -199,7 +199,8 @@ class Cluster:
         home = kafka_home()
         result = subprocess.run(
             [java(), "-cp", f"{home / 'lib'}/*", f"-Dlog4j2.configurationFile={home / 'log4j2.properties'}",
-             "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config),
+             # `--cluster-id=ID`, not `-t ID`: an id may start with "-", which the parser takes for an option.
+             "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(config),
              "--add-scram", f"{MECHANISM}=[name={ADMIN},password={admin_password}]"],
             capture_output=True, text=True, timeout=120, check=False)
         if result.returncode != 0:

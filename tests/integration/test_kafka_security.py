@@ -15,6 +15,7 @@ from aiokafka.errors import KafkaConnectionError
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 
+from deploy.broker import Cluster
 from deploy.stack import Stack
 from vocabulary import topics
 from vocabulary.kafka_security import KafkaSecurity
@@ -120,3 +121,13 @@ def test_credentials_prints_a_roles_client_settings_and_refuses_an_unknown_role(
     assert unknown.returncode == 2 and "unknown role" in unknown.stderr
     never_used = credentials("receiver", "--data", str(tmp_path))
     assert never_used.returncode == 2 and "no embedded broker" in never_used.stderr
+
+
+def test_a_cluster_id_that_starts_with_a_dash_is_formatted(tmp_path: Path) -> None:
+    """One id in 64 starts with "-": StorageTool must not take it for an option."""
+    cluster = Cluster(tmp_path, port=1)
+    cluster.directory.mkdir(mode=0o700)
+    (cluster.directory / "cluster.id").write_text("-AbCdEfGhIjKlMnOpQrStUw\n", encoding="ascii")
+    cluster.prepare()
+    meta = (cluster.directory / "node-1" / "meta.properties").read_text(encoding="utf-8")
+    assert "cluster.id=-AbCdEfGhIjKlMnOpQrStUw" in meta.splitlines()
