@@ -1,7 +1,8 @@
-"""The center's connection to the history in PostgreSQL (CENTINELA_POSTGRES, which `up` sets).
+"""The center's connections to the history in PostgreSQL (CENTINELA_POSTGRES, which `up` sets).
 
-Every route that reads the history takes one connection per request; without the variable, or while
-the server does not answer, the route is a 503.
+A request that reads the history opens its own: one connection, or for a report a few that run
+its queries side by side (history.reports.reading_pool). Without the variable, or while the server
+does not answer, the route is a 503.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import psycopg
+from psycopg_pool import AsyncConnectionPool
 
 from center.errors import ApiError
-from history.reports import SESSION_OPTIONS
+from history.reports import SESSION_OPTIONS, reading_pool
 from history.schema import migrate_async
 from vocabulary.redaction import redacted
 
@@ -26,23 +28,32 @@ _migrated: set[str] = set()
 
 
 @asynccontextmanager
-async def history_store() -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-    """A connection to the history, migrated once per process and server; 503 without it or when it fails."""
+async def _store() -> AsyncIterator[str]:
+    """The store's URL, migrated once per process and server; 503 without it or when it fails."""
     url = os.environ.get(STORE_ENV)
     if not url:
         raise ApiError(503, f"no history store: the center was started without {STORE_ENV}")
     try:
-        connection = await psycopg.AsyncConnection.connect(url, connect_timeout=CONNECT_TIMEOUT_S, autocommit=True,
-                                                           options=SESSION_OPTIONS)
-    except psycopg.Error as error:
-        log.warning("the history store does not answer: %s", redacted(error))
-        raise ApiError(503, "the history store (PostgreSQL) is not reachable") from None
-    try:
-        async with connection:
-            if url not in _migrated:
+        if url not in _migrated:
+            async with await psycopg.AsyncConnection.connect(url, connect_timeout=CONNECT_TIMEOUT_S) as connection:
                 await migrate_async(connection)
-                _migrated.add(url)
-            yield connection
-    except psycopg.OperationalError as error:
+            _migrated.add(url)
+        yield url
+    except psycopg.OperationalError as error:  # PoolTimeout too: no connection within CONNECT_TIMEOUT_S
         log.warning("the history store failed: %s", redacted(error))
         raise ApiError(503, "the history store (PostgreSQL) is not reachable") from None
+
+
+@asynccontextmanager
+async def history_store() -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+    """One connection to the history."""
+    async with _store() as url, await psycopg.AsyncConnection.connect(
+            url, connect_timeout=CONNECT_TIMEOUT_S, autocommit=True, options=SESSION_OPTIONS) as connection:
+        yield connection
+
+
+@asynccontextmanager
+async def history_readers() -> AsyncIterator[AsyncConnectionPool]:
+    """Connections for one report's queries, closed after it."""
+    async with _store() as url, reading_pool(url, timeout_s=CONNECT_TIMEOUT_S) as pool:
+        yield pool

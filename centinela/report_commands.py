@@ -63,14 +63,15 @@ async def _write(url: str, config: Config, calendar: Calendar, period: Period, a
 
     from commission.pdf import collect, render
     from commission.reports import StudyAreas
+    from history.reports import reading_pool
     from history.schema import migrate_async
 
     try:
-        connection = await psycopg.AsyncConnection.connect(url, connect_timeout=5, autocommit=True)
-    except psycopg.Error:
+        async with await psycopg.AsyncConnection.connect(url, connect_timeout=5) as connection:
+            await migrate_async(connection)
+        async with reading_pool(url, timeout_s=5) as pool:
+            report = await collect(pool, period, calendar, StudyAreas(config.city.zones), config.interventions,
+                                   progress, args.resolution)
+    except psycopg.OperationalError:  # PoolTimeout too: no connection within 5 s
         raise Unavailable("the history store (PostgreSQL) is not reachable") from None
-    async with connection:
-        await migrate_async(connection)
-        report = await collect(connection, period, calendar, StudyAreas(config.city.zones), config.interventions,
-                               progress, args.resolution)
     return await asyncio.to_thread(render, report, args.out, progress)

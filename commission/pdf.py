@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import psycopg
 from matplotlib import rc_context
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
+from psycopg_pool import AsyncConnectionPool
 
 from alert_rules.city import Zone
 from commission import queries
@@ -47,19 +47,20 @@ class CommissionReport:
     false_alarms: list[dict[str, Any]]
 
 
-async def collect(connection: psycopg.AsyncConnection, period: history.Period, calendar: history.Calendar,
+async def collect(pool: AsyncConnectionPool, period: history.Period, calendar: history.Calendar,
                   areas: StudyAreas, interventions: Sequence[Intervention], progress: Progress,
                   resolution: int = 9) -> CommissionReport:
     progress("response figures")
-    response = await history.response(connection, period, calendar)
-    progress("hotspots")
-    found = await hotspot_test(connection, areas.at(resolution), period.start, period.end, DEFAULT_CATEGORIES)
-    progress("weekly counts")
-    weekly = await queries.weekly(connection, period.start, period.end, DEFAULT_CATEGORIES)
-    progress("interventions")
-    evaluated = [(i, await evaluate(connection, i, DEFAULT_WEEKS)) for i in interventions]
+    response = await history.response(pool, period, calendar)
+    async with pool.connection() as connection:
+        progress("hotspots")
+        found = await hotspot_test(connection, areas.at(resolution), period.start, period.end, DEFAULT_CATEGORIES)
+        progress("weekly counts")
+        weekly = await queries.weekly(connection, period.start, period.end, DEFAULT_CATEGORIES)
+        progress("interventions")
+        evaluated = [(i, await evaluate(connection, i, DEFAULT_WEEKS)) for i in interventions]
     progress("false-alarm leaders")
-    leaders = (await history.false_alarms(connection, period, calendar))["sources"][:15]
+    leaders = (await history.false_alarms(pool, period, calendar))["sources"][:15]
     return CommissionReport(period.start, period.end, areas.zones, response, found, weekly, evaluated, leaders)
 
 

@@ -9,6 +9,7 @@ ranks); a percentile of no values is null. Seconds are rounded to the millisecon
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from collections.abc import Mapping, Sequence
@@ -18,6 +19,7 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
 
 from alert_rules.city import City
 from alert_rules.rules import Rules
@@ -31,6 +33,7 @@ SESSION_OPTIONS = "-c work_mem=256MB -c jit=off"
 DISPOSITIONS = ("real", "false_alarm", "test")
 OPERATOR_CHANGES = ("acknowledged", "dispatched", "resolved", "step")
 PRIORITIES = range(1, 6)  # an Alert's priority is 1..5
+READERS = 4  # connections a process keeps for the reports
 
 
 @dataclass(frozen=True)
@@ -76,16 +79,16 @@ class Calendar:
         )
 
     def parameters(self) -> dict[str, Any]:
-        """Deadlines as flat arrays the query indexes by priority: dl_seconds holds PRIORITIES entries per zone
-        of dl_zones, in order (the city's where the zone has none for a priority); default_seconds the city's."""
+        """Time zones as two parallel arrays, which the queries look a zone up in."""
+        return {"tz_zones": list(self.timezones), "tz_names": list(self.timezones.values())}
+
+    def deadlines_of(self, priority: int) -> dict[str, Any]:
+        """One priority's deadlines, as two parallel arrays (dl_zones, dl_seconds; a null: that zone's alerts
+        of that priority never escalate) and the city's for any other zone (default_s)."""
         zones = sorted({zone for zone, _ in self.deadlines})
-        return {
-            "tz_zones": list(self.timezones), "tz_names": list(self.timezones.values()),
-            "dl_zones": zones,
-            "dl_seconds": [_seconds(self.deadlines[(z, p)] if (z, p) in self.deadlines else self.default_deadlines.get(p))
-                           for z in zones for p in PRIORITIES],
-            "default_seconds": [_seconds(self.default_deadlines.get(p)) for p in PRIORITIES],
-        }
+        return {"priority": priority, "dl_zones": zones,
+                "dl_seconds": [_seconds(self.deadlines[(zone, priority)]) for zone in zones],
+                "default_s": _seconds(self.default_deadlines.get(priority))}
 
 
 def _seconds(value: float | None) -> float | None:
@@ -93,25 +96,9 @@ def _seconds(value: float | None) -> float | None:
 
 
 # The period's alerts (the zone and category filters apply only where given).
-PERIOD_ALERTS = """
-WITH period AS (
-    SELECT alert_id, zone_id, priority, category, status, disposition, opened_at, source_kind, source_id, ack_by,
-           ack_s, dispatch_s, resolve_s
-    FROM alerts
-    WHERE opened_at >= %(start)s AND opened_at < %(end)s
+PERIOD = """opened_at >= %(start)s AND opened_at < %(end)s
       AND (%(zone)s::text IS NULL OR zone_id = %(zone)s)
-      AND (%(category)s::text IS NULL OR category = %(category)s))
-"""
-# Each zone's escalation deadline per priority: the zone's own, else the city's for a zone no longer configured.
-# One small join on the zone, then an array subscript, so the alerts are sorted by priority alone.
-DEADLINES = f""",
-zone_deadline AS (SELECT * FROM unnest(%(dl_zones)s::text[]) WITH ORDINALITY AS d(zone_id, n)),
-judged AS (
-    SELECT p.priority, p.status, p.disposition, p.ack_s, p.dispatch_s, p.resolve_s,
-           CASE WHEN zd.zone_id IS NOT NULL THEN (%(dl_seconds)s::float8[])[(zd.n - 1) * {len(PRIORITIES)} + p.priority]
-                ELSE (%(default_seconds)s::float8[])[p.priority] END AS deadline_s
-    FROM period p LEFT JOIN zone_deadline zd ON zd.zone_id = p.zone_id)
-"""
+      AND (%(category)s::text IS NULL OR category = %(category)s)"""
 
 
 def _percentiles(column: str) -> str:
@@ -120,7 +107,10 @@ def _percentiles(column: str) -> str:
             f"round(max({column})::numeric, 3)::float8 AS {column}_max")
 
 
-BY_PRIORITY = PERIOD_ALERTS + DEADLINES + f"""
+# One priority: a range of the index alerts (priority, opened_at). The deadline is the zone's own for that
+# priority, else the city's (for a zone no longer configured): a hash join with the zones' few deadlines,
+# cheaper per row than looking the zone up in an array.
+ONE_PRIORITY = f"""
 SELECT priority, count(*) AS alerts, count(ack_s) AS acknowledged,
        {_percentiles('ack_s')}, {_percentiles('dispatch_s')}, {_percentiles('resolve_s')},
        count(*) FILTER (WHERE deadline_s IS NOT NULL) AS with_deadline,
@@ -129,44 +119,71 @@ SELECT priority, count(*) AS alerts, count(ack_s) AS acknowledged,
        count(*) FILTER (WHERE status = 'resolved' AND disposition = 'false_alarm') AS false_alarm,
        count(*) FILTER (WHERE status = 'resolved' AND disposition = 'test') AS test,
        count(*) FILTER (WHERE status <> 'resolved') AS unresolved
-FROM judged GROUP BY priority ORDER BY priority
+FROM (SELECT a.priority, a.status, a.disposition, a.ack_s, a.dispatch_s, a.resolve_s,
+             CASE WHEN d.zone_id IS NULL THEN %(default_s)s::float8 ELSE d.deadline_s END AS deadline_s
+      FROM alerts a
+      LEFT JOIN unnest(%(dl_zones)s::text[], %(dl_seconds)s::float8[]) AS d(zone_id, deadline_s) ON d.zone_id = a.zone_id
+      WHERE a.priority = %(priority)s AND a.opened_at >= %(start)s AND a.opened_at < %(end)s
+        AND (%(zone)s::text IS NULL OR a.zone_id = %(zone)s)
+        AND (%(category)s::text IS NULL OR a.category = %(category)s)) AS judged
+GROUP BY priority
 """
 
-# Grouped by bytes ("C"), not the database's collation: the same groups, sorted faster.
-BY_ZONE = PERIOD_ALERTS + """
-SELECT zone_id COLLATE "C" AS zone_id, count(*) AS alerts,
+# In the order of the index alerts (zone_id, opened_at): no sort but the percentile's.
+BY_ZONE = f"""
+SELECT zone_id, count(*) AS alerts,
        round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ack_s)::numeric, 3)::float8 AS ack_p50_s
-FROM period GROUP BY 1 ORDER BY 1
+FROM alerts WHERE {PERIOD} GROUP BY zone_id
 """
 
-BY_HOUR = PERIOD_ALERTS + """,
-zone_tz AS (SELECT * FROM unnest(%(tz_zones)s::text[], %(tz_names)s::text[]) AS t(zone_id, tz))
-SELECT extract(hour FROM p.opened_at AT TIME ZONE coalesce(t.tz, 'UTC'))::int AS hour, count(*) AS alerts
-FROM period p LEFT JOIN zone_tz t ON t.zone_id = p.zone_id GROUP BY 1
+# Each zone's alerts are counted per UTC quarter hour (an index range in time order), and only the quarters
+# are turned into the zone's local time: a time zone's offset is a whole number of quarter hours (every
+# offset in use since 1972), so a quarter lies within one offset. The zones are every zone in the history,
+# found by one index probe each (a loose index scan), not by reading the period.
+BY_HOUR = """
+WITH RECURSIVE zones AS (
+    SELECT min(zone_id) AS zone_id FROM alerts
+    UNION ALL
+    SELECT (SELECT min(zone_id) FROM alerts WHERE zone_id > zones.zone_id) FROM zones WHERE zones.zone_id IS NOT NULL)
+SELECT date_part('hour', q.quarter AT TIME ZONE coalesce(t.tz, 'UTC'))::int AS hour, sum(q.alerts)::bigint AS alerts
+FROM zones
+LEFT JOIN unnest(%(tz_zones)s::text[], %(tz_names)s::text[]) AS t(zone_id, tz) ON t.zone_id = zones.zone_id
+CROSS JOIN LATERAL (
+    SELECT date_bin('15 minutes', a.opened_at, '2000-01-01 00:00:00+00') AS quarter, count(*) AS alerts
+    FROM alerts a
+    WHERE a.zone_id = zones.zone_id AND a.opened_at >= %(start)s AND a.opened_at < %(end)s
+      AND (%(category)s::text IS NULL OR a.category = %(category)s)
+    GROUP BY 1) AS q
+WHERE zones.zone_id IS NOT NULL AND (%(zone)s::text IS NULL OR zones.zone_id = %(zone)s)
+GROUP BY 1
 """
 
-FALSE_ALARMS = PERIOD_ALERTS + """
+FALSE_ALARMS = f"""
 SELECT source_kind AS kind, source_id AS id, count(*) AS alerts,
        count(*) FILTER (WHERE status = 'resolved') AS resolved,
        count(*) FILTER (WHERE status = 'resolved' AND disposition = 'false_alarm') AS false_alarm
-FROM period GROUP BY source_kind, source_id HAVING count(*) >= %(min_alerts)s
+FROM alerts WHERE {PERIOD} GROUP BY source_kind, source_id HAVING count(*) >= %(min_alerts)s
 """
 
-OPERATOR_ACTIONS = PERIOD_ALERTS + """
-SELECT v.changed_by AS name,
-       count(*) FILTER (WHERE v.change = 'acknowledged') AS acknowledged,
-       count(*) FILTER (WHERE v.change = 'dispatched') AS dispatched,
-       count(*) FILTER (WHERE v.change = 'resolved') AS resolved,
-       count(*) FILTER (WHERE v.change = 'step') AS steps
-FROM period p JOIN alert_versions v ON v.alert_id = p.alert_id
-WHERE v.change IN ('acknowledged', 'dispatched', 'resolved', 'step') AND v.changed_by <> 'system'
-GROUP BY v.changed_by
+# Every version carries its alert's opened_at, so an action's period needs no join with `alerts`; the partial
+# index alert_versions_actions (opened_at) holds exactly these versions.
+OPERATOR_ACTIONS = """
+SELECT changed_by AS name,
+       count(*) FILTER (WHERE change = 'acknowledged') AS acknowledged,
+       count(*) FILTER (WHERE change = 'dispatched') AS dispatched,
+       count(*) FILTER (WHERE change = 'resolved') AS resolved,
+       count(*) FILTER (WHERE change = 'step') AS steps
+FROM alert_versions
+WHERE opened_at >= %(start)s AND opened_at < %(end)s
+  AND change IN ('acknowledged', 'dispatched', 'resolved', 'step') AND changed_by <> 'system'
+GROUP BY changed_by
 """
 
-OPERATOR_ACKS = PERIOD_ALERTS + """
-SELECT ack_by COLLATE "C" AS name,
+# In the order of the index alerts (ack_by, opened_at).
+OPERATOR_ACKS = f"""
+SELECT ack_by AS name,
        round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ack_s)::numeric, 3)::float8 AS ack_p50_s
-FROM period WHERE ack_by IS NOT NULL AND ack_by <> 'system' GROUP BY 1
+FROM alerts WHERE {PERIOD} AND ack_by IS NOT NULL AND ack_by <> 'system' GROUP BY ack_by
 """
 
 
@@ -180,6 +197,23 @@ async def _rows(connection: psycopg.AsyncConnection, sql: str, parameters: Mappi
     async with connection.cursor(row_factory=dict_row) as cursor:
         await cursor.execute(sql.encode(), parameters)
         return await cursor.fetchall()
+
+
+def reading_pool(url: str, size: int = READERS, timeout_s: float = 3.0) -> AsyncConnectionPool:
+    """Connections for the reports (opened by the caller: `async with reading_pool(url) as pool`). A report's
+    queries run side by side, each on its own connection and so its own server process: every one is an
+    index range and a sort, so on two cores a report takes about half the time of one query after another.
+    `timeout_s` bounds the wait for a connection, also while the server does not answer (PoolTimeout)."""
+    return AsyncConnectionPool(url, min_size=size, max_size=size, timeout=timeout_s, open=False,
+                               kwargs={"autocommit": True, "options": SESSION_OPTIONS, "connect_timeout": 3})
+
+
+async def _side_by_side(pool: AsyncConnectionPool, *queries: tuple[str, Mapping[str, Any]]) -> list[list[dict[str, Any]]]:
+    async def run(sql: str, parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
+        async with pool.connection() as connection:
+            return await _rows(connection, sql, parameters)
+
+    return list(await asyncio.gather(*(run(sql, parameters) for sql, parameters in queries)))
 
 
 def _times(row: Mapping[str, Any], column: str) -> dict[str, float | None]:
@@ -203,12 +237,15 @@ def hours(rows: Sequence[Mapping[str, Any]]) -> list[int]:
     return counts
 
 
-async def response(connection: psycopg.AsyncConnection, period: Period, calendar: Calendar,
+async def response(pool: AsyncConnectionPool, period: Period, calendar: Calendar,
                    zone: str | None = None, category: str | None = None) -> dict[str, Any]:
     parameters = _parameters(period, calendar, zone, category)
-    by_priority = await _rows(connection, BY_PRIORITY, parameters)
-    by_zone = await _rows(connection, BY_ZONE, parameters)
-    by_hour = await _rows(connection, BY_HOUR, parameters)
+    # The longest first: the pool takes them in order.
+    by_hour, by_zone, *each_priority = await _side_by_side(
+        pool, (BY_HOUR, parameters), (BY_ZONE, parameters),
+        *((ONE_PRIORITY, {**parameters, **calendar.deadlines_of(p)}) for p in PRIORITIES))
+    by_priority = [row for rows in each_priority for row in rows]
+    by_zone.sort(key=lambda row: row["zone_id"])  # by code point, as the collation "C" sorts
     return {
         **period.body(),
         "alerts": sum(row["alerts"] for row in by_priority),
@@ -226,9 +263,9 @@ def rank_sources(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return [{key: s[key] for key in ("kind", "id", "alerts", "resolved", "false_alarm", "rate")} for s in sources]
 
 
-async def false_alarms(connection: psycopg.AsyncConnection, period: Period, calendar: Calendar,
+async def false_alarms(pool: AsyncConnectionPool, period: Period, calendar: Calendar,
                        min_alerts: int = 3) -> dict[str, Any]:
-    rows = await _rows(connection, FALSE_ALARMS, _parameters(period, calendar, min_alerts=min_alerts))
+    [rows] = await _side_by_side(pool, (FALSE_ALARMS, _parameters(period, calendar, min_alerts=min_alerts)))
     return {**period.body(), "sources": rank_sources(rows)}
 
 
@@ -242,10 +279,9 @@ def merge_operators(actions: Sequence[Mapping[str, Any]], acks: Sequence[Mapping
             for name in sorted(set(p50) | set(counted))]
 
 
-async def operators(connection: psycopg.AsyncConnection, period: Period, calendar: Calendar) -> dict[str, Any]:
+async def operators(pool: AsyncConnectionPool, period: Period, calendar: Calendar) -> dict[str, Any]:
     parameters = _parameters(period, calendar)
-    actions = await _rows(connection, OPERATOR_ACTIONS, parameters)
-    acks = await _rows(connection, OPERATOR_ACKS, parameters)
+    actions, acks = await _side_by_side(pool, (OPERATOR_ACTIONS, parameters), (OPERATOR_ACKS, parameters))
     return {**period.body(), "operators": merge_operators(actions, acks)}
 
 

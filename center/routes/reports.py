@@ -8,13 +8,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any, Literal
 
-import psycopg
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, Response
+from psycopg_pool import AsyncConnectionPool
 
 from alert_rules.city import Token
 from center.errors import ApiError, documented
-from center.history_store import history_store
+from center.history_store import history_readers
 from center.running import Reader, Running
 from history import reports
 from vocabulary.errors import UsageError
@@ -40,10 +40,10 @@ def _period(start: str | None, end: str | None) -> reports.Period:
         raise ApiError(422, error.message) from None
 
 
-async def _answer(fmt: Format, compute: Callable[[psycopg.AsyncConnection], Awaitable[dict[str, Any]]],
+async def _answer(fmt: Format, compute: Callable[[AsyncConnectionPool], Awaitable[dict[str, Any]]],
                   to_csv: Callable[[Mapping[str, Any]], str], name: str) -> Response:
-    async with history_store() as connection:
-        report = await compute(connection)
+    async with history_readers() as pool:
+        report = await compute(pool)
     if fmt == "csv":
         return Response(to_csv(report), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})

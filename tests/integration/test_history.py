@@ -70,9 +70,9 @@ def report(url: str, which: str, **options: Any) -> dict[str, Any]:
     period = reports.Period.parse(options.pop("start", FROM), options.pop("end", TO))
 
     async def run() -> dict[str, Any]:
-        async with await psycopg.AsyncConnection.connect(url) as connection:
+        async with reports.reading_pool(url) as pool:
             compute = getattr(reports, which)
-            result: dict[str, Any] = await compute(connection, period, calendar, **options)
+            result: dict[str, Any] = await compute(pool, period, calendar, **options)
             return result
 
     return asyncio.run(run())
