@@ -31,9 +31,8 @@ DEFAULT_DAYS = 30
 # alerts sorts about 150 MB by priority), and skip the JIT compile (hundreds of ms a query, more than it saves).
 SESSION_OPTIONS = "-c work_mem=256MB -c jit=off"
 DISPOSITIONS = ("real", "false_alarm", "test")
-OPERATOR_CHANGES = ("acknowledged", "dispatched", "resolved", "step")
 PRIORITIES = range(1, 6)  # an Alert's priority is 1..5
-READERS = 4  # connections a process keeps for the reports
+READERS = 4  # connections a report opens for its queries
 
 
 @dataclass(frozen=True)
