@@ -18,7 +18,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from center.errors import ApiError
 from history.reports import SESSION_OPTIONS, reading_pool
-from history.schema import migrate_async
+from history.schema import migrate_store
 from vocabulary.redaction import redacted
 
 log = logging.getLogger("centinela.center.history")
@@ -34,9 +34,8 @@ async def _store() -> AsyncIterator[str]:
     if not url:
         raise ApiError(503, f"no history store: the center was started without {STORE_ENV}")
     try:
-        if url not in _migrated:
-            async with await psycopg.AsyncConnection.connect(url, connect_timeout=CONNECT_TIMEOUT_S) as connection:
-                await migrate_async(connection)
+        if url not in _migrated:  # a server that is down fails this at once, not after the pool's timeout
+            await migrate_store(url, CONNECT_TIMEOUT_S)
             _migrated.add(url)
         yield url
     except psycopg.OperationalError as error:  # PoolTimeout too: no connection within CONNECT_TIMEOUT_S

@@ -64,11 +64,10 @@ async def _write(url: str, config: Config, calendar: Calendar, period: Period, a
     from commission.pdf import collect, render
     from commission.reports import StudyAreas
     from history.reports import reading_pool
-    from history.schema import migrate_async
+    from history.schema import migrate_store
 
     try:
-        async with await psycopg.AsyncConnection.connect(url, connect_timeout=5) as connection:
-            await migrate_async(connection)
+        await migrate_store(url, 5)
         async with reading_pool(url, timeout_s=5) as pool:
             report = await collect(pool, period, calendar, StudyAreas(config.city.zones), config.interventions,
                                    progress, args.resolution)

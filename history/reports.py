@@ -118,13 +118,11 @@ SELECT priority, count(*) AS alerts, count(ack_s) AS acknowledged,
        count(*) FILTER (WHERE status = 'resolved' AND disposition = 'false_alarm') AS false_alarm,
        count(*) FILTER (WHERE status = 'resolved' AND disposition = 'test') AS test,
        count(*) FILTER (WHERE status <> 'resolved') AS unresolved
-FROM (SELECT a.priority, a.status, a.disposition, a.ack_s, a.dispatch_s, a.resolve_s,
-             CASE WHEN d.zone_id IS NULL THEN %(default_s)s::float8 ELSE d.deadline_s END AS deadline_s
-      FROM alerts a
-      LEFT JOIN unnest(%(dl_zones)s::text[], %(dl_seconds)s::float8[]) AS d(zone_id, deadline_s) ON d.zone_id = a.zone_id
-      WHERE a.priority = %(priority)s AND a.opened_at >= %(start)s AND a.opened_at < %(end)s
-        AND (%(zone)s::text IS NULL OR a.zone_id = %(zone)s)
-        AND (%(category)s::text IS NULL OR a.category = %(category)s)) AS judged
+FROM (SELECT priority, status, disposition, ack_s, dispatch_s, resolve_s,
+             CASE WHEN d.zone IS NULL THEN %(default_s)s::float8 ELSE d.seconds END AS deadline_s
+      FROM alerts
+      LEFT JOIN unnest(%(dl_zones)s::text[], %(dl_seconds)s::float8[]) AS d(zone, seconds) ON d.zone = zone_id
+      WHERE priority = %(priority)s AND {PERIOD}) AS judged
 GROUP BY priority
 """
 

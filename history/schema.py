@@ -118,3 +118,9 @@ async def migrate_async(connection: psycopg.AsyncConnection) -> list[int]:
             await connection.execute(sql.encode())
             await connection.execute("INSERT INTO schema_migrations (version, name) VALUES (%s, %s)", (version, name))
     return [m[0] for m in pending]
+
+
+async def migrate_store(url: str, connect_timeout_s: int) -> list[int]:
+    """`migrate_async` over a connection of its own, which fails at once where the server is down."""
+    async with await psycopg.AsyncConnection.connect(url, connect_timeout=connect_timeout_s) as connection:
+        return await migrate_async(connection)

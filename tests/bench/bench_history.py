@@ -7,7 +7,8 @@ about 3.5 million versions) over a year.
   the current rows) against the baseline of PostgreSQL's own server-side COPY of the same rows
   into a table of the same columns without keys or indexes. Target: >= 20,000 versions/s.
 - reports: each report over the whole year (the median of 3 runs), opening its connections as the
-  center does, against a bare `SELECT count(*) FROM alerts` on a connection of its own. Target: <= 1 s each.
+  center does, against opening the same connections for a bare `SELECT count(*) FROM alerts`.
+  Target: <= 1 s each.
 - writer: `centinela history`'s HistoryWriter reading BENCH_WRITER_VERSIONS signed versions from
   `alerts` on an embedded Apache Kafka (deploy/stack.py) into a database of its own, against a bare
   aiokafka consumer reading the same messages. Each rate runs from the first message (or stored
